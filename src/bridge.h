@@ -1,0 +1,3 @@
+#ifndef BRIDGE_H
+#define BRIDGE_H
+#endif

@@ -1,0 +1,3 @@
+#ifndef CHILD_H
+#define CHILD_H
+#endif

@@ -1,0 +1,131 @@
+/*
+ * handshake: an HTTP/1.1 request on llhttp -> the WebSocket upgrade
+ * decision (RFC 6455 §4.2), sans I/O.
+ *
+ * Feed the bytes of a connection as they arrive; the request line and the
+ * header block may be split anywhere. When the header block is complete,
+ * handshake_execute() says how many bytes belonged to the request: the rest
+ * of the buffer (pipelined WebSocket frames, or a request body) is the
+ * caller's. Header names and values are copied into one arena bounded by
+ * limits.max_header_bytes, so a handshake costs memory only while it runs:
+ * free it once the connection is upgraded.
+ *
+ * Failures carry the HTTP status to answer and a reason for the log:
+ *   400  malformed request, HTTP/1.0 or older, missing/duplicate Host,
+ *        missing or bad Sec-WebSocket-Key (must decode to 16 bytes),
+ *        missing Sec-WebSocket-Version, Upgrade without Connection: Upgrade
+ *   405  an upgrade with a method other than GET (with Allow: GET)
+ *   426  a Sec-WebSocket-Version other than 13 (with Sec-WebSocket-Version: 13)
+ *   431  header block over max_header_bytes or more than max_headers fields
+ *   414  request target over max_header_bytes
+ * Upgrade and Connection are token lists, compared case-insensitively
+ * ("Connection: keep-alive, Upgrade" is an upgrade).
+ */
+#ifndef HANDSHAKE_H
+#define HANDSHAKE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <llhttp.h>
+
+#define HANDSHAKE_MAX_HEADER_BYTES_DEFAULT 16384u
+#define HANDSHAKE_MAX_HEADERS_DEFAULT 100u
+
+struct handshake_limits {
+    size_t max_header_bytes; /* request line + all header names and values */
+    unsigned max_headers;
+};
+
+struct handshake_header {
+    const char *name; /* NUL-terminated, as received (case preserved) */
+    size_t name_len;
+    const char *value; /* NUL-terminated, surrounding whitespace trimmed */
+    size_t value_len;
+};
+
+enum handshake_status {
+    HANDSHAKE_NEED_MORE = 0, /* header block not complete: feed more */
+    HANDSHAKE_COMPLETE = 1,  /* header block complete: see handshake_check() */
+    HANDSHAKE_ERROR = 2,     /* answer h->status (h->reason says why) and close */
+};
+
+struct handshake {
+    /* public, read-only, valid once COMPLETE (method/url also on ERROR when parsed) */
+    int status;         /* 0, or the HTTP status of the failure */
+    const char *reason; /* static string, for the log */
+    const char *method; /* "GET", ... */
+    const char *url;    /* request target, raw (NUL-terminated) */
+    size_t url_len;
+    const char *path; /* url up to '?', raw (not percent-decoded) */
+    size_t path_len;
+    const char *query; /* after '?', raw, "" when none */
+    size_t query_len;
+    uint8_t http_major, http_minor;
+    bool keep_alive;        /* llhttp_should_keep_alive() for plain HTTP */
+    uint64_t content_length; /* 0 when absent */
+    bool chunked;
+    struct handshake_header *headers;
+    unsigned nheaders;
+
+    /* private */
+    llhttp_t parser;
+    llhttp_settings_t settings;
+    struct handshake_limits limits;
+    char *arena;
+    size_t arena_len, arena_cap;
+    unsigned headers_cap;
+    uint8_t phase;
+    bool complete;
+    size_t url_off, field_off, value_off; /* offsets into arena while parsing */
+};
+
+/* limits may be NULL for the defaults. Returns 0 or WS_E_NOMEM. */
+int handshake_init(struct handshake *h, const struct handshake_limits *limits);
+/* Frees the arena; h may be re-initialised. Safe on a zeroed struct. */
+void handshake_free(struct handshake *h);
+
+/*
+ * Feeds len bytes. *consumed receives how many belong to the request's
+ * header block (all of them on NEED_MORE). After COMPLETE or ERROR, further
+ * calls return the same result and consume nothing.
+ */
+enum handshake_status handshake_execute(struct handshake *h, const char *data, size_t len,
+                                        size_t *consumed);
+
+/* After COMPLETE: does the request ask for a WebSocket (Upgrade: websocket)? */
+bool handshake_wants_websocket(const struct handshake *h);
+
+/*
+ * After COMPLETE: validates the upgrade (RFC 6455 §4.2.1). Returns 0 when
+ * the request is a valid WebSocket handshake, else the HTTP status (400,
+ * 405, 426) with h->status and h->reason set.
+ */
+int handshake_check(struct handshake *h);
+
+/* First header named name (case-insensitive), or NULL. */
+const struct handshake_header *handshake_find(const struct handshake *h, const char *name);
+
+/* Sec-WebSocket-Accept for key: base64(SHA-1(key + GUID)), 28 chars + NUL. 0 or WS_E_CRYPTO. */
+int handshake_accept_key(const char *key, size_t key_len, char out[29]);
+
+/*
+ * Writes the 101 Switching Protocols response for a checked request into
+ * out. extra: more header lines, each ending in "\r\n" (may be NULL).
+ * Returns the length, or WS_E_TOOBIG when cap is too small.
+ */
+int handshake_write_101(const struct handshake *h, const char *extra, char *out, size_t cap);
+
+/*
+ * Writes a complete error response (status line, Content-Type: text/plain,
+ * Content-Length, Connection: close, the headers each status requires
+ * -- Sec-WebSocket-Version: 13 for 426, Allow: GET for 405 -- then extra,
+ * then a one-line body naming the status). Returns the length or WS_E_TOOBIG.
+ */
+int handshake_write_error(int status, const char *extra, char *out, size_t cap);
+
+/* "Bad Request" for 400 etc.; "Unknown" for others. */
+const char *handshake_status_text(int status);
+
+#endif

@@ -1,0 +1,41 @@
+/*
+ * log: leveled logging to stderr, printf-checked.
+ *
+ * One line per event: "2026-11-25 06:40:01.123 | LEVEL | [conn 12] message".
+ * log_errno() appends ": strerror(err)"; log_uv() the libuv error name.
+ * The access line (one per connection) is logged at LOG_ACCESS.
+ */
+#ifndef LOG_H
+#define LOG_H
+
+#include <stdarg.h>
+
+enum log_level {
+    LOG_DEBUG = 0, /* "debug" and "trace" */
+    LOG_ACCESS = 1,
+    LOG_INFO = 2,
+    LOG_ERROR = 3,
+    LOG_FATAL = 4,
+};
+
+/* Messages below level are dropped. Default LOG_ACCESS. */
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+/* "debug", "trace", "access", "info", "error", "fatal" -> level; -1 if unknown. */
+int log_level_parse(const char *name);
+
+/* conn: connection id, or 0 for none. */
+void log_msg(enum log_level level, unsigned long conn, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void log_errno(enum log_level level, unsigned long conn, int err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void log_vmsg(enum log_level level, unsigned long conn, const char *suffix, const char *fmt,
+              va_list ap) __attribute__((format(printf, 4, 0)));
+
+#define log_debug(conn, ...) log_msg(LOG_DEBUG, (conn), __VA_ARGS__)
+#define log_access(conn, ...) log_msg(LOG_ACCESS, (conn), __VA_ARGS__)
+#define log_info(conn, ...) log_msg(LOG_INFO, (conn), __VA_ARGS__)
+#define log_error(conn, ...) log_msg(LOG_ERROR, (conn), __VA_ARGS__)
+#define log_fatal(conn, ...) log_msg(LOG_FATAL, (conn), __VA_ARGS__)
+
+#endif

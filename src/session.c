@@ -1,0 +1,2 @@
+/* placeholder: implemented by its module's change */
+#include <stddef.h>

@@ -1,0 +1,3 @@
+#ifndef SESSION_H
+#define SESSION_H
+#endif

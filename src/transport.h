@@ -1,0 +1,3 @@
+#ifndef TRANSPORT_H
+#define TRANSPORT_H
+#endif
