@@ -1,2 +1,426 @@
-/* placeholder: implemented by its module's change */
-#include <stddef.h>
+/*
+ * config: websocketd's command line. Flags are a table: name, kind, where
+ * the value goes. Parsing stops at the first argument that is not a flag.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "build-config.h"
+
+enum kind {
+    K_BOOL,    /* --x, --x=true|false */
+    K_STR,     /* --x=v */
+    K_UINT,    /* --x=N */
+    K_PORT,    /* --x=N, 0..65535 */
+    K_SIZE,    /* --x=N (64-bit) */
+    K_APPEND,  /* repeatable --x=v, collected */
+    K_LIST,    /* --x=a,b,c */
+    K_LEVEL,   /* --loglevel */
+    K_HELP,
+    K_VERSION,
+    K_LICENSE,
+};
+
+/* Where a flag's value goes: one of the config fields, by offset. */
+struct flag {
+    const char *name;
+    enum kind kind;
+    size_t off;
+    size_t count_off; /* K_APPEND: where the count goes, or 0 */
+};
+
+#define OFF(field) offsetof(struct config, field)
+
+static const struct flag flags[] = {
+    {"port", K_PORT, OFF(port), 0},
+    {"address", K_APPEND, OFF(addresses), OFF(naddresses)},
+    {"unixsocket", K_STR, OFF(unixsocket), 0},
+    {"ssl", K_BOOL, OFF(ssl), 0},
+    {"sslcert", K_STR, OFF(sslcert), 0},
+    {"sslkey", K_STR, OFF(sslkey), 0},
+    {"sslca", K_STR, OFF(sslca), 0},
+    {"redirport", K_PORT, OFF(redirport), 0},
+    {"dir", K_STR, OFF(dir), 0},
+    {"staticdir", K_STR, OFF(staticdir), 0},
+    {"cgidir", K_STR, OFF(cgidir), 0},
+    {"devconsole", K_BOOL, OFF(devconsole), 0},
+    {"maxforks", K_UINT, OFF(maxforks), 0},
+    {"closems", K_UINT, OFF(closems), 0},
+    {"pingms", K_UINT, OFF(pingms), 0},
+    {"maxframesize", K_SIZE, OFF(maxframesize), 0},
+    {"binary", K_BOOL, OFF(binary), 0},
+    {"passstderr", K_BOOL, OFF(passstderr), 0},
+    {"handshake-timeout", K_UINT, OFF(handshake_timeout_ms), 0},
+    {"max-header-bytes", K_SIZE, OFF(max_header_bytes), 0},
+    {"max-headers", K_UINT, OFF(max_headers), 0},
+    {"passenv", K_LIST, OFF(passenv), 0},
+    {"reverselookup", K_BOOL, OFF(reverselookup), 0},
+    {"origin", K_LIST, OFF(origins), 0},
+    {"sameorigin", K_BOOL, OFF(sameorigin), 0},
+    {"header", K_APPEND, OFF(headers), 0},
+    {"header-ws", K_APPEND, OFF(headers_ws), 0},
+    {"header-http", K_APPEND, OFF(headers_http), 0},
+    {"loglevel", K_LEVEL, OFF(loglevel), 0},
+    {"help", K_HELP, 0, 0},
+    {"version", K_VERSION, 0, 0},
+    {"license", K_LICENSE, 0, 0},
+};
+
+static const char license_text[] =
+    "wsbridge " PACKAGE_VERSION "\n"
+    "MIT License\n\n"
+    "Copyright (c) 2026 the wsbridge developers\n\n"
+    "Permission is hereby granted, free of charge, to any person obtaining a copy\n"
+    "of this software and associated documentation files (the \"Software\"), to deal\n"
+    "in the Software without restriction, including without limitation the rights\n"
+    "to use, copy, modify, merge, publish, distribute, sublicense, and/or sell\n"
+    "copies of the Software, and to permit persons to whom the Software is\n"
+    "furnished to do so, subject to the following conditions:\n\n"
+    "The above copyright notice and this permission notice shall be included in all\n"
+    "copies or substantial portions of the Software.\n\n"
+    "THE SOFTWARE IS PROVIDED \"AS IS\", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR\n"
+    "IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,\n"
+    "FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE\n"
+    "AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER\n"
+    "LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,\n"
+    "OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE\n"
+    "SOFTWARE.\n";
+
+void config_usage(FILE *out)
+{
+    fputs("Usage: wsbridge [OPTIONS] COMMAND [ARGS...]\n"
+          "\n"
+          "Serves COMMAND over WebSocket: one process per connection; each text message\n"
+          "is a line on its stdin, each line it prints is a text message.\n"
+          "Options are websocketd's: -x and --x are the same, values as --x=v or --x v;\n"
+          "options end at COMMAND (or at --).\n"
+          "\n"
+          "Listening:\n"
+          "  --port=N               TCP port (default 80, 443 with --ssl; 0: the kernel picks)\n"
+          "  --address=ADDR         listen on ADDR only; repeatable; IPv6 as [::1]\n"
+          "                         (default: all interfaces)\n"
+          "\n"
+          "Sessions:\n"
+          "  --maxforks=N           at most N sessions at once; more get 429 (default: no limit)\n"
+          "  --binary               binary mode: raw bytes both ways, no line splitting\n"
+          "  --closems=MS           added to each step of the stop sequence (default 0)\n"
+          "  --pingms=MS            ping every MS; drop a client silent for 2*MS (default: off)\n"
+          "  --maxframesize=BYTES   largest inbound message; larger ones close with 1009\n"
+          "                         (default: no limit)\n"
+          "  --handshake-timeout=MS drop a connection whose handshake takes longer (default 10000)\n"
+          "  --max-header-bytes=N   largest request header block; larger: 431 (default 16384)\n"
+          "  --max-headers=N        most header fields in a request; more: 431 (default 100)\n"
+          "\n"
+          "Requests:\n"
+          "  --origin=LIST          accept only these origins (comma-separated host[:port],\n"
+          "                         optionally with scheme); others get 403\n"
+          "  --sameorigin           accept only an Origin equal to the Host header; else 403\n"
+          "  --header='N: V'        add a header to every response; repeatable\n"
+          "  --header-ws='N: V'     add a header to 101 (WebSocket) responses only\n"
+          "  --header-http='N: V'   add a header to plain HTTP responses only\n"
+          "\n"
+          "The program's environment:\n"
+          "  --passenv=LIST         parent variables the program sees (default PATH,LD_LIBRARY_PATH)\n"
+          "  --reverselookup        set REMOTE_HOST by reverse DNS (default: off)\n"
+          "\n"
+          "Logging:\n"
+          "  --loglevel=LEVEL       debug, trace, access, info, error or fatal (default access)\n"
+          "\n"
+          "Not yet supported (accepted for websocketd compatibility, then refused):\n"
+          "  --dir, --staticdir, --cgidir, --devconsole, --ssl, --sslcert, --sslkey, --sslca,\n"
+          "  --redirport, --unixsocket, --passstderr\n"
+          "\n"
+          "  --help                 this text\n"
+          "  --version              the version\n"
+          "  --license              the license\n"
+          "\n"
+          "See wsbridge(1) for the environment, the lifecycle and the differences from\n"
+          "websocketd.\n",
+          out);
+}
+
+static const struct flag *find_flag(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        if (strlen(flags[i].name) == len && strncmp(flags[i].name, name, len) == 0)
+            return &flags[i];
+    return NULL;
+}
+
+static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int bad(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("wsbridge: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\n", stderr);
+    return CONFIG_EXIT_BAD;
+}
+
+static int parse_u64(const char *s, unsigned long long max, unsigned long long *out)
+{
+    char *end;
+    if (!*s || *s == '-' || *s == '+')
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Appends a string to a NULL-terminated array owned by c. */
+static int append(const char ***arr, size_t *count, const char *v)
+{
+    size_t n = 0;
+    while (*arr && (*arr)[n])
+        n++;
+    const char **a = realloc(*arr, (n + 2) * sizeof *a);
+    if (!a)
+        return -1;
+    a[n] = v;
+    a[n + 1] = NULL;
+    *arr = a;
+    if (count)
+        *count = n + 1;
+    return 0;
+}
+
+/* Splits "a,b,c" into a new NULL-terminated array (into c->owned strings). */
+static int split_list(struct config *c, const char ***arr, const char *v)
+{
+    char *copy = strdup(v), *save = NULL;
+    if (!copy || append((const char ***)&c->owned, NULL, copy))
+        return -1;
+    free(*arr);
+    *arr = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        size_t l = strlen(t);
+        while (l && t[l - 1] == ' ')
+            t[--l] = '\0';
+        if (*t && append(arr, NULL, t))
+            return -1;
+    }
+    if (!*arr)
+        return append(arr, NULL, NULL) == 0 ? 0 : -1; /* empty list: an empty array */
+    return 0;
+}
+
+static bool header_line_valid(const char *line)
+{
+    const char *colon = strchr(line, ':');
+    if (!colon || colon == line || strpbrk(line, "\r\n"))
+        return false;
+    for (const char *p = line; p < colon; p++)
+        if (!strchr("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
+                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+                    *p))
+            return false;
+    return true;
+}
+
+static int set_flag(struct config *c, const struct flag *f, const char *name, const char *v)
+{
+    char *base = (char *)c;
+    unsigned long long n;
+
+    switch (f->kind) {
+    case K_BOOL:
+        if (!v || strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+            *(bool *)(base + f->off) = true;
+        else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+            *(bool *)(base + f->off) = false;
+        else
+            return bad("--%s takes no value or true/false, not '%s'", name, v);
+        return -1;
+    case K_STR:
+        *(const char **)(base + f->off) = v;
+        return -1;
+    case K_UINT:
+        if (parse_u64(v, UINT_MAX, &n))
+            return bad("--%s needs a number, not '%s'", name, v);
+        *(unsigned *)(base + f->off) = (unsigned)n;
+        return -1;
+    case K_PORT:
+        if (parse_u64(v, 65535, &n))
+            return bad("--%s needs a port number 0-65535, not '%s'", name, v);
+        *(int *)(base + f->off) = (int)n;
+        if (f->off == OFF(port))
+            c->port_set = true;
+        return -1;
+    case K_SIZE:
+        if (parse_u64(v, UINT64_MAX, &n))
+            return bad("--%s needs a number, not '%s'", name, v);
+        if (f->off == OFF(max_header_bytes))
+            *(size_t *)(base + f->off) = (size_t)n;
+        else
+            *(uint64_t *)(base + f->off) = n;
+        return -1;
+    case K_APPEND:
+        if (f->off != OFF(addresses) && !header_line_valid(v))
+            return bad("--%s needs 'Name: value' with a token name, not '%s'", name, v);
+        if (f->off == OFF(addresses)) {
+            /* IPv6 as [::1]: stored without the brackets */
+            size_t l = strlen(v);
+            if (l >= 2 && v[0] == '[' && v[l - 1] == ']') {
+                char *s = strndup(v + 1, l - 2);
+                if (!s || append((const char ***)&c->owned, NULL, s))
+                    return bad("out of memory");
+                v = s;
+            }
+        }
+        if (append((const char ***)(base + f->off), f->count_off ? (size_t *)(base + f->count_off) : NULL, v))
+            return bad("out of memory");
+        return -1;
+    case K_LIST:
+        if (split_list(c, (const char ***)(base + f->off), v))
+            return bad("out of memory");
+        return -1;
+    case K_LEVEL: {
+        int level = log_level_parse(v);
+        if (level < 0)
+            return bad("--loglevel must be debug, trace, access, info, error or fatal, not '%s'", v);
+        c->loglevel = (enum log_level)level;
+        return -1;
+    }
+    case K_HELP:
+        config_usage(stdout);
+        return CONFIG_EXIT_OK;
+    case K_VERSION:
+        printf("wsbridge %s\n", PACKAGE_VERSION);
+        return CONFIG_EXIT_OK;
+    case K_LICENSE:
+        fputs(license_text, stdout);
+        return CONFIG_EXIT_OK;
+    }
+    return -1;
+}
+
+/* COMMAND as a path when it has a '/', else looked up on PATH. */
+static char *resolve_command(const char *cmd)
+{
+    char buf[PATH_MAX];
+    struct stat st;
+
+    if (strchr(cmd, '/')) {
+        if (stat(cmd, &st) == 0 && S_ISREG(st.st_mode) && access(cmd, X_OK) == 0)
+            return realpath(cmd, NULL);
+        return NULL;
+    }
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    while (*path) {
+        const char *end = strchr(path, ':');
+        size_t dlen = end ? (size_t)(end - path) : strlen(path);
+        int n = snprintf(buf, sizeof buf, "%.*s/%s", (int)dlen, dlen ? path : ".", cmd);
+        if (n > 0 && (size_t)n < sizeof buf && stat(buf, &st) == 0 && S_ISREG(st.st_mode) &&
+            access(buf, X_OK) == 0)
+            return realpath(buf, NULL);
+        path += dlen + (end ? 1 : 0);
+    }
+    return NULL;
+}
+
+static int validate(struct config *c)
+{
+    if (c->command && c->dir)
+        return bad("give either COMMAND or --dir, not both");
+    if (!c->command && !c->dir && !c->staticdir && !c->cgidir)
+        return bad("no COMMAND given (see --help)");
+    if (c->ssl && (!c->sslcert || !c->sslkey))
+        return bad("--ssl needs --sslcert and --sslkey");
+    if (!c->ssl && (c->sslcert || c->sslkey))
+        return bad("--sslcert and --sslkey need --ssl");
+    if (c->devconsole && (c->staticdir || c->cgidir)) {
+        fprintf(stderr, "wsbridge: --devconsole cannot be used with --staticdir or --cgidir\n");
+        return CONFIG_EXIT_DEVCONSOLE;
+    }
+    if (c->command) {
+        char *p = resolve_command(c->command[0]);
+        if (!p)
+            return bad("COMMAND not found or not executable: %s", c->command[0]);
+        c->command_path = p;
+    }
+    if (!c->port_set)
+        c->port = c->ssl ? 443 : 80;
+    return -1;
+}
+
+int config_parse(struct config *c, int argc, char **argv)
+{
+    static const char *const default_passenv[] = {"PATH", "LD_LIBRARY_PATH", NULL};
+    int i;
+
+    memset(c, 0, sizeof *c);
+    c->loglevel = LOG_ACCESS;
+    c->handshake_timeout_ms = 10000;
+    c->max_header_bytes = 16384;
+    c->max_headers = 100;
+    for (const char *const *p = default_passenv; *p; p++)
+        if (append(&c->passenv, NULL, *p))
+            return bad("out of memory");
+
+    for (i = 1; i < argc; i++) {
+        const char *arg = argv[i], *name, *eq, *value = NULL;
+        if (strcmp(arg, "--") == 0) {
+            i++;
+            break;
+        }
+        if (arg[0] != '-' || arg[1] == '\0')
+            break; /* COMMAND */
+        name = arg + (arg[1] == '-' ? 2 : 1);
+        eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        const struct flag *f = find_flag(name, nlen);
+        if (!f) {
+            fprintf(stderr, "wsbridge: unknown option %s (see --help)\n", arg);
+            return CONFIG_EXIT_UNKNOWN_FLAG;
+        }
+        if (eq) {
+            value = eq + 1;
+        } else if (f->kind != K_BOOL && f->kind != K_HELP && f->kind != K_VERSION &&
+                   f->kind != K_LICENSE) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "wsbridge: option --%s needs a value\n", f->name);
+                return CONFIG_EXIT_BAD;
+            }
+            value = argv[++i];
+        }
+        int rc = set_flag(c, f, f->name, value);
+        if (rc >= 0)
+            return rc;
+    }
+    if (i < argc)
+        c->command = argv + i;
+    return validate(c);
+}
+
+void config_free(struct config *c)
+{
+    free(c->addresses);
+    free(c->passenv);
+    free(c->origins);
+    free(c->headers);
+    free(c->headers_ws);
+    free(c->headers_http);
+    free((void *)c->command_path);
+    if (c->owned)
+        for (size_t i = 0; c->owned[i]; i++)
+            free(c->owned[i]);
+    free(c->owned);
+    memset(c, 0, sizeof *c);
+}

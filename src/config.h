@@ -69,6 +69,10 @@ struct config {
     const char **headers, **headers_ws, **headers_http;
 
     enum log_level loglevel;
+
+    /* private */
+    bool port_set;
+    char **owned; /* strings config_parse allocated (NULL-terminated) */
 };
 
 /*
