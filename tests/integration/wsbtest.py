@@ -1,0 +1,380 @@
+"""wsbtest: the harness of the integration tests (TAP, a real server, raw clients).
+
+Each test file is one scenario:
+
+    from wsbtest import *
+    with Server("cat") as srv:
+        ws = RawClient(srv.port)
+        ws.send_text("hi")
+        ok(ws.recv() == (OP_TEXT, b"hi"), "echo")
+    done()
+
+The server is the built binary ($WSBRIDGE) on 127.0.0.1 with --port=0; its
+log goes to NAME.server.log next to the test's own log. Every wait is
+bounded; a global alarm ends a test that hangs.
+"""
+import base64
+import hashlib
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+WSBRIDGE = os.environ.get("WSBRIDGE", os.path.abspath("wsbridge"))
+TOP_SRCDIR = os.path.abspath(os.environ.get("top_srcdir", "."))
+EXAMPLES = os.path.join(TOP_SRCDIR, "examples")
+SANITIZED = bool(os.environ.get("WSB_SANITIZED"))
+TEST_NAME = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+
+OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
+
+_n = 0
+_failed = 0
+
+
+def ok(cond, name, got=None, want=None):
+    """One TAP point; on failure prints what was got and wanted."""
+    global _n, _failed
+    _n += 1
+    if not cond:
+        _failed += 1
+    print(("ok" if cond else "not ok") + " %d - %s" % (_n, name), flush=True)
+    if not cond and (got is not None or want is not None):
+        diag("  got:  %r" % (got,))
+        diag("  want: %r" % (want,))
+    return bool(cond)
+
+
+def diag(msg):
+    for line in str(msg).splitlines() or [""]:
+        print("# " + line, flush=True)
+
+
+def done():
+    print("1..%d" % _n, flush=True)
+    sys.exit(1 if _failed else 0)
+
+
+def _on_alarm(signum, frame):
+    print("not ok %d - %s: timed out (global alarm)" % (_n + 1, TEST_NAME), flush=True)
+    print("1..%d" % (_n + 1), flush=True)
+    os._exit(1)
+
+
+def time_limit(seconds):
+    """Ends the test (as a failure) if it runs longer than seconds."""
+    if SANITIZED:
+        seconds *= 3
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.alarm(int(seconds))
+
+
+time_limit(120)
+
+
+def wait_for(pred, timeout=10.0, interval=0.02):
+    """Polls pred until true or timeout; returns its last value."""
+    end = time.monotonic() + timeout * (3 if SANITIZED else 1)
+    while True:
+        v = pred()
+        if v or time.monotonic() > end:
+            return v
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------- /proc
+
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def _stat(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        s = f.read()
+    rest = s[s.rindex(")") + 2:].split()
+    return rest  # rest[0] state, rest[1] ppid, rest[2] pgrp
+
+
+def children(pid):
+    """PIDs whose parent is pid (zombies included)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if int(_stat(int(d))[1]) == pid:
+                    out.append(int(d))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
+def zombies(pid):
+    z = []
+    for c in children(pid):
+        try:
+            if _stat(c)[0] == "Z":
+                z.append(c)
+        except OSError:
+            pass
+    return z
+
+
+def group_members(pgid):
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if int(_stat(int(d))[2]) == pgid:
+                    out.append(int(d))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
+def alive(pid):
+    try:
+        return _stat(pid)[0] != "Z"
+    except OSError:
+        return False
+
+
+def rss_kib(pid, field="VmRSS"):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return -1
+
+
+# ---------------------------------------------------------------- the server
+
+
+class Server:
+    """wsbridge on 127.0.0.1, port chosen by the kernel; stopped on exit."""
+
+    def __init__(self, *command, flags=(), env=None, expect_exit=0, wait_listen=True):
+        self.command = list(command)
+        self.flags = list(flags)
+        self.env = env
+        self.expect_exit = expect_exit
+        self.wait_listen = wait_listen
+        self.port = None
+        self.proc = None
+        self.log_path = "%s.server.log" % TEST_NAME
+        self.exit_code = None
+
+    def __enter__(self):
+        args = [WSBRIDGE, "--address=127.0.0.1", "--port=0", "--loglevel=debug"] + self.flags + self.command
+        self.log = open(self.log_path, "ab")
+        self.log.write(("\n=== %s\n" % " ".join(args)).encode())
+        self.log.flush()
+        self.start_offset = self.log.tell()
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log, env=self.env)
+        if self.wait_listen:
+            m = wait_for(self._listening, timeout=10)
+            if not m:
+                self.stop()
+                raise RuntimeError("wsbridge did not report a listening port; see %s" % self.log_path)
+            self.port = int(m.group(1))
+        return self
+
+    def _listening(self):
+        if self.proc.poll() is not None:
+            return None
+        return re.search(r"listening on ws://127\.0\.0\.1:(\d+)/", self.log_text())
+
+    def log_text(self):
+        with open(self.log_path, "rb") as f:
+            f.seek(self.start_offset)
+            return f.read().decode("utf-8", "replace")
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout * (3 if SANITIZED else 1))
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                ok(False, "server stopped within %ds of %s" % (timeout, signal.Signals(sig).name))
+        self.exit_code = self.proc.returncode
+        return self.exit_code
+
+    def __exit__(self, *exc):
+        code = self.stop()
+        self.log.close()
+        if exc[0] is None and self.expect_exit is not None:
+            ok(code == self.expect_exit, "server exited with %r" % (self.expect_exit,), code, self.expect_exit)
+        if exc[0] is None and SANITIZED:
+            text = self.log_text()
+            ok("ERROR: AddressSanitizer" not in text and "runtime error:" not in text
+               and "LeakSanitizer" not in text, "no sanitizer report in the server log")
+        return False
+
+
+# ---------------------------------------------------------------- raw WebSocket client
+
+
+class Closed(Exception):
+    pass
+
+
+def ws_key():
+    return base64.b64encode(os.urandom(16)).decode()
+
+
+def accept_of(key):
+    return base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+
+
+def encode_frame(op, payload=b"", fin=True, mask=True, rsv=0, length=None):
+    if isinstance(payload, str):
+        payload = payload.encode()
+    n = len(payload) if length is None else length
+    b0 = (0x80 if fin else 0) | (rsv << 4) | op
+    m = 0x80 if mask else 0
+    if n < 126:
+        hdr = struct.pack("!BB", b0, m | n)
+    elif n < 65536:
+        hdr = struct.pack("!BBH", b0, m | 126, n)
+    else:
+        hdr = struct.pack("!BBQ", b0, m | 127, n)
+    if not mask:
+        return hdr + payload
+    key = os.urandom(4)
+    return hdr + key + mask_bytes(payload, key)
+
+
+def mask_bytes(data, key):
+    if not data:
+        return b""
+    k = (key * (len(data) // 4 + 1))[: len(data)]
+    return (int.from_bytes(data, "big") ^ int.from_bytes(k, "big")).to_bytes(len(data), "big")
+
+
+def http_request(port, request, timeout=10):
+    """Sends raw bytes, returns (status, headers dict lowercased, body, socket)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.sendall(request if isinstance(request, bytes) else request.encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    m = re.match(r"HTTP/1\.1 (\d{3}) ", lines[0] if lines else "")
+    status = int(m.group(1)) if m else None
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            k, v = line.split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+    return status, headers, rest, s
+
+
+def upgrade_request(path="/", host="127.0.0.1", key=None, extra=(), version="13", method="GET"):
+    key = key or ws_key()
+    lines = ["%s %s HTTP/1.1" % (method, path), "Host: %s" % host, "Upgrade: websocket",
+             "Connection: Upgrade", "Sec-WebSocket-Key: %s" % key, "Sec-WebSocket-Version: %s" % version]
+    lines += list(extra)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode(), key
+
+
+class RawClient:
+    """A minimal blocking WebSocket client that shows every frame."""
+
+    def __init__(self, port, path="/", extra=(), after=b"", timeout=10):
+        req, key = upgrade_request(path, extra=extra)
+        status, headers, rest, self.sock = http_request(port, req + after, timeout * (3 if SANITIZED else 1))
+        self.status, self.headers = status, headers
+        if status != 101:
+            raise Closed("handshake answered %r" % status)
+        if headers.get("sec-websocket-accept") != accept_of(key):
+            raise Closed("bad Sec-WebSocket-Accept")
+        self.buf = rest
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def send_frame(self, op, payload=b"", **kw):
+        self.sock.sendall(encode_frame(op, payload, **kw))
+
+    def send_text(self, text):
+        self.send_frame(OP_TEXT, text)
+
+    def _need(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise Closed("connection closed by the server")
+            self.buf += chunk
+
+    def recv_frame(self):
+        """(fin, opcode, payload) of the next frame, as sent (no reassembly)."""
+        self._need(2)
+        b0, b1 = self.buf[0], self.buf[1]
+        if b1 & 0x80:
+            raise AssertionError("server frame is masked")
+        n, off = b1 & 0x7F, 2
+        if n == 126:
+            self._need(4)
+            n, off = struct.unpack("!H", self.buf[2:4])[0], 4
+        elif n == 127:
+            self._need(10)
+            n, off = struct.unpack("!Q", self.buf[2:10])[0], 10
+        self._need(off + n)
+        payload = self.buf[off:off + n]
+        self.buf = self.buf[off + n:]
+        return bool(b0 & 0x80), b0 & 0x0F, payload
+
+    def recv(self):
+        """(opcode, payload) of the next message; control frames are returned as they come."""
+        fin, op, payload = self.recv_frame()
+        if op >= 8:
+            return op, payload
+        parts = [payload]
+        while not fin:
+            fin, cop, p = self.recv_frame()
+            if cop >= 8:
+                continue  # control frame between fragments
+            if cop != OP_CONT:
+                raise AssertionError("expected a continuation, got opcode %d" % cop)
+            parts.append(p)
+        return op, b"".join(parts)
+
+    def recv_close(self):
+        """Reads until the close frame; returns (code, reason) or (None, None)."""
+        while True:
+            op, payload = self.recv()
+            if op == OP_CLOSE:
+                if len(payload) >= 2:
+                    return struct.unpack("!H", payload[:2])[0], payload[2:].decode("utf-8", "replace")
+                return None, ""
+
+    def close(self, code=1000, wait=True):
+        self.send_frame(OP_CLOSE, struct.pack("!H", code))
+        result = self.recv_close() if wait else None
+        self.sock.close()
+        return result
+
+    def eof(self, timeout=5):
+        """True once the server closed the TCP connection."""
+        self.sock.settimeout(timeout * (3 if SANITIZED else 1))
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+        except (socket.timeout, ConnectionResetError):
+            return False
