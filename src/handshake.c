@@ -18,7 +18,8 @@
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-enum { PH_URL, PH_FIELD, PH_VALUE, PH_DONE }; /* PH_URL also: between headers */
+/* Where llhttp is: in the request line, in a field name, in a value, between fields. */
+enum { PH_LINE, PH_FIELD, PH_VALUE, PH_NEXT, PH_DONE };
 
 static struct handshake *of(llhttp_t *p)
 {
@@ -34,12 +35,21 @@ static int set_error(struct handshake *h, int status, const char *reason)
     return -1; /* HPE_USER: stops llhttp */
 }
 
-/* Appends to the arena; the total is bounded by max_header_bytes. */
+static int too_large(struct handshake *h, int status)
+{
+    return set_error(h, status,
+                     status == 414 ? "request target too long" : "request header fields too large");
+}
+
+/*
+ * Appends to the arena. The raw header block is already bounded by
+ * max_header_bytes (handshake_execute) and the arena never holds more than
+ * the raw bytes; this bound keeps the allocation honest on its own.
+ */
 static int arena_append(struct handshake *h, const char *at, size_t len, int status)
 {
     if (h->arena_len + len + 1 > h->limits.max_header_bytes)
-        return set_error(h, status,
-                         status == 414 ? "request target too long" : "request header fields too large");
+        return too_large(h, status);
     if (h->arena_len + len + 1 > h->arena_cap) {
         size_t cap = h->arena_cap ? h->arena_cap : 1024;
         while (cap < h->arena_len + len + 1)
@@ -68,9 +78,16 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
     return arena_append(of(p), at, len, 414);
 }
 
+/* The URL is the first thing in the arena; it ends here. */
 static int on_url_complete(llhttp_t *p)
 {
-    return arena_append(of(p), "", 1, 414);
+    struct handshake *h = of(p);
+    if (arena_append(h, "", 1, 414))
+        return -1;
+    h->url_len = h->arena_len - 1;
+    h->method = llhttp_method_name((llhttp_method_t)p->method);
+    h->phase = PH_NEXT;
+    return 0;
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
@@ -117,7 +134,7 @@ static int on_header_value_complete(llhttp_t *p)
     h->headers[h->nheaders].name_len = h->field_off;
     h->headers[h->nheaders].value_len = h->value_off;
     h->nheaders++;
-    h->phase = PH_URL; /* between headers */
+    h->phase = PH_NEXT;
     return 0;
 }
 
@@ -131,6 +148,19 @@ static char *trim(char *s, size_t *len)
     return s;
 }
 
+/* Points url, path and query into the arena, which no longer moves. */
+static void publish_url(struct handshake *h)
+{
+    if (h->phase == PH_LINE || !h->arena)
+        return; /* the target was not complete */
+    h->url = h->arena;
+    const char *q = memchr(h->url, '?', h->url_len);
+    h->path = h->url;
+    h->path_len = q ? (size_t)(q - h->url) : h->url_len;
+    h->query = q ? q + 1 : h->url + h->url_len;
+    h->query_len = q ? h->url_len - h->path_len - 1 : 0;
+}
+
 static int on_headers_complete(llhttp_t *p)
 {
     struct handshake *h = of(p);
@@ -138,8 +168,7 @@ static int on_headers_complete(llhttp_t *p)
     h->phase = PH_DONE;
 
     /* The arena no longer moves: offsets become pointers. */
-    h->url = h->arena;
-    h->url_len = strlen(h->arena);
+    publish_url(h);
     for (unsigned i = 0; i < h->nheaders; i++) {
         struct handshake_header *x = &h->headers[i];
         size_t name_off = x->name_len, value_off = x->value_len;
@@ -149,18 +178,11 @@ static int on_headers_complete(llhttp_t *p)
         x->value = trim(h->arena + value_off, &vlen);
         x->value_len = vlen;
     }
-    h->method = llhttp_method_name((llhttp_method_t)p->method);
     h->http_major = p->http_major;
     h->http_minor = p->http_minor;
     h->keep_alive = llhttp_should_keep_alive(p) != 0;
     h->chunked = (p->flags & F_CHUNKED) != 0;
     h->content_length = (p->flags & F_CONTENT_LENGTH) ? p->content_length : 0;
-
-    const char *q = memchr(h->url, '?', h->url_len);
-    h->path = h->url;
-    h->path_len = q ? (size_t)(q - h->url) : h->url_len;
-    h->query = q ? q + 1 : h->url + h->url_len;
-    h->query_len = q ? h->url_len - h->path_len - 1 : 0;
     h->complete = true;
     return HPE_PAUSED; /* stop right after the header block */
 }
@@ -186,7 +208,6 @@ int handshake_init(struct handshake *h, const struct handshake_limits *limits)
     h->settings.on_headers_complete = on_headers_complete;
     llhttp_init(&h->parser, HTTP_REQUEST, &h->settings);
     h->parser.data = h;
-    h->query = "";
     return 0;
 }
 
@@ -194,29 +215,37 @@ void handshake_free(struct handshake *h)
 {
     free(h->arena);
     free(h->headers);
-    h->arena = NULL;
-    h->headers = NULL;
-    h->arena_cap = h->arena_len = 0;
-    h->headers_cap = h->nheaders = 0;
+    memset(h, 0, sizeof *h); /* no pointer into the freed arena survives */
 }
 
+/*
+ * llhttp never sees more than max_header_bytes of a header block: the limit
+ * also bounds what llhttp skips without a callback (blank lines before the
+ * request line, whitespace around values), so it bounds work as well as memory.
+ */
 enum handshake_status handshake_execute(struct handshake *h, const char *data, size_t len,
                                         size_t *consumed)
 {
     llhttp_errno_t err;
+    size_t room = h->limits.max_header_bytes - h->fed;
+    size_t n = len < room ? len : room;
 
     *consumed = 0;
     if (h->complete)
         return HANDSHAKE_COMPLETE;
     if (h->status)
         return HANDSHAKE_ERROR;
-    err = llhttp_execute(&h->parser, data, len);
+    err = llhttp_execute(&h->parser, data, n);
     if (err == HPE_OK) {
-        *consumed = len;
-        return HANDSHAKE_NEED_MORE;
-    }
-    if (err == HPE_PAUSED && h->complete) {
+        h->fed += n;
+        if (h->fed < h->limits.max_header_bytes) {
+            *consumed = n;
+            return HANDSHAKE_NEED_MORE;
+        }
+        too_large(h, h->phase == PH_LINE && h->arena_len ? 414 : 431);
+    } else if (err == HPE_PAUSED && h->complete) {
         *consumed = (size_t)(llhttp_get_error_pos(&h->parser) - data);
+        h->fed += *consumed;
         return HANDSHAKE_COMPLETE;
     }
     if (!h->status) {
@@ -225,6 +254,7 @@ enum handshake_status handshake_execute(struct handshake *h, const char *data, s
         if (!h->reason)
             h->reason = llhttp_errno_name(err);
     }
+    publish_url(h); /* for the log */
     return HANDSHAKE_ERROR;
 }
 
@@ -280,17 +310,19 @@ static int check_fail(struct handshake *h, int status, const char *reason)
     return status;
 }
 
-/* A valid key is base64 of exactly 16 bytes: 22 base64 characters and "==". */
+/*
+ * A valid key is base64 of exactly 16 bytes: 22 characters and "==".
+ * EVP_DecodeBlock rejects characters outside the alphabet and whitespace
+ * inside, but it skips '=' anywhere and counts padding as data (16 bytes
+ * decode to 18), so the length and the places of '=' are checked here.
+ * Like Go's decoder (websocketd), nonzero bits in the last character pass.
+ */
 static bool key_valid(const char *key, size_t len)
 {
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    if (len != 24 || key[22] != '=' || key[23] != '=')
+    unsigned char raw[18];
+    if (len != 24 || key[22] != '=' || key[23] != '=' || memchr(key, '=', 22))
         return false;
-    for (size_t i = 0; i < 22; i++)
-        if (!memchr(b64, key[i], 64))
-            return false;
-    /* the last character carries 2 bits of data; the 4 low bits must be zero */
-    return ((strchr(b64, key[21]) - b64) & 0xF) == 0;
+    return EVP_DecodeBlock(raw, (const unsigned char *)key, 24) == 18;
 }
 
 int handshake_check(struct handshake *h)
@@ -315,7 +347,8 @@ int handshake_check(struct handshake *h)
     if (strcmp(version->value, "13") != 0)
         return check_fail(h, 426, "unsupported Sec-WebSocket-Version");
     key = handshake_find(h, "Sec-WebSocket-Key");
-    if (!key || count_headers(h, "Sec-WebSocket-Key") != 1 || !key_valid(key->value, key->value_len))
+    if (!key || count_headers(h, "Sec-WebSocket-Key") != 1 ||
+        !key_valid(key->value, key->value_len))
         return check_fail(h, 400, "missing or invalid Sec-WebSocket-Key");
     return 0;
 }
@@ -354,34 +387,41 @@ int handshake_write_101(const struct handshake *h, const char *extra, char *out,
     return n;
 }
 
+static const struct {
+    int status;
+    const char *text;
+} status_texts[] = {
+    {101, "Switching Protocols"},
+    {200, "OK"},
+    {204, "No Content"},
+    {206, "Partial Content"},
+    {301, "Moved Permanently"},
+    {302, "Found"},
+    {304, "Not Modified"},
+    {400, "Bad Request"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {408, "Request Timeout"},
+    {413, "Content Too Large"},
+    {414, "URI Too Long"},
+    {416, "Range Not Satisfiable"},
+    {426, "Upgrade Required"},
+    {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+    {504, "Gateway Timeout"},
+};
+
 const char *handshake_status_text(int status)
 {
-    switch (status) {
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 416: return "Range Not Satisfiable";
-    case 426: return "Upgrade Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Unknown";
-    }
+    for (size_t i = 0; i < sizeof status_texts / sizeof status_texts[0]; i++)
+        if (status_texts[i].status == status)
+            return status_texts[i].text;
+    return "Unknown";
 }
 
 int handshake_write_error(int status, const char *extra, char *out, size_t cap)
@@ -390,15 +430,19 @@ int handshake_write_error(int status, const char *extra, char *out, size_t cap)
     const char *specific = status == 426   ? "Sec-WebSocket-Version: 13\r\n"
                            : status == 405 ? "Allow: GET\r\n"
                                            : "";
-    char body[96];
-    int blen = snprintf(body, sizeof body, "%d %s\n", status, text);
+    char body[96] = "", length[96] = "";
+    /* 1xx, 204 and 304 never have a body (RFC 9110 6.4.1) */
+    if (status >= 200 && status != 204 && status != 304) {
+        int blen = snprintf(body, sizeof body, "%d %s\n", status, text);
+        snprintf(length, sizeof length,
+                 "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n", blen);
+    }
     int n = snprintf(out, cap,
                      "HTTP/1.1 %d %s\r\n"
-                     "Content-Type: text/plain; charset=utf-8\r\n"
-                     "Content-Length: %d\r\n"
+                     "%s"
                      "Connection: close\r\n"
                      "%s%s\r\n%s",
-                     status, text, blen, specific, extra ? extra : "", body);
+                     status, text, length, specific, extra ? extra : "", body);
     if (n < 0 || (size_t)n >= cap)
         return WS_E_TOOBIG;
     return n;

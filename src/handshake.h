@@ -17,7 +17,9 @@
  *   405  an upgrade with a method other than GET (with Allow: GET)
  *   426  a Sec-WebSocket-Version other than 13 (with Sec-WebSocket-Version: 13)
  *   431  header block over max_header_bytes or more than max_headers fields
- *   414  request target over max_header_bytes
+ *   414  request line over max_header_bytes (once the target began)
+ * max_header_bytes bounds the raw header block (request line, fields, line
+ * ends, blank lines before the request), so it bounds work as well as memory.
  * Upgrade and Connection are token lists, compared case-insensitively
  * ("Connection: keep-alive, Upgrade" is an upgrade).
  */
@@ -52,7 +54,10 @@ enum handshake_status {
 };
 
 struct handshake {
-    /* public, read-only, valid once COMPLETE (method/url also on ERROR when parsed) */
+    /*
+     * public, read-only, valid once COMPLETE; on ERROR method, url, path
+     * and query are set when the request target was complete, else NULL.
+     */
     int status;         /* 0, or the HTTP status of the failure */
     const char *reason; /* static string, for the log */
     const char *method; /* "GET", ... */
@@ -78,12 +83,18 @@ struct handshake {
     unsigned headers_cap;
     uint8_t phase;
     bool complete;
-    size_t url_off, field_off, value_off; /* offsets into arena while parsing */
+    size_t field_off, value_off; /* offsets into arena while parsing */
+    size_t fed;                  /* bytes of the header block given to llhttp */
 };
 
-/* limits may be NULL for the defaults. Returns 0 or WS_E_NOMEM. */
+/*
+ * limits may be NULL for the defaults (a zero member: its default too).
+ * h must stay at its address until handshake_free (llhttp points into it).
+ * Returns 0 or WS_E_NOMEM.
+ */
 int handshake_init(struct handshake *h, const struct handshake_limits *limits);
-/* Frees the arena; h may be re-initialised. Safe on a zeroed struct. */
+/* Frees the arena and zeroes h (every pointer it gave out dies); h may be
+ * re-initialised. Safe on a zeroed struct. */
 void handshake_free(struct handshake *h);
 
 /*
