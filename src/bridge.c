@@ -1,2 +1,756 @@
-/* placeholder: implemented by its module's change */
-#include <stddef.h>
+/*
+ * bridge: the data path of a WebSocket session (see bridge.h).
+ */
+#include "build-config.h"
+
+#include "bridge.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+#include "session.h"
+#include "ws_error.h"
+#include "ws_utf8.h"
+
+/* ---------------------------------------------------------------- pool buffers */
+
+#define POOL_KEEP 64u /* free buffers kept for reuse (the rest go back to malloc) */
+
+static struct bridge_buf *free_bufs;
+static unsigned nfree_bufs;
+
+struct bridge_buf *bridge_buf_get(void)
+{
+    struct bridge_buf *b = free_bufs;
+
+    if (b) {
+        free_bufs = b->next;
+        nfree_bufs--;
+    } else {
+        b = malloc(sizeof *b);
+        if (!b)
+            return NULL;
+    }
+    b->refs = 1;
+    b->next = NULL;
+    return b;
+}
+
+void bridge_buf_ref(struct bridge_buf *b)
+{
+    b->refs++;
+}
+
+void bridge_buf_unref(struct bridge_buf *b)
+{
+    if (!b || --b->refs)
+        return;
+    if (nfree_bufs < POOL_KEEP) {
+        b->next = free_bufs;
+        free_bufs = b;
+        nfree_bufs++;
+    } else {
+        free(b);
+    }
+}
+
+struct bridge_buf *bridge_buf_of(const void *base)
+{
+    return (struct bridge_buf *)((const char *)base - offsetof(struct bridge_buf, data));
+}
+
+/* ---------------------------------------------------------------- write batches */
+
+#define BATCH_IOV 64u
+#define BATCH_ARENA 4096u
+#define BATCH_COPY_MAX 64u /* payloads up to this size are copied next to their header */
+#define BATCH_HEAP 4u
+#define BATCH_BUFS 2u
+
+/* Many frames (or stdin chunks) in one gather write. */
+struct batch {
+    struct transport_write w; /* w.uv also serves pipe writes */
+    struct session *s;
+    struct batch *next;
+    struct bridge_buf *bufs[BATCH_BUFS];
+    void *heap[BATCH_HEAP];
+    unsigned nbufs, nheap, niov;
+    size_t arena_used, bytes;
+    uv_buf_t iov[BATCH_IOV];
+    uint8_t arena[BATCH_ARENA];
+};
+
+static struct batch *free_batches;
+static unsigned nfree_batches;
+
+static struct batch *batch_get(struct session *s)
+{
+    struct batch *b = free_batches;
+
+    if (b) {
+        free_batches = b->next;
+        nfree_batches--;
+    } else {
+        b = malloc(sizeof *b);
+        if (!b)
+            return NULL;
+    }
+    b->s = s;
+    b->next = NULL;
+    b->nbufs = b->nheap = b->niov = 0;
+    b->arena_used = b->bytes = 0;
+    return b;
+}
+
+static void batch_put(struct batch *b)
+{
+    for (unsigned i = 0; i < b->nbufs; i++)
+        bridge_buf_unref(b->bufs[i]);
+    for (unsigned i = 0; i < b->nheap; i++)
+        free(b->heap[i]);
+    if (nfree_batches < POOL_KEEP) {
+        b->next = free_batches;
+        free_batches = b;
+        nfree_batches++;
+    } else {
+        free(b);
+    }
+}
+
+void bridge_pool_drain(void)
+{
+    while (free_bufs) {
+        struct bridge_buf *b = free_bufs;
+        free_bufs = b->next;
+        free(b);
+    }
+    nfree_bufs = 0;
+    while (free_batches) {
+        struct batch *b = free_batches;
+        free_batches = b->next;
+        free(b);
+    }
+    nfree_batches = 0;
+}
+
+static bool batch_holds(struct batch *b, struct bridge_buf *buf)
+{
+    for (unsigned i = 0; i < b->nbufs; i++)
+        if (b->bufs[i] == buf)
+            return true;
+    return false;
+}
+
+/* Room for a frame with payload plen, payload in buf (NULL: static or heap)? */
+static bool batch_fits(struct batch *b, size_t hlen, size_t plen, struct bridge_buf *buf,
+                       bool heap)
+{
+    if (b->niov + 2 > BATCH_IOV)
+        return false;
+    if (b->arena_used + hlen + (plen <= BATCH_COPY_MAX ? plen : 0) > BATCH_ARENA)
+        return false;
+    if (buf && plen > BATCH_COPY_MAX && !batch_holds(b, buf) && b->nbufs == BATCH_BUFS)
+        return false;
+    if (heap && b->nheap == BATCH_HEAP)
+        return false;
+    return true;
+}
+
+/* Appends bytes copied into the arena, merging with a preceding arena piece. */
+static void batch_copy(struct batch *b, const uint8_t *p, size_t n)
+{
+    uint8_t *dst = b->arena + b->arena_used;
+
+    if (n == 0)
+        return;
+    memcpy(dst, p, n);
+    if (b->niov && (uint8_t *)b->iov[b->niov - 1].base + b->iov[b->niov - 1].len == dst)
+        b->iov[b->niov - 1].len += n;
+    else
+        b->iov[b->niov++] = uv_buf_init((char *)dst, (unsigned)n);
+    b->arena_used += n;
+    b->bytes += n;
+}
+
+/* Appends bytes by reference (kept alive by buf's reference, or static). */
+static void batch_ref(struct batch *b, const uint8_t *p, size_t n, struct bridge_buf *buf)
+{
+    if (n == 0)
+        return;
+    if (n <= BATCH_COPY_MAX) {
+        batch_copy(b, p, n);
+        return;
+    }
+    if (buf && !batch_holds(b, buf)) {
+        bridge_buf_ref(buf);
+        b->bufs[b->nbufs++] = buf;
+    }
+    if (b->niov && (const uint8_t *)b->iov[b->niov - 1].base + b->iov[b->niov - 1].len == p)
+        b->iov[b->niov - 1].len += n;
+    else
+        b->iov[b->niov++] = uv_buf_init((char *)p, (unsigned)n);
+    b->bytes += n;
+}
+
+/* ---------------------------------------------------------------- socket writes */
+
+static struct batch *sock_batch; /* frames collected during one callback, flushed at its end */
+
+static void sock_write_done(struct transport_write *w, int status)
+{
+    struct batch *b = w->data;
+    struct session *s = b->s;
+
+    s->inflight_sock--;
+    if (status == 0)
+        s->bytes_out += b->bytes;
+    batch_put(b);
+    bridge_update_reads(s);
+    session_unref(s);
+}
+
+static void sock_flush(struct session *s)
+{
+    struct batch *b = sock_batch;
+    int r;
+
+    if (!b)
+        return;
+    sock_batch = NULL;
+    if (b->niov == 0 || s->t_closing) {
+        batch_put(b);
+        return;
+    }
+    b->w.cb = sock_write_done;
+    b->w.data = b;
+    r = s->t->ops->write(s->t, &b->w, b->iov, b->niov);
+    if (r) {
+        log_debug(s->id, "socket write: %s", uv_strerror(r));
+        batch_put(b);
+        return;
+    }
+    s->inflight_sock++;
+    session_ref(s);
+}
+
+static struct batch *sock_batch_for(struct session *s, size_t hlen, size_t plen,
+                                    struct bridge_buf *buf, bool heap)
+{
+    if (sock_batch && (sock_batch->s != s || !batch_fits(sock_batch, hlen, plen, buf, heap)))
+        sock_flush(sock_batch->s);
+    if (!sock_batch)
+        sock_batch = batch_get(s);
+    return sock_batch;
+}
+
+int bridge_send_copy(struct session *s, const uint8_t *frame, size_t len)
+{
+    if (s->t_closing)
+        return 0;
+    if (len > BATCH_ARENA) {
+        /* never for control frames (<= 131 bytes); a large response is copied to the heap */
+        uint8_t *copy = malloc(len);
+        struct batch *b;
+        if (!copy)
+            return WS_E_NOMEM;
+        memcpy(copy, frame, len);
+        b = sock_batch_for(s, 0, 0, NULL, true);
+        if (!b) {
+            free(copy);
+            return WS_E_NOMEM;
+        }
+        b->heap[b->nheap++] = copy;
+        b->iov[b->niov++] = uv_buf_init((char *)copy, (unsigned)len);
+        b->bytes += len;
+    } else {
+        struct batch *b = sock_batch_for(s, len, 0, NULL, false);
+        if (!b)
+            return WS_E_NOMEM;
+        batch_copy(b, frame, len);
+    }
+    sock_flush(s);
+    return 0;
+}
+
+/* One data frame: header + payload (in buf, static, or a heap copy the batch frees). */
+static void send_frame(struct session *s, enum ws_opcode op, bool fin, const uint8_t *p, size_t n,
+                       struct bridge_buf *buf, void *heap)
+{
+    uint8_t hdr[WS_FRAME_HEADER_MAX];
+    struct batch *b;
+    int h;
+
+    b = sock_batch_for(s, WS_FRAME_HEADER_MAX, n, buf, heap != NULL);
+    if (!b) {
+        free(heap);
+        return;
+    }
+    h = ws_stream_data_header(&s->ws, hdr, op, fin, n, NULL);
+    if (h < 0) {
+        free(heap);
+        return;
+    }
+    batch_copy(b, hdr, (size_t)h);
+    if (heap)
+        b->heap[b->nheap++] = heap;
+    batch_ref(b, p, n, heap ? NULL : buf);
+}
+
+/* ---------------------------------------------------------------- line cutting */
+
+static const uint8_t cr_byte = '\r';
+
+size_t bridge_lines_cut(struct bridge_lines *l, const uint8_t *data, size_t len, size_t scan_from,
+                        size_t carry_max, bridge_emit_fn emit, void *ctx)
+{
+    size_t pos = 0, scan = scan_from;
+    const uint8_t *nl;
+
+    if (l->cr && len > 0) {
+        /* A '\r' held back at the end of the last chunk: dropped when a '\n' follows. */
+        l->cr = false;
+        if (data[0] != '\n')
+            emit(ctx, &cr_byte, 1, false);
+    }
+    while (scan < len && (nl = memchr(data + scan, '\n', len - scan)) != NULL) {
+        size_t end = (size_t)(nl - data);
+        size_t n = end - pos;
+        if (n > 0 && data[end - 1] == '\r')
+            n--;
+        emit(ctx, data + pos, n, true);
+        l->frag = false;
+        pos = end + 1;
+        scan = pos;
+    }
+    if (pos == len)
+        return 0;
+    if (!l->frag && len - pos <= carry_max)
+        return len - pos;
+    /* A long line: this part goes out now as a fragment. */
+    size_t n = len - pos;
+    if (data[len - 1] == '\r') {
+        l->cr = true;
+        n--;
+    }
+    if (n > 0 || !l->frag)
+        emit(ctx, data + pos, n, false);
+    l->frag = true;
+    return 0;
+}
+
+bool bridge_lines_finish(struct bridge_lines *l, const uint8_t *carry, size_t len,
+                         bridge_emit_fn emit, void *ctx)
+{
+    bool any = l->frag || l->cr || len > 0;
+
+    if (l->cr) {
+        /* A '\r' at EOF without a '\n' after it is data. */
+        emit(ctx, &cr_byte, 1, len == 0);
+        l->cr = false;
+        if (len == 0) {
+            l->frag = false;
+            return true;
+        }
+    }
+    if (any)
+        emit(ctx, carry, len, true);
+    l->frag = false;
+    return any;
+}
+
+/* ---------------------------------------------------------------- stdout -> socket */
+
+static struct bridge_buf *emit_buf; /* the buffer the line cutter is working in */
+
+/* Bytes at the end of p that start an incomplete UTF-8 sequence (p valid so far). */
+static size_t utf8_tail(const uint8_t *p, size_t n)
+{
+    size_t i = n;
+    while (i > 0 && n - i < 3 && (p[i - 1] & 0xC0) == 0x80)
+        i--;
+    return i > 0 ? n - i + 1 : 0;
+}
+
+static void emit_text(void *ctx, const uint8_t *p, size_t n, bool fin)
+{
+    struct session *s = ctx;
+    struct bridge_buf *buf = (p == &cr_byte) ? NULL : emit_buf;
+
+    if (s->discard_out)
+        return;
+    if (s->repair.npending == 0) {
+        struct ws_utf8 v;
+        ws_utf8_init(&v);
+        size_t ok = ws_utf8_feed(&v, p, n);
+        if (ok == n && ws_utf8_complete(&v)) {
+            send_frame(s, WS_OP_TEXT, fin, p, n, buf, NULL);
+            goto out;
+        }
+        if (ok == n && !fin) {
+            size_t tail = utf8_tail(p, n);
+            if (n - tail > 0)
+                send_frame(s, WS_OP_TEXT, false, p, n - tail, buf, NULL);
+            memcpy(s->repair.pending, p + n - tail, tail);
+            s->repair.npending = (uint8_t)tail;
+            s->repair.v = v;
+            return;
+        }
+    }
+    /* Slow path: invalid bytes, or a character split across pieces. */
+    uint8_t *out = malloc(3 * n + 8);
+    if (!out)
+        return;
+    size_t o = ws_utf8_repair(&s->repair, p, n, out);
+    if (fin)
+        o += ws_utf8_repair_end(&s->repair, out + o);
+    if (o == 0 && !fin) {
+        free(out);
+        return;
+    }
+    send_frame(s, WS_OP_TEXT, fin, out, o, NULL, out);
+out:
+    if (fin)
+        ws_utf8_repair_init(&s->repair);
+}
+
+#define SESSION_OF(handle, field)                                                                 \
+    ((struct session *)((struct child *)((char *)(handle)-offsetof(struct child, field)))->data)
+
+static void stdout_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
+{
+    struct session *s = SESSION_OF(h, out);
+    struct bridge_buf *b = s->carry;
+
+    (void)suggested;
+    if (b && BRIDGE_BUF_SIZE - (s->carry_off + s->carry_len) >= BRIDGE_BUF_SIZE / 4) {
+        /* room after the partial line: read on in the same buffer */
+    } else if (b) {
+        struct bridge_buf *nb = bridge_buf_get();
+        if (!nb) {
+            *out = uv_buf_init(NULL, 0);
+            return;
+        }
+        memcpy(nb->data, b->data + s->carry_off, s->carry_len);
+        bridge_buf_unref(b);
+        s->carry = b = nb;
+        s->carry_off = 0;
+    } else {
+        b = s->carry = bridge_buf_get();
+        s->carry_off = s->carry_len = 0;
+        if (!b) {
+            *out = uv_buf_init(NULL, 0);
+            return;
+        }
+    }
+    size_t start = s->carry_off + s->carry_len;
+    *out = uv_buf_init((char *)b->data + start, (unsigned)(BRIDGE_BUF_SIZE - start));
+}
+
+/* Drops the read buffer unless it holds a partial line. */
+static void stdout_keep_or_drop(struct session *s)
+{
+    if (s->carry && s->carry_len == 0) {
+        bridge_buf_unref(s->carry);
+        s->carry = NULL;
+        s->carry_off = 0;
+    }
+}
+
+void bridge_stdout_eof(struct session *s)
+{
+    if (s->stdout_eof)
+        return;
+    if (!s->discard_out && !s->srv->cfg->binary) {
+        emit_buf = s->carry;
+        bridge_lines_finish(&s->lines, s->carry ? s->carry->data + s->carry_off : NULL,
+                            s->carry_len, emit_text, s);
+        emit_buf = NULL;
+        sock_flush(s);
+    }
+    s->carry_len = 0;
+    stdout_keep_or_drop(s);
+    s->stdout_eof = true;
+    s->stdout_reading = false;
+    child_close_stdout(&s->child);
+    session_stdout_done(s);
+}
+
+static void stdout_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *ub)
+{
+    struct session *s = SESSION_OF(st, out);
+    struct bridge_buf *b = s->carry;
+
+    (void)ub;
+    if (nread < 0) {
+        if (nread != UV_EOF)
+            log_debug(s->id, "stdout: %s", uv_strerror((int)nread));
+        session_ref(s);
+        bridge_stdout_eof(s);
+        session_unref(s);
+        return;
+    }
+    if (nread == 0 || !b) {
+        stdout_keep_or_drop(s);
+        return;
+    }
+    session_ref(s);
+    if (s->discard_out) {
+        s->carry_len = 0;
+    } else if (s->srv->cfg->binary) {
+        send_frame(s, WS_OP_BINARY, true, b->data + s->carry_off + s->carry_len, (size_t)nread,
+                   b, NULL);
+        s->carry_len = 0;
+    } else {
+        const uint8_t *region = b->data + s->carry_off;
+        size_t len = s->carry_len + (size_t)nread;
+        size_t keep;
+
+        emit_buf = b;
+        keep = bridge_lines_cut(&s->lines, region, len, s->carry_len, BRIDGE_CARRY_MAX,
+                                emit_text, s);
+        emit_buf = NULL;
+        s->carry_off = (uint32_t)(region + len - keep - b->data);
+        s->carry_len = (uint32_t)keep;
+    }
+    sock_flush(s);
+    stdout_keep_or_drop(s);
+    bridge_update_reads(s);
+    session_unref(s);
+}
+
+/* ---------------------------------------------------------------- stderr -> log */
+
+static void stderr_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
+{
+    struct bridge_buf *b = bridge_buf_get();
+    (void)h;
+    (void)suggested;
+    *out = b ? uv_buf_init((char *)b->data, BRIDGE_BUF_SIZE) : uv_buf_init(NULL, 0);
+}
+
+static void stderr_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *ub)
+{
+    struct session *s = SESSION_OF(st, err);
+
+    if (nread > 0) {
+        const char *p = ub->base, *end = ub->base + nread;
+        while (p < end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            const char *e = nl ? nl : end;
+            size_t n = (size_t)(e - p);
+            if (n > 0 && p[n - 1] == '\r')
+                n--;
+            if (n > 0 || nl)
+                log_error(s->id, "stderr: %.*s", (int)(n > 1500 ? 1500 : n), p);
+            p = nl ? nl + 1 : end;
+        }
+    }
+    if (ub->base)
+        bridge_buf_unref(bridge_buf_of(ub->base));
+    if (nread < 0) {
+        s->stderr_eof = true;
+        s->stderr_reading = false;
+        child_close_stderr(&s->child);
+    }
+}
+
+/* ---------------------------------------------------------------- socket -> stdin */
+
+static struct batch *stdin_batch;
+static struct bridge_buf *sock_rbuf; /* the socket read buffer being parsed */
+
+static void stdin_write_done(uv_write_t *req, int status)
+{
+    struct batch *b = req->data;
+    struct session *s = b->s;
+
+    s->inflight_stdin--;
+    if (status < 0 && status != UV_ECANCELED) {
+        log_debug(s->id, "stdin: %s", uv_strerror(status));
+        session_stdin_dead(s);
+    }
+    batch_put(b);
+    bridge_update_reads(s);
+    session_unref(s);
+}
+
+static void stdin_flush(struct session *s)
+{
+    struct batch *b = stdin_batch;
+    int r;
+
+    if (!b)
+        return;
+    stdin_batch = NULL;
+    if (b->niov == 0 || s->stdin_dead || s->child.in_closed) {
+        batch_put(b);
+        return;
+    }
+    b->w.uv.data = b;
+    r = uv_write(&b->w.uv, (uv_stream_t *)&s->child.in, b->iov, b->niov, stdin_write_done);
+    if (r) {
+        log_debug(s->id, "stdin: %s", uv_strerror(r));
+        batch_put(b);
+        session_stdin_dead(s);
+        return;
+    }
+    s->inflight_stdin++;
+    session_ref(s);
+}
+
+static void stdin_add(struct session *s, const uint8_t *p, size_t n, struct bridge_buf *buf)
+{
+    if (s->stdin_dead || s->child.in_closed || n == 0)
+        return;
+    if (stdin_batch && !batch_fits(stdin_batch, 0, n, buf, false))
+        stdin_flush(s);
+    if (!stdin_batch && !(stdin_batch = batch_get(s)))
+        return;
+    batch_ref(stdin_batch, p, n, buf);
+}
+
+static int on_message_begin(struct ws_stream *ws, enum ws_opcode opcode, uint8_t rsv)
+{
+    struct session *s = ws->data;
+    (void)rsv;
+    s->in_text = opcode == WS_OP_TEXT;
+    return 0;
+}
+
+static int on_message_data(struct ws_stream *ws, uint8_t *data, size_t len)
+{
+    stdin_add(ws->data, data, len, sock_rbuf);
+    return 0;
+}
+
+static const uint8_t newline = '\n';
+
+static int on_message_end(struct ws_stream *ws)
+{
+    struct session *s = ws->data;
+
+    if (s->in_text && !s->srv->cfg->binary)
+        stdin_add(s, &newline, 1, NULL);
+    return 0;
+}
+
+static int on_ping(struct ws_stream *ws, const uint8_t *data, size_t len)
+{
+    (void)ws;
+    (void)data;
+    (void)len;
+    return 0;
+}
+
+static int on_close(struct ws_stream *ws, uint16_t code, const uint8_t *reason, size_t len)
+{
+    struct session *s = ws->data;
+
+    log_debug(s->id, "peer closed: %u %.*s", code, (int)len, (const char *)reason);
+    session_peer_gone(s, true);
+    return 0;
+}
+
+static void on_fail(struct ws_stream *ws, uint16_t code, const char *reason)
+{
+    struct session *s = ws->data;
+
+    log_info(s->id, "protocol error: closing with %u (%s)", code, reason);
+    session_peer_gone(s, true);
+}
+
+static int on_write(struct ws_stream *ws, const uint8_t *frame, size_t len)
+{
+    return bridge_send_copy(ws->data, frame, len) ? -1 : 0;
+}
+
+static const struct ws_stream_settings stream_settings = {
+    .on_message_begin = on_message_begin,
+    .on_message_data = on_message_data,
+    .on_message_end = on_message_end,
+    .on_ping = on_ping,
+    .on_pong = on_ping,
+    .on_close = on_close,
+    .on_fail = on_fail,
+    .on_write = on_write,
+};
+
+void bridge_socket_data(struct session *s, uint8_t *data, size_t len)
+{
+    session_ref(s);
+    sock_rbuf = bridge_buf_of(data);
+    ws_stream_execute(&s->ws, data, len);
+    sock_rbuf = NULL;
+    stdin_flush(s);
+    sock_flush(s);
+    bridge_update_reads(s);
+    session_unref(s);
+}
+
+/* ---------------------------------------------------------------- reads on/off */
+
+static void stdout_set(struct session *s, bool on)
+{
+    if (on == s->stdout_reading)
+        return;
+    if (on) {
+        if (uv_read_start((uv_stream_t *)&s->child.out, stdout_alloc, stdout_read) == 0)
+            s->stdout_reading = true;
+    } else {
+        uv_read_stop((uv_stream_t *)&s->child.out);
+        s->stdout_reading = false;
+    }
+}
+
+void bridge_update_reads(struct session *s)
+{
+    if (s->phase == SESSION_WS && !s->t_closing) {
+        size_t q = 0;
+        if (s->has_child && !s->stdin_dead && !s->child.in_closed)
+            q = uv_stream_get_write_queue_size((uv_stream_t *)&s->child.in);
+        if (!s->sock_paused && q > BRIDGE_HIGH_WATER) {
+            s->t->ops->read_stop(s->t);
+            s->sock_paused = true;
+        } else if (s->sock_paused && q < BRIDGE_LOW_WATER) {
+            s->sock_paused = false;
+            s->t->ops->read_start(s->t);
+        }
+    }
+    if (s->has_child && s->child.pid > 0 && !s->stdout_eof && !s->child.out_closed &&
+        !s->child.closing) {
+        size_t tq = s->t_closing ? 0 : s->t->ops->write_queue_size(s->t);
+        bool want = s->discard_out || tq < BRIDGE_LOW_WATER ||
+                    (s->stdout_reading && tq <= BRIDGE_HIGH_WATER);
+        stdout_set(s, want);
+    }
+}
+
+int bridge_start(struct session *s)
+{
+    int r;
+
+    bridge_lines_init(&s->lines);
+    ws_utf8_repair_init(&s->repair);
+    ws_stream_init(&s->ws, WS_ROLE_SERVER, &stream_settings);
+    s->ws.data = s;
+    s->ws.max_message = s->srv->cfg->maxframesize;
+    stdout_set(s, true);
+    if (!s->stdout_reading)
+        return UV_EIO;
+    r = uv_read_start((uv_stream_t *)&s->child.err, stderr_alloc, stderr_read);
+    if (r == 0)
+        s->stderr_reading = true;
+    return r;
+}
+
+void bridge_release(struct session *s)
+{
+    if (s->carry) {
+        bridge_buf_unref(s->carry);
+        s->carry = NULL;
+    }
+    s->carry_len = 0;
+}

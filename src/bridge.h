@@ -1,3 +1,108 @@
+/*
+ * bridge: the WebSocket side of a session joined to its child's stdio.
+ *
+ * Text mode: an inbound text message is streamed to stdin as it arrives,
+ * then "\n" at its end (websocketd); an inbound binary message is written
+ * as its raw bytes, no newline (websocketd does the same). Each stdout line
+ * becomes one text message without its "\n" and one "\r" before it; a line
+ * of up to BRIDGE_CARRY_MAX bytes goes out as a single frame, a longer one
+ * as a fragmented message (FIN=0 frames, then CONT) so memory never grows
+ * with line length; the last line without a newline is delivered at EOF;
+ * invalid UTF-8 is replaced with U+FFFD (never sent in a text frame).
+ * --binary: inbound binary messages -> raw bytes; each stdout read -> one
+ * binary message. stderr lines are logged at ERROR with the connection id.
+ *
+ * Memory: reads use BRIDGE_BUF_SIZE pool buffers taken in alloc_cb and
+ * given back once the bytes are written onward (payload is never copied:
+ * frames are gather writes of a header and the bytes in the read buffer),
+ * so an idle session pins no buffer. Both directions are bounded: the
+ * socket is not read while the child's stdin queue is over
+ * BRIDGE_HIGH_WATER (until it drains below BRIDGE_LOW_WATER), and stdout
+ * is not read while the socket's send queue is over the same marks.
+ */
 #ifndef BRIDGE_H
 #define BRIDGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#define BRIDGE_BUF_SIZE (64u * 1024u)
+#define BRIDGE_CARRY_MAX (BRIDGE_BUF_SIZE / 2) /* longest line carried to the next read */
+#define BRIDGE_HIGH_WATER (256u * 1024u)
+#define BRIDGE_LOW_WATER (64u * 1024u)
+
+struct session;
+
+/* ---------------------------------------------------------------- pool buffers */
+
+/* A reference-counted read buffer of BRIDGE_BUF_SIZE bytes from a free list. */
+struct bridge_buf {
+    unsigned refs;
+    struct bridge_buf *next; /* free list */
+    uint8_t data[BRIDGE_BUF_SIZE];
+};
+
+/* A buffer with one reference, or NULL when out of memory. */
+struct bridge_buf *bridge_buf_get(void);
+void bridge_buf_ref(struct bridge_buf *b);
+void bridge_buf_unref(struct bridge_buf *b);
+/* The buffer whose data a read delivered (buf->base points at data + offset). */
+struct bridge_buf *bridge_buf_of(const void *base);
+/* Frees the free lists (at exit, for leak checkers). */
+void bridge_pool_drain(void);
+
+/* ---------------------------------------------------------------- line cutting (pure) */
+
+/* Receives one piece of a line: fin marks the end of the line's message. */
+typedef void (*bridge_emit_fn)(void *ctx, const uint8_t *data, size_t len, bool fin);
+
+struct bridge_lines {
+    bool frag; /* part of the current line was already emitted (fin=false) */
+    bool cr;   /* a '\r' at the end of the last chunk is held back (only when frag) */
+};
+
+static inline void bridge_lines_init(struct bridge_lines *l)
+{
+    l->frag = false;
+    l->cr = false;
+}
+
+/*
+ * Cuts data[0..len) into lines; bytes before scan_from are known to hold no
+ * '\n' (a partial line carried from the last call). Each complete line is
+ * emitted without its '\n' and one '\r' before it, fin=true. The partial
+ * line at the end is either left to the caller -- the return value is its
+ * length, to be passed again at the start of the next call -- when no part
+ * of it was emitted yet and it is at most carry_max bytes, or else emitted
+ * now with fin=false (a '\r' at its very end is held back until the next
+ * byte shows whether a '\n' follows). Returns 0 when nothing is carried.
+ */
+size_t bridge_lines_cut(struct bridge_lines *l, const uint8_t *data, size_t len, size_t scan_from,
+                        size_t carry_max, bridge_emit_fn emit, void *ctx);
+
+/* At EOF: emits the rest (the carried bytes, a held '\r') with fin=true,
+ * if a line is in progress. Returns true when something was emitted. */
+bool bridge_lines_finish(struct bridge_lines *l, const uint8_t *carry, size_t len,
+                         bridge_emit_fn emit, void *ctx);
+
+/* ---------------------------------------------------------------- the session's data path */
+
+/* Starts reading the child's stdout and stderr. 0 or a UV error. */
+int bridge_start(struct session *s);
+/* Bytes from the socket in the WebSocket phase (buf: a pool buffer's data, one reference is
+ * the caller's). Feeds ws_stream; payload goes to the child's stdin. */
+void bridge_socket_data(struct session *s, uint8_t *data, size_t len);
+/* Re-evaluates which reads should run (after a write completes or the state changes). */
+void bridge_update_reads(struct session *s);
+/* Writes a complete frame (control frames from ws_stream) to the socket, copying it. */
+int bridge_send_copy(struct session *s, const uint8_t *frame, size_t len);
+/* stdout is over (EOF, or given up on): delivers the last partial line, closes the pipe,
+ * tells the session. Idempotent. */
+void bridge_stdout_eof(struct session *s);
+/* Drops the carried partial line and any pinned buffer (session end). */
+void bridge_release(struct session *s);
+
 #endif

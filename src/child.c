@@ -1,2 +1,445 @@
-/* placeholder: implemented by its module's change */
-#include <stddef.h>
+/*
+ * child: spawning, the kill ladder, reaping, and the CGI environment.
+ */
+#include "build-config.h"
+
+#include "child.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* The stop schedule (websocketd's): each step waits this long + closems. */
+static const unsigned ladder_ms[] = {100, 250, 500};
+static const int ladder_sig[] = {SIGINT, SIGTERM, SIGKILL};
+
+static void handle_closed(uv_handle_t *h)
+{
+    struct child *c = h->data;
+
+    if (--c->open == 0 && c->closing && c->on_closed)
+        c->on_closed(c);
+}
+
+static void close_handle(struct child *c, uv_handle_t *h)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, handle_closed);
+}
+
+void child_signal(struct child *c, int sig)
+{
+    if (c->pid > 0 && kill(-c->pid, sig) != 0 && errno != ESRCH)
+        kill(c->pid, sig);
+}
+
+static void ladder_step(uv_timer_t *t)
+{
+    struct child *c = t->data;
+    unsigned step = c->ladder;
+
+    if (c->exited || step < 1 || step > 3)
+        return;
+    child_signal(c, ladder_sig[step - 1]);
+    c->ladder++;
+    if (c->ladder <= 3)
+        uv_timer_start(&c->timer, ladder_step, ladder_ms[c->ladder - 1] + c->closems, 0);
+}
+
+static void on_proc_exit(uv_process_t *p, int64_t status, int sig)
+{
+    struct child *c = p->data;
+
+    c->exited = true;
+    c->exit_status = status;
+    c->term_signal = sig;
+    uv_timer_stop(&c->timer);
+    c->ladder = 4;
+    if (c->on_exit)
+        c->on_exit(c);
+}
+
+static int init_pipe(struct child *c, uv_loop_t *loop, uv_pipe_t *p)
+{
+    int r = uv_pipe_init(loop, p, 0);
+    if (r)
+        return r;
+    p->data = c;
+    c->open++;
+    return 0;
+}
+
+int child_spawn(struct child *c, uv_loop_t *loop, const char *file, char *const *argv,
+                char *const *env, unsigned closems)
+{
+    uv_process_options_t opt;
+    uv_stdio_container_t stdio[3];
+    int r;
+
+    c->pid = 0;
+    c->exited = false;
+    c->exit_status = 0;
+    c->term_signal = 0;
+    c->closems = closems;
+    c->open = 0;
+    c->ladder = 0;
+    c->in_closed = c->out_closed = c->err_closed = c->closing = false;
+
+    r = uv_timer_init(loop, &c->timer);
+    if (r)
+        return r;
+    c->timer.data = c;
+    c->open++;
+    if ((r = init_pipe(c, loop, &c->in)) || (r = init_pipe(c, loop, &c->out)) ||
+        (r = init_pipe(c, loop, &c->err)))
+        return r;
+
+    memset(&opt, 0, sizeof opt);
+    stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
+    stdio[0].data.stream = (uv_stream_t *)&c->in;
+    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[1].data.stream = (uv_stream_t *)&c->out;
+    stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[2].data.stream = (uv_stream_t *)&c->err;
+    opt.file = file;
+    opt.args = (char **)argv;
+    opt.env = (char **)env;
+    opt.flags = UV_PROCESS_DETACHED;
+    opt.exit_cb = on_proc_exit;
+    opt.stdio = stdio;
+    opt.stdio_count = 3;
+    c->proc.data = c;
+    r = uv_spawn(loop, &c->proc, &opt);
+    c->open++; /* the process handle must be closed even when uv_spawn failed */
+    if (r)
+        return r;
+    c->pid = c->proc.pid;
+    return 0;
+}
+
+void child_close_stdin(struct child *c)
+{
+    if (c->in_closed)
+        return;
+    c->in_closed = true;
+    close_handle(c, (uv_handle_t *)&c->in);
+}
+
+void child_close_stdout(struct child *c)
+{
+    if (c->out_closed)
+        return;
+    c->out_closed = true;
+    close_handle(c, (uv_handle_t *)&c->out);
+}
+
+void child_close_stderr(struct child *c)
+{
+    if (c->err_closed)
+        return;
+    c->err_closed = true;
+    close_handle(c, (uv_handle_t *)&c->err);
+}
+
+void child_stop(struct child *c)
+{
+    child_close_stdin(c);
+    if (c->exited || c->ladder != 0 || c->pid <= 0 || c->closing)
+        return;
+    c->ladder = 1;
+    uv_timer_start(&c->timer, ladder_step, ladder_ms[0] + c->closems, 0);
+}
+
+void child_close(struct child *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    /* Whatever is left in the group (background grandchildren) goes with the session. */
+    if (c->pid > 0)
+        child_signal(c, SIGKILL);
+    if (c->pid > 0 && !c->exited) {
+        /* Still running (shutdown timeout): the exit callback will not come after
+         * uv_close, so the leader is reaped by libuv's SIGCHLD handling only while
+         * the handle lives; SIGKILL was sent, close anyway. */
+    }
+    child_close_stdin(c);
+    child_close_stdout(c);
+    child_close_stderr(c);
+    close_handle(c, (uv_handle_t *)&c->timer);
+    close_handle(c, (uv_handle_t *)&c->proc);
+    if (c->open == 0 && c->on_closed)
+        c->on_closed(c);
+}
+
+const char *child_status_string(const struct child *c, char *buf, size_t len)
+{
+    if (!c->exited)
+        snprintf(buf, len, c->pid > 0 ? "running" : "not started");
+    else if (c->term_signal)
+        snprintf(buf, len, "killed by signal %d (SIG%s)", c->term_signal,
+                 sigabbrev_np(c->term_signal) ? sigabbrev_np(c->term_signal) : "?");
+    else
+        snprintf(buf, len, "exit status %" PRId64, c->exit_status);
+    return buf;
+}
+
+/* ---------------------------------------------------------------- environment */
+
+struct envbuf {
+    char *data;
+    size_t len, cap;
+    size_t *offs;
+    size_t n, ncap;
+    bool failed;
+};
+
+static void eb_reserve(struct envbuf *b, size_t more)
+{
+    if (b->failed || b->len + more <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 1024;
+    while (cap < b->len + more)
+        cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (!p) {
+        b->failed = true;
+        return;
+    }
+    b->data = p;
+    b->cap = cap;
+}
+
+static void eb_raw(struct envbuf *b, const char *s, size_t n)
+{
+    eb_reserve(b, n);
+    if (b->failed)
+        return;
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+}
+
+/* Starts a new variable "NAME=". */
+static void eb_begin(struct envbuf *b, const char *name)
+{
+    if (b->n == b->ncap) {
+        size_t ncap = b->ncap ? b->ncap * 2 : 64;
+        size_t *p = realloc(b->offs, ncap * sizeof *p);
+        if (!p) {
+            b->failed = true;
+            return;
+        }
+        b->offs = p;
+        b->ncap = ncap;
+    }
+    b->offs[b->n++] = b->len;
+    eb_raw(b, name, strlen(name));
+    eb_raw(b, "=", 1);
+}
+
+static void eb_end(struct envbuf *b)
+{
+    eb_raw(b, "", 1);
+}
+
+static void eb_value(struct envbuf *b, const char *v, size_t n)
+{
+    /* CR, LF and other control characters in a value become spaces. */
+    eb_reserve(b, n);
+    if (b->failed)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        b->data[b->len++] = (ch < 0x20 && ch != '\t') || ch == 0x7f ? ' ' : (char)ch;
+    }
+}
+
+static void eb_set(struct envbuf *b, const char *name, const char *value)
+{
+    eb_begin(b, name);
+    eb_value(b, value, strlen(value));
+    eb_end(b);
+}
+
+static void eb_setn(struct envbuf *b, const char *name, const char *value, size_t n)
+{
+    eb_begin(b, name);
+    eb_value(b, value, n);
+    eb_end(b);
+}
+
+static bool is_tchar(unsigned char ch)
+{
+    return isalnum(ch) || (ch && strchr("!#$%&'*+-.^`|~", ch));
+}
+
+/* Header names we pass as HTTP_*: RFC 9110 tokens without '_', and not Proxy. */
+static bool header_passes(const char *name, size_t n)
+{
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!is_tchar((unsigned char)name[i]))
+            return false; /* '_' is not a tchar here: dropped, as nginx does */
+    return !(n == 5 && strncasecmp(name, "Proxy", 5) == 0);
+}
+
+static int hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    ch = tolower(ch);
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    return -1;
+}
+
+/* PATH_INFO is percent-decoded (CGI/1.1, and what websocketd does). */
+static void eb_decoded(struct envbuf *b, const char *s)
+{
+    size_t n = strlen(s);
+    eb_reserve(b, n);
+    if (b->failed)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
+            (lo = hexval(s[i + 2])) >= 0) {
+            ch = (unsigned char)(hi * 16 + lo);
+            i += 2;
+        }
+        b->data[b->len++] = (ch < 0x20 || ch == 0x7f) ? ' ' : (char)ch;
+    }
+}
+
+static void server_name_port(const struct child_env_request *r, struct envbuf *b)
+{
+    const char *host = "";
+    size_t hn = 0;
+    const char *port = NULL;
+    size_t pn = 0;
+
+    for (unsigned i = 0; i < r->nheaders; i++)
+        if (strcasecmp(r->headers[i].name, "Host") == 0) {
+            host = r->headers[i].value;
+            hn = r->headers[i].value_len;
+            break;
+        }
+    const char *colon = NULL;
+    if (hn && host[0] == '[') {
+        const char *close = memchr(host, ']', hn);
+        if (close && close + 1 < host + hn && close[1] == ':')
+            colon = close + 1;
+    } else {
+        colon = memrchr(host, ':', hn);
+    }
+    if (colon) {
+        port = colon + 1;
+        pn = (size_t)(host + hn - port);
+        hn = (size_t)(colon - host);
+    }
+    eb_setn(b, "SERVER_NAME", host, hn);
+    if (pn)
+        eb_setn(b, "SERVER_PORT", port, pn);
+    else
+        eb_set(b, "SERVER_PORT", r->https ? "443" : "80");
+}
+
+static void http_headers(const struct child_env_request *r, struct envbuf *b)
+{
+    for (unsigned i = 0; i < r->nheaders; i++) {
+        const struct handshake_header *h = &r->headers[i];
+        bool seen = false;
+
+        if (!header_passes(h->name, h->name_len))
+            continue;
+        for (unsigned j = 0; j < i && !seen; j++)
+            seen = r->headers[j].name_len == h->name_len &&
+                   strcasecmp(r->headers[j].name, h->name) == 0;
+        if (seen)
+            continue; /* joined into the first occurrence */
+        eb_begin(b, "HTTP_");
+        b->len--; /* eb_begin wrote "HTTP_=": drop the '=' and append the name */
+        eb_reserve(b, h->name_len + 1);
+        if (b->failed)
+            return;
+        for (size_t k = 0; k < h->name_len; k++) {
+            char ch = (char)toupper((unsigned char)h->name[k]);
+            b->data[b->len++] = ch == '-' ? '_' : ch;
+        }
+        b->data[b->len++] = '=';
+        eb_value(b, h->value, h->value_len);
+        for (unsigned j = i + 1; j < r->nheaders; j++)
+            if (r->headers[j].name_len == h->name_len &&
+                strcasecmp(r->headers[j].name, h->name) == 0) {
+                eb_raw(b, ", ", 2);
+                eb_value(b, r->headers[j].value, r->headers[j].value_len);
+            }
+        eb_end(b);
+    }
+}
+
+char **child_env_build(const struct child_env_request *r)
+{
+    struct envbuf b = {0};
+    char num[32];
+
+    eb_set(&b, "SERVER_SOFTWARE", r->server_software);
+    for (const char *const *p = r->passenv; p && *p; p++) {
+        const char *v = getenv(*p);
+        if (v)
+            eb_set(&b, *p, v);
+    }
+    eb_set(&b, "REMOTE_ADDR", r->remote_addr);
+    eb_set(&b, "REMOTE_HOST", r->remote_host ? r->remote_host : r->remote_addr);
+    server_name_port(r, &b);
+    eb_set(&b, "SERVER_PROTOCOL", "HTTP/1.1");
+    eb_set(&b, "GATEWAY_INTERFACE", "CGI/1.1");
+    eb_set(&b, "REQUEST_METHOD", "GET");
+    eb_set(&b, "SCRIPT_NAME", r->script_name);
+    eb_begin(&b, "PATH_INFO");
+    eb_decoded(&b, r->path);
+    eb_end(&b);
+    eb_begin(&b, "PATH_TRANSLATED");
+    eb_decoded(&b, r->path);
+    eb_end(&b);
+    eb_set(&b, "QUERY_STRING", r->query);
+    eb_set(&b, "AUTH_TYPE", "");
+    eb_set(&b, "CONTENT_LENGTH", "");
+    eb_set(&b, "CONTENT_TYPE", "");
+    eb_set(&b, "REMOTE_IDENT", "");
+    eb_set(&b, "REMOTE_USER", "");
+    snprintf(num, sizeof num, "%" PRIu64, r->unique_id);
+    eb_set(&b, "UNIQUE_ID", num);
+    snprintf(num, sizeof num, "%d", r->remote_port);
+    eb_set(&b, "REMOTE_PORT", num);
+    eb_set(&b, "REQUEST_URI", r->url);
+    if (r->https)
+        eb_set(&b, "HTTPS", "on");
+    http_headers(r, &b);
+
+    if (b.failed) {
+        free(b.data);
+        free(b.offs);
+        return NULL;
+    }
+    /* One block: the pointer array, then the strings. */
+    size_t head = (b.n + 1) * sizeof(char *);
+    char **env = malloc(head + b.len);
+    if (env) {
+        char *strings = (char *)env + head;
+        memcpy(strings, b.data, b.len);
+        for (size_t i = 0; i < b.n; i++)
+            env[i] = strings + b.offs[i];
+        env[b.n] = NULL;
+    }
+    free(b.data);
+    free(b.offs);
+    return env;
+}

@@ -1,2 +1,672 @@
-/* placeholder: implemented by its module's change */
-#include <stddef.h>
+/*
+ * session: one connection's life (see session.h).
+ */
+#include "build-config.h"
+
+#include "session.h"
+
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+#include "ws_error.h"
+
+static void transport_closed(struct transport *t);
+static void session_finish(struct session *s);
+
+void session_ref(struct session *s)
+{
+    s->refs++;
+}
+
+static void session_free(struct session *s)
+{
+    char st[64];
+    uint64_t ms = uv_now(s->srv->loop) - s->started_ms;
+
+    if (s->has_child)
+        child_status_string(&s->child, st, sizeof st);
+    else
+        snprintf(st, sizeof st, "-");
+    log_access(s->id, "%s:%d \"%s\" %d %" PRIu64 ".%03" PRIu64 "s in=%" PRIu64 " out=%" PRIu64
+               " %s",
+               s->peer, s->peer_port, s->path ? s->path : "-", s->status, ms / 1000, ms % 1000,
+               s->bytes_in, s->bytes_out, st);
+    if (s->counted)
+        s->srv->nforks--;
+    server_remove_session(s->srv, s);
+    bridge_release(s);
+    if (s->hs) {
+        handshake_free(s->hs);
+        free(s->hs);
+    }
+    free(s->path);
+    free(s);
+}
+
+void session_unref(struct session *s)
+{
+    if (--s->refs == 0)
+        session_free(s);
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+    session_unref(h->data);
+}
+
+static void child_closed(struct child *c)
+{
+    session_unref(c->data);
+}
+
+/* ---------------------------------------------------------------- closing */
+
+/* Closes the transport now (pending writes are cancelled). */
+static void close_transport(struct session *s)
+{
+    if (s->t_closing)
+        return;
+    s->t_closing = true;
+    s->phase = SESSION_DONE;
+    s->discard_out = true;
+    s->t->ops->close(s->t, transport_closed);
+    bridge_update_reads(s); /* stdout is now read and dropped */
+}
+
+static void shutdown_done(struct transport *t)
+{
+    close_transport(t->data);
+}
+
+/* Closes the transport after what is queued has been sent. */
+static void finish_transport(struct session *s)
+{
+    if (s->t_closing || s->t_shutdown)
+        return;
+    s->t_shutdown = true;
+    s->discard_out = true;
+    s->t->ops->read_stop(s->t);
+    if (s->t->ops->shutdown(s->t, shutdown_done) != 0)
+        close_transport(s);
+}
+
+static void timer_fire(uv_timer_t *t);
+
+static void timer_set(struct session *s, enum session_timer_mode mode, uint64_t ms, uint64_t rep)
+{
+    s->timer_mode = (uint8_t)mode;
+    uv_timer_start(&s->timer, timer_fire, ms, rep);
+}
+
+static void stop_child(struct session *s)
+{
+    if (s->has_child && !s->child.closing)
+        child_stop(&s->child);
+}
+
+/* Both sides done? Then close the child's handles and the timer. */
+static void session_finish(struct session *s)
+{
+    if (!s->t_closing)
+        return;
+    if (s->has_child && !s->child.exited && s->child.pid > 0 && !s->child.closing &&
+        !s->srv->forced)
+        return; /* the kill ladder runs; on_exit comes back here */
+    if (s->has_child && !s->child_done) {
+        s->child_done = true;
+        child_close(&s->child);
+    }
+    if (!uv_is_closing((uv_handle_t *)&s->timer))
+        uv_close((uv_handle_t *)&s->timer, timer_closed);
+}
+
+static void transport_closed(struct transport *t)
+{
+    struct session *s = t->data;
+
+    session_finish(s);
+    session_unref(s);
+}
+
+void session_peer_gone(struct session *s, bool graceful)
+{
+    s->discard_out = true;
+    stop_child(s);
+    if (graceful)
+        finish_transport(s);
+    else
+        close_transport(s);
+}
+
+void session_stdin_dead(struct session *s)
+{
+    s->stdin_dead = true;
+    if (s->has_child)
+        child_close_stdin(&s->child);
+}
+
+/* The child is done (exit + stdout EOF): say so with a close frame. */
+static void send_child_close(struct session *s)
+{
+    char reason[64];
+    uint16_t code = WS_CLOSE_NORMAL;
+
+    if (s->close_queued || s->phase != SESSION_WS)
+        return;
+    s->close_queued = true;
+    if (s->child.term_signal || s->child.exit_status != 0) {
+        code = WS_CLOSE_INTERNAL_ERROR;
+        child_status_string(&s->child, reason, sizeof reason);
+    } else {
+        reason[0] = '\0';
+    }
+    log_debug(s->id, "child done (%s): closing with %u", reason[0] ? reason : "exit status 0",
+              code);
+    if (ws_stream_can_send(&s->ws)) {
+        ws_stream_close(&s->ws, code, reason[0] ? reason : NULL);
+        timer_set(s, SESSION_T_LINGER, SESSION_LINGER_MS + s->srv->cfg->closems, 0);
+    } else if (ws_stream_finished(&s->ws)) {
+        finish_transport(s);
+    }
+}
+
+void session_stdout_done(struct session *s)
+{
+    if (s->child.exited)
+        send_child_close(s);
+}
+
+static void on_child_exit(struct child *c)
+{
+    struct session *s = c->data;
+    char st[64];
+
+    log_debug(s->id, "child %d: %s", c->pid, child_status_string(c, st, sizeof st));
+    session_ref(s);
+    if (s->phase == SESSION_WS && !s->close_queued) {
+        if (s->stdout_eof)
+            send_child_close(s);
+        else
+            timer_set(s, SESSION_T_EXIT_GRACE, 100 + s->srv->cfg->closems, 0);
+    }
+    session_finish(s);
+    session_unref(s);
+}
+
+void session_shutdown(struct session *s)
+{
+    if (s->phase == SESSION_WS) {
+        stop_child(s);
+        if (ws_stream_can_send(&s->ws)) {
+            s->close_queued = true;
+            ws_stream_close(&s->ws, WS_CLOSE_GOING_AWAY, "server shutting down");
+            s->discard_out = true;
+            timer_set(s, SESSION_T_LINGER, SESSION_LINGER_MS + s->srv->cfg->closems, 0);
+        }
+        bridge_update_reads(s);
+        return;
+    }
+    close_transport(s);
+}
+
+void session_kill(struct session *s)
+{
+    session_ref(s);
+    if (s->has_child && s->child.pid > 0)
+        child_signal(&s->child, SIGKILL);
+    close_transport(s);
+    session_finish(s);
+    session_unref(s);
+}
+
+static void timer_fire(uv_timer_t *t)
+{
+    struct session *s = t->data;
+    uint64_t now = uv_now(s->srv->loop);
+    unsigned pingms = s->srv->cfg->pingms;
+
+    session_ref(s);
+    switch ((enum session_timer_mode)s->timer_mode) {
+    case SESSION_T_HANDSHAKE:
+        log_info(s->id, "handshake not complete after %u ms: closing",
+                 s->srv->cfg->handshake_timeout_ms);
+        s->status = 408;
+        close_transport(s);
+        break;
+    case SESSION_T_PING:
+        if (s->sock_paused)
+            s->last_rx_ms = now; /* we stopped reading: silence is ours */
+        if (now - s->last_rx_ms >= 2ull * pingms) {
+            log_info(s->id, "peer silent for %" PRIu64 " ms: dropping", now - s->last_rx_ms);
+            session_peer_gone(s, false);
+        } else if (ws_stream_can_send(&s->ws)) {
+            ws_stream_ping(&s->ws, NULL, 0);
+        }
+        break;
+    case SESSION_T_EXIT_GRACE:
+        /* The leader is gone but something in its group holds stdout open. */
+        log_debug(s->id, "stdout still open after the program exited: giving up on it");
+        if (s->child.pid > 0)
+            child_signal(&s->child, SIGTERM);
+        bridge_stdout_eof(s);
+        send_child_close(s);
+        break;
+    case SESSION_T_LINGER:
+        close_transport(s);
+        break;
+    case SESSION_T_NONE:
+        break;
+    }
+    session_unref(s);
+}
+
+/* ---------------------------------------------------------------- HTTP phase */
+
+/* Concatenates header lists as "Line\r\n" lines; NULL when empty. Caller frees. */
+static char *extra_headers(const char **a, const char **b)
+{
+    size_t n = 0;
+    char *out, *p;
+
+    for (const char **l = a; l && *l; l++)
+        n += strlen(*l) + 2;
+    for (const char **l = b; l && *l; l++)
+        n += strlen(*l) + 2;
+    if (n == 0)
+        return NULL;
+    out = p = malloc(n + 1);
+    if (!out)
+        return NULL;
+    for (const char **l = a; l && *l; l++)
+        p += sprintf(p, "%s\r\n", *l);
+    for (const char **l = b; l && *l; l++)
+        p += sprintf(p, "%s\r\n", *l);
+    return out;
+}
+
+struct owned_write {
+    struct transport_write w;
+    struct session *s;
+    size_t len;
+    char data[];
+};
+
+static void owned_write_done(struct transport_write *w, int status)
+{
+    struct owned_write *o = w->data;
+    struct session *s = o->s;
+
+    if (status == 0)
+        s->bytes_out += o->len;
+    free(o);
+    session_unref(s);
+}
+
+/* Sends an HTTP response (copied). */
+static int send_response(struct session *s, const char *data, size_t len)
+{
+    struct owned_write *o = malloc(sizeof *o + len);
+    uv_buf_t b;
+    int r;
+
+    if (!o)
+        return UV_ENOMEM;
+    memcpy(o->data, data, len);
+    o->s = s;
+    o->len = len;
+    o->w.cb = owned_write_done;
+    o->w.data = o;
+    b = uv_buf_init(o->data, (unsigned)len);
+    r = s->t->ops->write(s->t, &o->w, &b, 1);
+    if (r) {
+        free(o);
+        return r;
+    }
+    session_ref(s);
+    return 0;
+}
+
+static void http_error(struct session *s, int status, const char *why)
+{
+    const struct config *cfg = s->srv->cfg;
+    char *extra = extra_headers(cfg->headers, cfg->headers_http);
+    size_t cap = 1024 + (extra ? strlen(extra) : 0);
+    char *out = malloc(cap);
+    int n;
+
+    s->status = status;
+    log_debug(s->id, "%d %s: %s", status, handshake_status_text(status), why ? why : "");
+    uv_timer_stop(&s->timer);
+    if (out && (n = handshake_write_error(status, extra, out, cap)) > 0)
+        send_response(s, out, (size_t)n);
+    free(out);
+    free(extra);
+    finish_transport(s);
+}
+
+/* "scheme://host[:port]" or "host[:port]" into parts (pointers into s). */
+struct origin_parts {
+    const char *scheme, *host, *port;
+    size_t scheme_len, host_len, port_len;
+};
+
+static void origin_split(const char *s, struct origin_parts *o)
+{
+    const char *p = strstr(s, "://");
+    const char *end;
+
+    memset(o, 0, sizeof *o);
+    if (p) {
+        o->scheme = s;
+        o->scheme_len = (size_t)(p - s);
+        s = p + 3;
+    }
+    end = s + strcspn(s, "/");
+    o->host = s;
+    const char *colon = NULL;
+    if (*s == '[') {
+        const char *close = memchr(s, ']', (size_t)(end - s));
+        if (close && close + 1 < end && close[1] == ':')
+            colon = close + 1;
+    } else {
+        colon = memchr(s, ':', (size_t)(end - s));
+    }
+    if (colon) {
+        o->host_len = (size_t)(colon - s);
+        o->port = colon + 1;
+        o->port_len = (size_t)(end - o->port);
+    } else {
+        o->host_len = (size_t)(end - s);
+    }
+}
+
+static bool span_eq(const char *a, size_t an, const char *b, size_t bn)
+{
+    return an == bn && strncasecmp(a, b, an) == 0;
+}
+
+static bool origin_matches(const char *origin, const char *entry)
+{
+    struct origin_parts o, e;
+    const char *oport;
+    size_t oport_len;
+
+    origin_split(origin, &o);
+    origin_split(entry, &e);
+    if (e.scheme) {
+        if (!o.scheme || !span_eq(o.scheme, o.scheme_len, e.scheme, e.scheme_len))
+            return false;
+    } else if (o.scheme && !span_eq(o.scheme, o.scheme_len, "http", 4) &&
+               !span_eq(o.scheme, o.scheme_len, "https", 5)) {
+        return false;
+    }
+    if (!span_eq(o.host, o.host_len, e.host, e.host_len))
+        return false;
+    if (!e.port)
+        return true;
+    oport = o.port;
+    oport_len = o.port_len;
+    if (!oport) {
+        bool https = o.scheme && span_eq(o.scheme, o.scheme_len, "https", 5);
+        oport = https ? "443" : "80";
+        oport_len = strlen(oport);
+    }
+    return span_eq(oport, oport_len, e.port, e.port_len);
+}
+
+/* 0 when the origin policy allows the request. */
+static bool origin_allowed(struct session *s)
+{
+    const struct config *cfg = s->srv->cfg;
+    const struct handshake_header *h;
+    const char *origin;
+
+    if (!cfg->origins && !cfg->sameorigin)
+        return true;
+    h = handshake_find(s->hs, "Origin");
+    if (!h || h->value_len == 0 || strcmp(h->value, "null") == 0)
+        return false;
+    origin = h->value;
+    if (cfg->sameorigin) {
+        const struct handshake_header *host = handshake_find(s->hs, "Host");
+        struct origin_parts o;
+        origin_split(origin, &o);
+        size_t n = (size_t)((o.port ? o.port + o.port_len : o.host + o.host_len) - o.host);
+        if (!host || !span_eq(o.host, n, host->value, host->value_len))
+            return false;
+    }
+    if (cfg->origins) {
+        for (const char **e = cfg->origins; *e; e++)
+            if (origin_matches(origin, *e))
+                return true;
+        return false;
+    }
+    return true;
+}
+
+static uint64_t unique_id(struct session *s)
+{
+    /* splitmix64 of a per-process random base and the connection id */
+    uint64_t z = s->srv->unique_base + s->id * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return (z ^ (z >> 31)) >> 1;
+}
+
+static void upgrade(struct session *s, uint8_t *rest, size_t rest_len)
+{
+    struct server *srv = s->srv;
+    const struct config *cfg = srv->cfg;
+    struct child_env_request req;
+    char **env;
+    char *extra, *out;
+    size_t cap;
+    int r, n;
+
+    if (cfg->maxforks && srv->nforks >= cfg->maxforks) {
+        log_info(s->id, "--maxforks=%u reached: 429", cfg->maxforks);
+        http_error(s, 429, "maxforks");
+        return;
+    }
+    if (!origin_allowed(s)) {
+        const struct handshake_header *o = handshake_find(s->hs, "Origin");
+        log_info(s->id, "origin '%s' refused: 403", o ? o->value : "(none)");
+        http_error(s, 403, "origin");
+        return;
+    }
+    memset(&req, 0, sizeof req);
+    req.server_software = srv->software;
+    req.passenv = cfg->passenv;
+    req.remote_addr = s->peer;
+    req.remote_port = s->peer_port;
+    req.https = cfg->ssl;
+    req.script_name = "/";
+    req.path = s->hs->path;
+    req.query = s->hs->query;
+    req.url = s->hs->url;
+    req.headers = s->hs->headers;
+    req.nheaders = s->hs->nheaders;
+    req.unique_id = unique_id(s);
+    env = child_env_build(&req);
+    if (!env) {
+        http_error(s, 500, "out of memory");
+        return;
+    }
+
+    /* Spawn first: a program that cannot start is a 500, never a 101 then a drop. */
+    s->child.data = s;
+    s->child.on_exit = on_child_exit;
+    s->child.on_closed = child_closed;
+    s->has_child = true;
+    session_ref(s); /* released in child_closed */
+    r = child_spawn(&s->child, srv->loop, cfg->command_path, cfg->command, env, cfg->closems);
+    free(env);
+    if (r) {
+        log_error(s->id, "cannot start %s: %s", cfg->command_path, uv_strerror(r));
+        http_error(s, 500, uv_strerror(r));
+        return;
+    }
+    s->counted = true;
+    srv->nforks++;
+    log_debug(s->id, "started %s, pid %d", cfg->command_path, s->child.pid);
+
+    extra = extra_headers(cfg->headers, cfg->headers_ws);
+    cap = 1024 + (extra ? strlen(extra) : 0);
+    out = malloc(cap);
+    n = out ? handshake_write_101(s->hs, extra, out, cap) : WS_E_NOMEM;
+    free(extra);
+    if (n <= 0 || send_response(s, out, (size_t)n) != 0) {
+        free(out);
+        log_error(s->id, "cannot send the 101 response");
+        s->status = 500;
+        session_peer_gone(s, false);
+        return;
+    }
+    free(out);
+    s->status = 101;
+    handshake_free(s->hs);
+    free(s->hs);
+    s->hs = NULL;
+    s->phase = SESSION_WS;
+    uv_timer_stop(&s->timer);
+    s->timer_mode = SESSION_T_NONE;
+    if (cfg->pingms)
+        timer_set(s, SESSION_T_PING, cfg->pingms, cfg->pingms);
+    if (bridge_start(s) != 0) {
+        log_error(s->id, "cannot read the program's output");
+        session_peer_gone(s, false);
+        return;
+    }
+    if (rest_len)
+        bridge_socket_data(s, rest, rest_len);
+}
+
+static void http_data(struct session *s, uint8_t *data, size_t len)
+{
+    size_t consumed = 0;
+    enum handshake_status st = handshake_execute(s->hs, (const char *)data, len, &consumed);
+    int code;
+
+    if (st == HANDSHAKE_NEED_MORE)
+        return;
+    if (s->hs->url && !s->path)
+        s->path = strndup(s->hs->path ? s->hs->path : s->hs->url,
+                          s->hs->path ? s->hs->path_len : s->hs->url_len);
+    if (st == HANDSHAKE_ERROR) {
+        log_info(s->id, "bad request: %d (%s)", s->hs->status, s->hs->reason);
+        http_error(s, s->hs->status ? s->hs->status : 400, s->hs->reason);
+        return;
+    }
+    if (!handshake_wants_websocket(s->hs)) {
+        http_error(s, 404, "not a WebSocket request");
+        return;
+    }
+    if ((code = handshake_check(s->hs)) != 0) {
+        log_info(s->id, "bad handshake: %d (%s)", code, s->hs->reason);
+        http_error(s, code, s->hs->reason);
+        return;
+    }
+    s->t->ops->read_stop(s->t); /* until the decision is made */
+    upgrade(s, data + consumed, len - consumed);
+    if (s->phase == SESSION_WS && !s->t_closing && !s->t_shutdown) {
+        s->t->ops->read_start(s->t);
+        bridge_update_reads(s);
+    }
+}
+
+/* ---------------------------------------------------------------- socket reads */
+
+static void sock_alloc(struct transport *t, size_t suggested, uv_buf_t *out)
+{
+    struct bridge_buf *b = bridge_buf_get();
+    (void)t;
+    (void)suggested;
+    *out = b ? uv_buf_init((char *)b->data, BRIDGE_BUF_SIZE) : uv_buf_init(NULL, 0);
+}
+
+static void sock_read(struct transport *t, ssize_t nread, const uv_buf_t *buf)
+{
+    struct session *s = t->data;
+    struct bridge_buf *b = buf->base ? bridge_buf_of(buf->base) : NULL;
+
+    session_ref(s);
+    if (nread < 0) {
+        if (nread != UV_EOF)
+            log_debug(s->id, "read: %s", uv_strerror((int)nread));
+        if (s->phase == SESSION_WS && !s->ws.close_received)
+            log_debug(s->id, "peer disconnected without a close frame");
+        session_peer_gone(s, false);
+    } else if (nread > 0 && !s->t_closing) {
+        s->bytes_in += (uint64_t)nread;
+        s->last_rx_ms = uv_now(s->srv->loop);
+        if (s->phase == SESSION_HTTP)
+            http_data(s, (uint8_t *)buf->base, (size_t)nread);
+        else if (s->phase == SESSION_WS)
+            bridge_socket_data(s, (uint8_t *)buf->base, (size_t)nread);
+    }
+    bridge_buf_unref(b);
+    session_unref(s);
+}
+
+/* ---------------------------------------------------------------- accept */
+
+void session_accept(struct server *srv, uv_stream_t *listener)
+{
+    struct session *s;
+    struct transport *t;
+    struct handshake_limits lim;
+    int r;
+
+    r = transport_tcp_accept(listener, &t);
+    if (r) {
+        log_error(0, "accept: %s", uv_strerror(r));
+        return;
+    }
+    s = calloc(1, sizeof *s);
+    if (s)
+        s->hs = calloc(1, sizeof *s->hs);
+    lim.max_header_bytes = srv->cfg->max_header_bytes ? srv->cfg->max_header_bytes
+                                                      : HANDSHAKE_MAX_HEADER_BYTES_DEFAULT;
+    lim.max_headers = srv->cfg->max_headers ? srv->cfg->max_headers : HANDSHAKE_MAX_HEADERS_DEFAULT;
+    if (!s || !s->hs || handshake_init(s->hs, &lim) != 0) {
+        log_error(0, "accept: out of memory");
+        if (s)
+            free(s->hs);
+        free(s);
+        t->ops->close(t, NULL);
+        return;
+    }
+    s->srv = srv;
+    s->id = ++srv->next_id;
+    s->refs = 2; /* the transport and the timer */
+    s->t = t;
+    t->data = s;
+    t->alloc_cb = sock_alloc;
+    t->read_cb = sock_read;
+    s->started_ms = s->last_rx_ms = uv_now(srv->loop);
+    if (t->ops->peer(t, s->peer, sizeof s->peer, &s->peer_port) != 0)
+        snprintf(s->peer, sizeof s->peer, "unknown");
+    server_add_session(srv, s);
+    uv_timer_init(srv->loop, &s->timer);
+    s->timer.data = s;
+    log_debug(s->id, "connection from %s:%d", s->peer, s->peer_port);
+    if (srv->cfg->handshake_timeout_ms)
+        timer_set(s, SESSION_T_HANDSHAKE, srv->cfg->handshake_timeout_ms, 0);
+    r = t->ops->read_start(t);
+    if (r) {
+        log_error(s->id, "read: %s", uv_strerror(r));
+        close_transport(s);
+    }
+}
+
+size_t session_memory(void)
+{
+    return sizeof(struct session) + transport_tcp_size();
+}

@@ -1,3 +1,122 @@
+/*
+ * session: one accepted connection, from the first byte to the access line.
+ *
+ * HTTP phase: the request goes through handshake (limits from the config,
+ * a timeout: config->handshake_timeout_ms). A request that is not an
+ * upgrade gets 404, a bad upgrade its handshake status, --maxforks 429,
+ * --origin/--sameorigin 403 -- each with --header and --header-http lines.
+ * A good one: the child is spawned first, and only when uv_spawn succeeded
+ * is 101 sent (with --header and --header-ws lines); a spawn failure is a
+ * 500 and an error line naming the reason. Bytes behind the header block
+ * go straight to the WebSocket stream. The handshake (its arena) is freed
+ * after the decision.
+ *
+ * WebSocket phase: see bridge.h for the data path. The end:
+ *  - the child exits: what it wrote is delivered (stdout EOF and exit), then
+ *    a close frame: 1000 for exit status 0, else 1011 "exit status N" or
+ *    "killed by signal N (SIGX)"; the connection is closed after the peer's
+ *    reply or SESSION_LINGER_MS;
+ *  - the peer closes, disconnects, breaks the protocol, or is silent for
+ *    2 * --pingms: the child is stopped with the kill ladder (child.h);
+ *  - server shutdown: close 1001 and the kill ladder.
+ * The session is freed once every handle is closed and every write is
+ * done (a reference count, never re-entrantly), after its access line.
+ */
 #ifndef SESSION_H
 #define SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "bridge.h"
+#include "child.h"
+#include "handshake.h"
+#include "transport.h"
+#include "ws_stream.h"
+
+#define SESSION_LINGER_MS 2000u /* wait for the peer's close reply this long */
+
+struct server;
+
+enum session_phase {
+    SESSION_HTTP,
+    SESSION_WS,
+    SESSION_DONE, /* transport closing or closed */
+};
+
+enum session_timer_mode {
+    SESSION_T_NONE,
+    SESSION_T_HANDSHAKE,
+    SESSION_T_PING,
+    SESSION_T_EXIT_GRACE, /* leader exited, stdout still open (a grandchild holds it) */
+    SESSION_T_LINGER,     /* our close is out, waiting for the peer's */
+};
+
+struct session {
+    struct session *prev, *next; /* the server's list */
+    struct server *srv;
+    unsigned long id;
+    unsigned refs;
+    enum session_phase phase;
+
+    struct transport *t;
+    bool t_closing;    /* close() called */
+    bool t_shutdown;   /* graceful shutdown requested */
+    bool sock_paused;  /* socket reads stopped (child's stdin full) */
+    uv_timer_t timer;
+    uint8_t timer_mode; /* enum session_timer_mode */
+
+    struct handshake *hs; /* HTTP phase only */
+    char *path;           /* for the access line */
+    char peer[46];
+    int peer_port;
+    int status; /* HTTP status answered */
+    uint64_t started_ms, last_rx_ms;
+    uint64_t bytes_in, bytes_out;
+
+    /* WebSocket phase */
+    struct ws_stream ws;
+    bool has_child;  /* child initialised (child_close needed) */
+    bool counted;    /* counts toward --maxforks */
+    bool child_done; /* child_close() called */
+    bool close_queued; /* our close frame for the child's end is out */
+    struct child child;
+
+    /* bridge state (bridge.c) */
+    struct bridge_lines lines;
+    struct ws_utf8_repair repair;
+    struct bridge_buf *carry; /* holds a partial stdout line at data[carry_off..+carry_len] */
+    uint32_t carry_off, carry_len;
+    unsigned inflight_sock, inflight_stdin; /* batches in flight */
+    bool stdout_reading, stderr_reading;
+    bool stdout_eof, stderr_eof;
+    bool stdin_dead;  /* write failed or closed: inbound data is dropped */
+    bool discard_out; /* nothing may be sent anymore: stdout is read and dropped */
+    bool in_text;     /* the inbound message in progress is text */
+};
+
+/* Takes a new connection from a listener. Errors are logged. */
+void session_accept(struct server *srv, uv_stream_t *listener);
+
+/* Server shutdown: close 1001 and stop the child (or close the HTTP connection). */
+void session_shutdown(struct session *s);
+/* Shutdown timeout: SIGKILL the child's group and close the connection now. */
+void session_kill(struct session *s);
+
+/* Used by bridge.c */
+void session_ref(struct session *s);
+void session_unref(struct session *s);
+/* The peer closed, failed the protocol, or the connection broke: stop everything. */
+void session_peer_gone(struct session *s, bool graceful);
+/* The child's stdout reached EOF (or was given up on). */
+void session_stdout_done(struct session *s);
+/* The child's stdin can take no more data. */
+void session_stdin_dead(struct session *s);
+
+/* sizeof(struct session) + the transport's, for the memory budget log. */
+size_t session_memory(void);
+
 #endif

@@ -1,3 +1,75 @@
+/*
+ * transport: the byte pipe a session runs on, as a small vtable.
+ *
+ * A transport delivers the bytes a peer sent (read_start: alloc_cb then
+ * read_cb, with libuv's conventions: nread > 0 data, UV_EOF / < 0 end or
+ * error, 0 nothing) and sends gathered buffers in order (write: the
+ * buffers must stay valid until the write's cb). TCP is transport_tcp; TLS
+ * (ciphertext through memory BIOs) and Unix sockets are more
+ * implementations of the same operations.
+ *
+ * Lifetime: created by an implementation's constructor, ended by exactly
+ * one close(); pending writes then complete with UV_ECANCELED, and after
+ * close_cb the transport is freed by the implementation and must not be
+ * touched. No callback is ever called from inside the call that caused it
+ * (writes complete on a later loop iteration), so callers may call any
+ * operation from any callback.
+ */
 #ifndef TRANSPORT_H
 #define TRANSPORT_H
+
+#include <stddef.h>
+
+#include <uv.h>
+
+struct transport;
+struct transport_write;
+
+typedef void (*transport_alloc_cb)(struct transport *t, size_t suggested, uv_buf_t *buf);
+typedef void (*transport_read_cb)(struct transport *t, ssize_t nread, const uv_buf_t *buf);
+typedef void (*transport_write_cb)(struct transport_write *w, int status);
+typedef void (*transport_done_cb)(struct transport *t);
+
+/* A write request: owned by the caller, valid until cb. */
+struct transport_write {
+    uv_write_t uv; /* private to the implementation */
+    transport_write_cb cb;
+    void *data; /* public: for the caller */
+};
+
+struct transport_ops {
+    /* Starts delivering bytes to t->alloc_cb / t->read_cb. 0 or a UV error. */
+    int (*read_start)(struct transport *t);
+    /* Stops delivering (backpressure). Idempotent. */
+    void (*read_stop)(struct transport *t);
+    /* Queues bufs (in order, after earlier writes); w->cb runs later exactly once.
+     * 0, or a UV error (then cb is never called). */
+    int (*write)(struct transport *t, struct transport_write *w, const uv_buf_t *bufs,
+                 unsigned nbufs);
+    /* Bytes accepted by write() and not yet handed to the kernel. */
+    size_t (*write_queue_size)(const struct transport *t);
+    /* After the queued writes: half-close (FIN); cb(t) once done or failed. */
+    int (*shutdown)(struct transport *t, transport_done_cb cb);
+    /* Closes now; queued writes are cancelled. cb(t) once the transport is gone. */
+    void (*close)(struct transport *t, transport_done_cb cb);
+    /* The peer's address as "1.2.3.4" / "::1" and its port; 0 or a UV error. */
+    int (*peer)(const struct transport *t, char *host, size_t hostlen, int *port);
+};
+
+struct transport {
+    const struct transport_ops *ops;
+    void *data; /* public: for the user */
+    transport_alloc_cb alloc_cb;
+    transport_read_cb read_cb;
+};
+
+/*
+ * Accepts a connection from a listening TCP server into a new transport
+ * (TCP_NODELAY set). *out is NULL on failure. Returns 0 or a UV error.
+ */
+int transport_tcp_accept(uv_stream_t *server, struct transport **out);
+
+/* Size of the TCP implementation's allocation (for the memory budget). */
+size_t transport_tcp_size(void);
+
 #endif

@@ -1,2 +1,190 @@
-/* placeholder: implemented by its module's change */
-#include <stddef.h>
+/*
+ * transport_tcp: the transport on a uv_tcp_t.
+ */
+#include "build-config.h"
+
+#include "transport.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct transport_tcp {
+    struct transport base;
+    uv_tcp_t tcp;
+    uv_shutdown_t shutdown_req;
+    transport_done_cb shutdown_cb;
+    transport_done_cb close_cb;
+    bool reading;
+    bool closing;
+};
+
+#define TCP_OF(t) ((struct transport_tcp *)(t))
+
+static void tcp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct transport_tcp *tt = h->data;
+    tt->base.alloc_cb(&tt->base, suggested, buf);
+}
+
+static void tcp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct transport_tcp *tt = s->data;
+    tt->base.read_cb(&tt->base, nread, buf);
+}
+
+static int tcp_read_start(struct transport *t)
+{
+    struct transport_tcp *tt = TCP_OF(t);
+    int r;
+
+    if (tt->reading || tt->closing)
+        return 0;
+    r = uv_read_start((uv_stream_t *)&tt->tcp, tcp_alloc, tcp_read);
+    if (r == 0)
+        tt->reading = true;
+    return r;
+}
+
+static void tcp_read_stop(struct transport *t)
+{
+    struct transport_tcp *tt = TCP_OF(t);
+
+    if (!tt->reading)
+        return;
+    uv_read_stop((uv_stream_t *)&tt->tcp);
+    tt->reading = false;
+}
+
+static void tcp_write_done(uv_write_t *req, int status)
+{
+    struct transport_write *w = (struct transport_write *)((char *)req -
+                                                          offsetof(struct transport_write, uv));
+    w->cb(w, status);
+}
+
+static int tcp_write(struct transport *t, struct transport_write *w, const uv_buf_t *bufs,
+                     unsigned nbufs)
+{
+    struct transport_tcp *tt = TCP_OF(t);
+
+    if (tt->closing)
+        return UV_ECANCELED;
+    return uv_write(&w->uv, (uv_stream_t *)&tt->tcp, bufs, nbufs, tcp_write_done);
+}
+
+static size_t tcp_write_queue_size(const struct transport *t)
+{
+    const struct transport_tcp *tt = (const struct transport_tcp *)t;
+    return uv_stream_get_write_queue_size((const uv_stream_t *)&tt->tcp);
+}
+
+static void tcp_shutdown_done(uv_shutdown_t *req, int status)
+{
+    struct transport_tcp *tt = req->data;
+    (void)status;
+    if (tt->shutdown_cb)
+        tt->shutdown_cb(&tt->base);
+}
+
+static int tcp_shutdown(struct transport *t, transport_done_cb cb)
+{
+    struct transport_tcp *tt = TCP_OF(t);
+
+    if (tt->closing)
+        return UV_ECANCELED;
+    tt->shutdown_cb = cb;
+    tt->shutdown_req.data = tt;
+    return uv_shutdown(&tt->shutdown_req, (uv_stream_t *)&tt->tcp, tcp_shutdown_done);
+}
+
+static void tcp_closed(uv_handle_t *h)
+{
+    struct transport_tcp *tt = h->data;
+    transport_done_cb cb = tt->close_cb;
+
+    if (cb)
+        cb(&tt->base);
+    free(tt);
+}
+
+static void tcp_close(struct transport *t, transport_done_cb cb)
+{
+    struct transport_tcp *tt = TCP_OF(t);
+
+    if (tt->closing)
+        return;
+    tt->closing = true;
+    tt->reading = false;
+    tt->shutdown_cb = NULL; /* a pending shutdown completes with ECANCELED: nobody listens */
+    tt->close_cb = cb;
+    uv_close((uv_handle_t *)&tt->tcp, tcp_closed);
+}
+
+static int tcp_peer(const struct transport *t, char *host, size_t hostlen, int *port)
+{
+    const struct transport_tcp *tt = (const struct transport_tcp *)t;
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    int r;
+
+    r = uv_tcp_getpeername(&tt->tcp, (struct sockaddr *)&ss, &len);
+    if (r)
+        return r;
+    if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+        r = uv_ip6_name(a, host, hostlen);
+        *port = ntohs(a->sin6_port);
+    } else {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+        r = uv_ip4_name(a, host, hostlen);
+        *port = ntohs(a->sin_port);
+    }
+    return r;
+}
+
+static const struct transport_ops tcp_ops = {
+    .read_start = tcp_read_start,
+    .read_stop = tcp_read_stop,
+    .write = tcp_write,
+    .write_queue_size = tcp_write_queue_size,
+    .shutdown = tcp_shutdown,
+    .close = tcp_close,
+    .peer = tcp_peer,
+};
+
+static void tcp_reject_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+int transport_tcp_accept(uv_stream_t *server, struct transport **out)
+{
+    struct transport_tcp *tt;
+    int r;
+
+    *out = NULL;
+    tt = calloc(1, sizeof *tt);
+    if (!tt)
+        return UV_ENOMEM;
+    r = uv_tcp_init(server->loop, &tt->tcp);
+    if (r) {
+        free(tt);
+        return r;
+    }
+    tt->tcp.data = tt;
+    tt->base.ops = &tcp_ops;
+    r = uv_accept(server, (uv_stream_t *)&tt->tcp);
+    if (r) {
+        uv_close((uv_handle_t *)&tt->tcp, tcp_reject_closed);
+        return r;
+    }
+    uv_tcp_nodelay(&tt->tcp, 1);
+    *out = &tt->base;
+    return 0;
+}
+
+size_t transport_tcp_size(void)
+{
+    return sizeof(struct transport_tcp);
+}
