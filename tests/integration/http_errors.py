@@ -69,7 +69,7 @@ with Server("cat", flags=["--sameorigin"]) as srv:
     ok(st == 403, "--sameorigin: another host is 403", st)
 
 # a program that cannot start: 500 before any 101
-prog = os.path.abspath("http_errors.prog.sh")
+prog = scratch("prog.sh")
 with open(prog, "w") as f:
     f.write("#!/bin/sh\ncat\n")
 os.chmod(prog, 0o755)
@@ -78,5 +78,4 @@ with Server(prog) as srv:
     st, _, _, _ = http_request(srv.port, upgrade_request()[0])
     ok(st == 500, "a program that cannot start is 500, never 101", st)
     ok("cannot start" in srv.log_text(), "the reason is in the log")
-os.unlink(prog)
 done()

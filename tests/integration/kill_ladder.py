@@ -4,7 +4,7 @@ import time
 
 from wsbtest import *
 
-trace = os.path.abspath("kill_ladder.trace")
+trace = scratch("trace")
 if os.path.exists(trace):
     os.unlink(trace)
 # A child that ignores EOF, SIGINT and SIGTERM (logging them) and has a grandchild.
@@ -37,7 +37,4 @@ with Server("cat") as srv:
     child = children(srv.pid)[0]
     c.close()
     ok(wait_for(lambda: not alive(child), timeout=5), "cat exits on stdin EOF")
-for f in (trace, trace + ".grandchild"):
-    if os.path.exists(f):
-        os.unlink(f)
 done()

@@ -6,7 +6,7 @@ from wsbtest import *
 
 
 def script(body):
-    fd, path = tempfile.mkstemp(prefix="wsb-lines-", suffix=".sh", dir=".")
+    fd, path = tempfile.mkstemp(prefix="lines-", suffix=".sh", dir=SCRATCH)
     os.write(fd, ("#!/bin/sh\n" + body + "\n").encode())
     os.close(fd)
     os.chmod(path, 0o755)
@@ -62,7 +62,4 @@ with Server(s) as srv:
     op, p = c.recv()
     ok((op, p) == (OP_TEXT, b"after"), "the next line follows", (op, p[:20]))
     ok(rss_kib(srv.pid, "VmHWM") < 32 * 1024, "server peak RSS under 32 MiB (%d KiB)" % rss_kib(srv.pid, "VmHWM"))
-for f in os.listdir("."):
-    if f.startswith("wsb-lines-"):
-        os.unlink(f)
 done()

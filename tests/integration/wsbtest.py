@@ -29,6 +29,15 @@ TOP_SRCDIR = os.path.abspath(os.environ.get("top_srcdir", "."))
 EXAMPLES = os.path.join(TOP_SRCDIR, "examples")
 SANITIZED = bool(os.environ.get("WSB_SANITIZED"))
 TEST_NAME = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+# Logs and scratch files live next to the test's own log (make clean removes them).
+LOG_DIR = os.path.join("tests", "integration") if os.path.isdir(os.path.join("tests", "integration")) else "."
+SCRATCH = os.path.abspath(os.path.join(LOG_DIR, TEST_NAME + ".tmp"))
+os.makedirs(SCRATCH, exist_ok=True)
+
+
+def scratch(name):
+    """A path in this test's scratch directory."""
+    return os.path.join(SCRATCH, name)
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
 
@@ -165,7 +174,7 @@ class Server:
         self.wait_listen = wait_listen
         self.port = None
         self.proc = None
-        self.log_path = "%s.server.log" % TEST_NAME
+        self.log_path = os.path.join(LOG_DIR, "%s.server.log" % TEST_NAME)
         self.exit_code = None
 
     def __enter__(self):
