@@ -90,9 +90,23 @@ static int on_url_complete(llhttp_t *p)
     return 0;
 }
 
+/* RFC 9110 5.6.2 tchar */
+static bool is_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/*
+ * llhttp 8.1 lets a space into a field name ("Ho st", "Host :"); RFC 9112
+ * 5.1 says reject with 400, and such a name must not reach HTTP_* variables.
+ */
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     struct handshake *h = of(p);
+    for (size_t i = 0; i < len; i++)
+        if (!is_tchar((unsigned char)at[i]))
+            return set_error(h, 400, "invalid character in a header name");
     if (h->phase != PH_FIELD) {
         if (h->nheaders >= h->limits.max_headers)
             return set_error(h, 431, "too many header fields");
@@ -244,9 +258,19 @@ enum handshake_status handshake_execute(struct handshake *h, const char *data, s
         }
         too_large(h, h->phase == PH_LINE && h->arena_len ? 414 : 431);
     } else if (err == HPE_PAUSED && h->complete) {
-        *consumed = (size_t)(llhttp_get_error_pos(&h->parser) - data);
-        h->fed += *consumed;
-        return HANDSHAKE_COMPLETE;
+        size_t used = (size_t)(llhttp_get_error_pos(&h->parser) - data);
+        /*
+         * llhttp 8.1 ends the header block on CR and any byte ("\r\n\r."),
+         * swallowing a byte that is not the request's. on_headers_complete
+         * runs right after the block's last byte, so that byte is here.
+         */
+        if (used && data[used - 1] == '\n') {
+            *consumed = used;
+            h->fed += used;
+            return HANDSHAKE_COMPLETE;
+        }
+        h->complete = false;
+        set_error(h, 400, "header block not ended by CRLF");
     }
     if (!h->status) {
         h->status = 400;

@@ -98,7 +98,8 @@ static const char *expected_error(int status)
 /*
  * Feeds req + tail every way. want_status: the final status (0: a valid
  * upgrade, else the HTTP status from handshake_execute or handshake_check);
- * want_ws: handshake_wants_websocket on COMPLETE (-1: don't care). When the
+ * want_ws: handshake_wants_websocket on COMPLETE (-1: handshake_execute must
+ * fail, the request never completes). When the
  * header block completes, consumed must be exactly strlen(req). The error
  * response for the status must be the exact expected bytes.
  */
@@ -129,7 +130,8 @@ static void check_tail(const char *name, const char *req, const char *tail, size
             }
         }
         if (status != want_status ||
-            (want_ws >= 0 && x.st == HANDSHAKE_COMPLETE && ws != want_ws) || x.calls_after < 0) {
+            (want_ws >= 0 && x.st == HANDSHAKE_COMPLETE && ws != want_ws) ||
+            (want_ws == -1 && x.st != HANDSHAKE_ERROR) || x.calls_after < 0) {
             diag("%s: mode %zu: state %d status %d (%s) ws %d", name, mode, x.st, status,
                  x.h.reason ? x.h.reason : "", ws);
             bad = 1;
@@ -400,13 +402,30 @@ static void test_failures(void)
         check(name, r, 426, 1, NULL);
     }
 
-    /* malformed HTTP: llhttp's error, 400 with its reason */
+    /* malformed HTTP: an execute error, 400 with llhttp's reason or ours */
     check("TLS hello instead of HTTP", "\x16\x03\x01\x02\x00 hello\r\n\r\n", 400, -1, NULL);
-    check("space in a header name", "GET / HTTP/1.1\r\nHo st: a\r\n\r\n", 400, -1, NULL);
-    check("unknown method", "BREW / HTTP/1.1\r\nHost: a\r\n\r\n", 400, -1, NULL);
-    check("bad version", "GET / HTTP/1.x\r\nHost: a\r\n\r\n", 400, -1, NULL);
+    check("unknown method", "BREW / HTTP/1.1\r\nHost: a\r\n" UPGRADE_HEADERS "\r\n", 400, -1, NULL);
+    check("bad version", "GET / HTTP/1.x\r\nHost: a\r\n" UPGRADE_HEADERS "\r\n", 400, -1, NULL);
+    check("HTTP/9.9", "GET / HTTP/9.9\r\nHost: a\r\n" UPGRADE_HEADERS "\r\n", 400, -1, NULL);
     check_tail("NUL in a value", "GET / HTTP/1.1\r\nHost: a", "\0b\r\n\r\n", 6, 400, -1, NULL);
-    check("bare LF in the request line", "GET / HTTP/1.1\nHost: a\r\n\r\n", 400, -1, NULL);
+    check("control char in a value", "GET / HTTP/1.1\r\nHost: a\x01\r\n" UPGRADE_HEADERS "\r\n",
+          400, -1, NULL);
+    check("CR alone inside the header block",
+          "GET / HTTP/1.1\r\nHost: a\rX: b\r\n" UPGRADE_HEADERS "\r\n", 400, -1, NULL);
+    /* llhttp 8.1 accepts these; handshake.c rejects them */
+    check("space in a header name",
+          "GET / HTTP/1.1\r\nHost: a\r\nX Y: 1\r\n" UPGRADE_HEADERS "\r\n", 400, -1, NULL);
+    check("space before the colon", "GET / HTTP/1.1\r\nHost : a\r\n" UPGRADE_HEADERS "\r\n", 400,
+          -1, NULL);
+    check("header block ended by CR and a frame byte (llhttp 8.1 takes it for LF)",
+          "GET / HTTP/1.1\r\nHost: a\r\n" UPGRADE_HEADERS "\r\x81", 400, -1, NULL);
+    check("header block ended by CR CR", "GET / HTTP/1.1\r\nHost: a\r\n" UPGRADE_HEADERS "\r\r",
+          400, -1, NULL);
+    /* tolerated, as RFC 9112 allows */
+    check("bare LF after the request line and as the blank line",
+          "GET / HTTP/1.1\nHost: a\r\n" UPGRADE_HEADERS "\n", 0, 1, NULL);
+    check("obs-fold continuation",
+          "GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n 2\r\n" UPGRADE_HEADERS "\r\n", 0, 1, NULL);
     check("Content-Length and chunked",
           "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
           "Transfer-Encoding: chunked\r\n\r\n",
