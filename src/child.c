@@ -300,9 +300,8 @@ static int hexval(int ch)
 }
 
 /* PATH_INFO is percent-decoded (CGI/1.1, and what websocketd does). */
-static void eb_decoded(struct envbuf *b, const char *s)
+static void eb_decoded(struct envbuf *b, const char *s, size_t n)
 {
-    size_t n = strlen(s);
     eb_reserve(b, n);
     if (b->failed)
         return;
@@ -404,10 +403,10 @@ char **child_env_build(const struct child_env_request *r)
     eb_set(&b, "REQUEST_METHOD", "GET");
     eb_set(&b, "SCRIPT_NAME", r->script_name);
     eb_begin(&b, "PATH_INFO");
-    eb_decoded(&b, r->path);
+    eb_decoded(&b, r->path, r->path_len);
     eb_end(&b);
     eb_begin(&b, "PATH_TRANSLATED");
-    eb_decoded(&b, r->path);
+    eb_decoded(&b, r->path, r->path_len);
     eb_end(&b);
     eb_set(&b, "QUERY_STRING", r->query);
     eb_set(&b, "AUTH_TYPE", "");

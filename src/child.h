@@ -95,7 +95,8 @@ struct child_env_request {
     const char *remote_host;             /* reverse DNS name, or NULL (then remote_addr) */
     bool https;
     const char *script_name;             /* "/" for COMMAND mode */
-    const char *path;                    /* raw request path (before '?'), NUL-terminated */
+    const char *path;                    /* raw request path (before '?') */
+    size_t path_len;
     const char *query;                   /* raw query ("" when none) */
     const char *url;                     /* raw request target */
     const struct handshake_header *headers; /* as received */

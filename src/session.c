@@ -489,6 +489,7 @@ static void upgrade(struct session *s, uint8_t *rest, size_t rest_len)
     req.https = cfg->ssl;
     req.script_name = "/";
     req.path = s->hs->path;
+    req.path_len = s->hs->path_len;
     req.query = s->hs->query;
     req.url = s->hs->url;
     req.headers = s->hs->headers;
