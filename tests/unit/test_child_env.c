@@ -1,0 +1,97 @@
+/*
+ * test_child_env: the CGI environment a child sees (child_env_build).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "child.h"
+#include "tap.h"
+
+static const char *get(char **env, const char *name)
+{
+    size_t n = strlen(name);
+    for (; *env; env++)
+        if (strncmp(*env, name, n) == 0 && (*env)[n] == '=')
+            return *env + n + 1;
+    return NULL;
+}
+
+static int count(char **env, const char *prefix)
+{
+    int c = 0;
+    for (; *env; env++)
+        c += strncmp(*env, prefix, strlen(prefix)) == 0;
+    return c;
+}
+
+#define H(n, v) {n, sizeof n - 1, v, sizeof v - 1}
+
+static void is_str(const char *got, const char *want, const char *name)
+{
+    if (!ok(got && want ? strcmp(got, want) == 0 : got == want, "%s", name))
+        diag("  got '%s' want '%s'", got ? got : "(null)", want ? want : "(null)");
+}
+
+int main(void)
+{
+    struct handshake_header hdrs[] = {
+        H("Host", "example.com:8080"), H("X-A", "1"),          H("X_A", "2"),
+        H("Proxy", "http://evil"),     H("X-Multi", "a"),      H("x-multi", "b"),
+        H("Bad Name", "v"),            H("X-Crlf", "a\r\nb"),  H("User-Agent", "t"),
+    };
+    const char *passenv[] = {"WSB_TEST_KEEP", NULL};
+    struct child_env_request r = {
+        .server_software = "wsbridge/9",
+        .passenv = passenv,
+        .remote_addr = "127.0.0.1",
+        .remote_port = 4242,
+        .script_name = "/",
+        .path = "/a%20b?q=1",
+        .path_len = 6,
+        .query = "q=1",
+        .url = "/a%20b?q=1",
+        .headers = hdrs,
+        .nheaders = sizeof hdrs / sizeof hdrs[0],
+        .unique_id = 77,
+    };
+    char **env;
+
+    setenv("WSB_TEST_KEEP", "kept", 1);
+    setenv("WSB_TEST_DROP", "dropped", 1);
+    env = child_env_build(&r);
+    ok(env != NULL, "built");
+    is_str(get(env, "WSB_TEST_KEEP"), "kept", "passenv kept");
+    is_str(get(env, "WSB_TEST_DROP"), NULL, "other parent variables dropped");
+    is_str(get(env, "SERVER_SOFTWARE"), "wsbridge/9", "SERVER_SOFTWARE");
+    is_str(get(env, "GATEWAY_INTERFACE"), "CGI/1.1", "GATEWAY_INTERFACE");
+    is_str(get(env, "REQUEST_METHOD"), "GET", "REQUEST_METHOD");
+    is_str(get(env, "SERVER_NAME"), "example.com", "SERVER_NAME from Host");
+    is_str(get(env, "SERVER_PORT"), "8080", "SERVER_PORT from Host");
+    is_str(get(env, "REMOTE_ADDR"), "127.0.0.1", "REMOTE_ADDR");
+    is_str(get(env, "REMOTE_HOST"), "127.0.0.1", "REMOTE_HOST defaults to the address");
+    is_str(get(env, "REMOTE_PORT"), "4242", "REMOTE_PORT");
+    is_str(get(env, "SCRIPT_NAME"), "/", "SCRIPT_NAME");
+    is_str(get(env, "PATH_INFO"), "/a b", "PATH_INFO decoded, without the query");
+    is_str(get(env, "QUERY_STRING"), "q=1", "QUERY_STRING raw");
+    is_str(get(env, "REQUEST_URI"), "/a%20b?q=1", "REQUEST_URI raw");
+    is_str(get(env, "UNIQUE_ID"), "77", "UNIQUE_ID");
+    is_str(get(env, "AUTH_TYPE"), "", "AUTH_TYPE empty");
+    is_str(get(env, "HTTPS"), NULL, "no HTTPS without TLS");
+    is_str(get(env, "HTTP_X_A"), "1", "X-A -> HTTP_X_A; X_A cannot shadow it");
+    is_int(count(env, "HTTP_X_A="), 1, "HTTP_X_A once");
+    is_str(get(env, "HTTP_PROXY"), NULL, "no HTTP_PROXY (httpoxy)");
+    is_str(get(env, "HTTP_X_MULTI"), "a, b", "repeated headers joined with ', '");
+    is_int(count(env, "HTTP_BAD"), 0, "non-token header name dropped");
+    is_str(get(env, "HTTP_X_CRLF"), "a  b", "CR/LF in values -> space");
+    is_str(get(env, "HTTP_USER_AGENT"), "t", "HTTP_USER_AGENT");
+    free(env);
+
+    hdrs[0] = (struct handshake_header)H("Host", "[::1]");
+    r.https = true;
+    env = child_env_build(&r);
+    is_str(get(env, "SERVER_NAME"), "[::1]", "IPv6 Host without port");
+    is_str(get(env, "SERVER_PORT"), "443", "port defaults to 443 under TLS");
+    is_str(get(env, "HTTPS"), "on", "HTTPS=on under TLS");
+    free(env);
+    return tap_done();
+}
