@@ -18,8 +18,8 @@
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-/* Where llhttp is: in the request line, in a field name, in a value, between fields. */
-enum { PH_LINE, PH_FIELD, PH_VALUE, PH_NEXT, PH_DONE };
+/* Where llhttp is: in the request line, in the header fields, past them. */
+enum { PH_LINE, PH_HEADERS, PH_DONE };
 
 static struct handshake *of(llhttp_t *p)
 {
@@ -86,7 +86,8 @@ static int on_url_complete(llhttp_t *p)
         return -1;
     h->url_len = h->arena_len - 1;
     h->method = llhttp_method_name((llhttp_method_t)p->method);
-    h->phase = PH_NEXT;
+    h->phase = PH_HEADERS;
+    h->field_off = h->arena_len;
     return 0;
 }
 
@@ -100,6 +101,7 @@ static bool is_tchar(unsigned char c)
 /*
  * llhttp 8.1 lets a space into a field name ("Ho st", "Host :"); RFC 9112
  * 5.1 says reject with 400, and such a name must not reach HTTP_* variables.
+ * A name may come in pieces; it starts where the previous field ended.
  */
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
@@ -107,22 +109,20 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
     for (size_t i = 0; i < len; i++)
         if (!is_tchar((unsigned char)at[i]))
             return set_error(h, 400, "invalid character in a header name");
-    if (h->phase != PH_FIELD) {
-        if (h->nheaders >= h->limits.max_headers)
-            return set_error(h, 431, "too many header fields");
-        h->field_off = h->arena_len;
-        h->phase = PH_FIELD;
-    }
     return arena_append(h, at, len, 431);
 }
 
+/* llhttp 8.1 also takes ": v" as a field with an empty name. */
 static int on_header_field_complete(llhttp_t *p)
 {
     struct handshake *h = of(p);
+    if (h->arena_len == h->field_off)
+        return set_error(h, 400, "empty header name");
+    if (h->nheaders >= h->limits.max_headers)
+        return set_error(h, 431, "too many header fields");
     if (arena_terminate(h))
         return -1;
     h->value_off = h->arena_len; /* the value starts here, even when it is empty */
-    h->phase = PH_VALUE;
     return 0;
 }
 
@@ -148,7 +148,7 @@ static int on_header_value_complete(llhttp_t *p)
     h->headers[h->nheaders].name_len = h->field_off;
     h->headers[h->nheaders].value_len = h->value_off;
     h->nheaders++;
-    h->phase = PH_NEXT;
+    h->field_off = h->arena_len;
     return 0;
 }
 

@@ -417,6 +417,10 @@ static void test_failures(void)
           "GET / HTTP/1.1\r\nHost: a\r\nX Y: 1\r\n" UPGRADE_HEADERS "\r\n", 400, -1, NULL);
     check("space before the colon", "GET / HTTP/1.1\r\nHost : a\r\n" UPGRADE_HEADERS "\r\n", 400,
           -1, NULL);
+    check("empty header name", "GET / HTTP/1.1\r\nHost: a\r\n: b\r\n" UPGRADE_HEADERS "\r\n", 400,
+          -1, NULL);
+    check("header line starting with a colon",
+          "GET / HTTP/1.1\r\nHost: a\r\n:Origin: b\r\n" UPGRADE_HEADERS "\r\n", 400, -1, NULL);
     check("header block ended by CR and a frame byte (llhttp 8.1 takes it for LF)",
           "GET / HTTP/1.1\r\nHost: a\r\n" UPGRADE_HEADERS "\r\x81", 400, -1, NULL);
     check("header block ended by CR CR", "GET / HTTP/1.1\r\nHost: a\r\n" UPGRADE_HEADERS "\r\r",
