@@ -470,6 +470,10 @@ static void upgrade(struct session *s, uint8_t *rest, size_t rest_len)
     size_t cap;
     int r, n;
 
+    if (!cfg->command || !cfg->command_path) {
+        http_error(s, 404, "no program to serve"); /* --dir etc. come with plain HTTP */
+        return;
+    }
     if (cfg->maxforks && srv->nforks >= cfg->maxforks) {
         log_info(s->id, "--maxforks=%u reached: 429", cfg->maxforks);
         http_error(s, 429, "maxforks");
