@@ -11,13 +11,17 @@
  * free it once the connection is upgraded.
  *
  * Failures carry the HTTP status to answer and a reason for the log:
- *   400  malformed request, HTTP/1.0 or older, missing/duplicate Host,
+ *   400  malformed request (llhttp's reason; also what llhttp 8.1 lets
+ *        through: a field name that is empty or not a token, a header
+ *        block not ended by LF), HTTP/1.0 or older, missing/duplicate Host,
  *        missing or bad Sec-WebSocket-Key (must decode to 16 bytes),
- *        missing Sec-WebSocket-Version, Upgrade without Connection: Upgrade
+ *        missing or repeated Sec-WebSocket-Version, Upgrade without
+ *        Connection: Upgrade
  *   405  an upgrade with a method other than GET (with Allow: GET)
  *   426  a Sec-WebSocket-Version other than 13 (with Sec-WebSocket-Version: 13)
  *   431  header block over max_header_bytes or more than max_headers fields
  *   414  request line over max_header_bytes (once the target began)
+ *   500  out of memory
  * max_header_bytes bounds the raw header block (request line, fields, line
  * ends, blank lines before the request), so it bounds work as well as memory.
  * Upgrade and Connection are token lists, compared case-insensitively
