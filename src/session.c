@@ -6,6 +6,7 @@
 #include "session.h"
 
 #include <inttypes.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,7 @@ static void session_free(struct session *s)
         free(s->hs);
     }
     free(s->path);
+    free(s->remote_host);
     free(s);
 }
 
@@ -490,6 +492,7 @@ static void upgrade(struct session *s, uint8_t *rest, size_t rest_len)
     req.passenv = cfg->passenv;
     req.remote_addr = s->peer;
     req.remote_port = s->peer_port;
+    req.remote_host = s->remote_host;
     req.https = cfg->ssl;
     req.script_name = "/";
     req.path = s->hs->path;
@@ -553,6 +556,71 @@ static void upgrade(struct session *s, uint8_t *rest, size_t rest_len)
         bridge_socket_data(s, rest, rest_len);
 }
 
+static void upgrade_and_go(struct session *s, uint8_t *rest, size_t rest_len)
+{
+    upgrade(s, rest, rest_len);
+    if (s->phase == SESSION_WS && !s->t_closing && !s->t_shutdown) {
+        s->t->ops->read_start(s->t);
+        bridge_update_reads(s);
+    }
+}
+
+/* --reverselookup: REMOTE_HOST by reverse DNS, asynchronously, before the spawn. */
+struct lookup {
+    uv_getnameinfo_t req;
+    struct session *s;
+    struct bridge_buf *rbuf; /* holds the bytes behind the handshake */
+    uint8_t *rest;
+    size_t rest_len;
+};
+
+static void lookup_done(uv_getnameinfo_t *req, int status, const char *host,
+                        const char *service);
+
+static int reverse_lookup(struct session *s, uint8_t *rest, size_t rest_len)
+{
+    struct sockaddr_storage ss;
+    struct lookup *l;
+    int r;
+
+    if (uv_ip4_addr(s->peer, s->peer_port, (struct sockaddr_in *)&ss) != 0 &&
+        uv_ip6_addr(s->peer, s->peer_port, (struct sockaddr_in6 *)&ss) != 0)
+        return UV_EINVAL;
+    l = calloc(1, sizeof *l);
+    if (!l)
+        return UV_ENOMEM;
+    l->s = s;
+    l->req.data = l;
+    l->rest = rest;
+    l->rest_len = rest_len;
+    r = uv_getnameinfo(s->srv->loop, &l->req, lookup_done, (struct sockaddr *)&ss, NI_NAMEREQD);
+    if (r) {
+        free(l);
+        return r;
+    }
+    l->rbuf = s->rbuf;
+    bridge_buf_ref(l->rbuf);
+    session_ref(s);
+    return 0;
+}
+
+static void lookup_done(uv_getnameinfo_t *req, int status, const char *host, const char *service)
+{
+    struct lookup *l = req->data;
+    struct session *s = l->s;
+
+    (void)service;
+    if (status == 0 && host && strcmp(host, s->peer) != 0)
+        s->remote_host = strdup(host);
+    else
+        log_debug(s->id, "reverse lookup of %s: %s", s->peer, status ? uv_strerror(status) : "-");
+    if (s->phase == SESSION_HTTP && !s->t_closing && !s->t_shutdown)
+        upgrade_and_go(s, l->rest, l->rest_len);
+    bridge_buf_unref(l->rbuf);
+    free(l);
+    session_unref(s);
+}
+
 static void http_data(struct session *s, uint8_t *data, size_t len)
 {
     size_t consumed = 0;
@@ -579,11 +647,9 @@ static void http_data(struct session *s, uint8_t *data, size_t len)
         return;
     }
     s->t->ops->read_stop(s->t); /* until the decision is made */
-    upgrade(s, data + consumed, len - consumed);
-    if (s->phase == SESSION_WS && !s->t_closing && !s->t_shutdown) {
-        s->t->ops->read_start(s->t);
-        bridge_update_reads(s);
-    }
+    if (s->srv->cfg->reverselookup && reverse_lookup(s, data + consumed, len - consumed) == 0)
+        return; /* upgrade() follows in lookup_done() */
+    upgrade_and_go(s, data + consumed, len - consumed);
 }
 
 /* ---------------------------------------------------------------- socket reads */
@@ -611,8 +677,11 @@ static void sock_read(struct transport *t, ssize_t nread, const uv_buf_t *buf)
     } else if (nread > 0 && !s->t_closing) {
         s->bytes_in += (uint64_t)nread;
         s->last_rx_ms = uv_now(s->srv->loop);
-        if (s->phase == SESSION_HTTP)
+        if (s->phase == SESSION_HTTP) {
+            s->rbuf = b;
             http_data(s, (uint8_t *)buf->base, (size_t)nread);
+            s->rbuf = NULL;
+        }
         else if (s->phase == SESSION_WS)
             bridge_socket_data(s, (uint8_t *)buf->base, (size_t)nread);
     }
