@@ -438,21 +438,26 @@ static void stdout_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
         s->carry = b = nb;
         s->carry_off = 0;
     } else {
-        b = s->carry = bridge_buf_get();
-        s->carry_off = s->carry_len = 0;
+        /* a new buffer; a short partial line waits in the session (carry_small) */
+        b = bridge_buf_get();
         if (!b) {
             *out = uv_buf_init(NULL, 0);
             return;
         }
+        memcpy(b->data, s->carry_small, s->carry_len);
+        s->carry = b;
+        s->carry_off = 0;
     }
     size_t start = s->carry_off + s->carry_len;
     *out = uv_buf_init((char *)b->data + start, (unsigned)(BRIDGE_BUF_SIZE - start));
 }
 
-/* Drops the read buffer unless it holds a partial line. */
+/* Gives the read buffer back unless it holds a long partial line: a short one is copied into
+ * the session, so a child waiting after a prompt pins no buffer. */
 static void stdout_keep_or_drop(struct session *s)
 {
-    if (s->carry && s->carry_len == 0) {
+    if (s->carry && s->carry_len <= sizeof s->carry_small) {
+        memcpy(s->carry_small, s->carry->data + s->carry_off, s->carry_len);
         bridge_buf_unref(s->carry);
         s->carry = NULL;
         s->carry_off = 0;
@@ -465,7 +470,8 @@ void bridge_stdout_eof(struct session *s)
         return;
     if (!s->discard_out && !s->srv->cfg->binary) {
         emit_buf = s->carry;
-        bridge_lines_finish(&s->lines, s->carry ? s->carry->data + s->carry_off : NULL,
+        bridge_lines_finish(&s->lines,
+                            s->carry ? s->carry->data + s->carry_off : s->carry_small,
                             s->carry_len, emit_text, s);
         emit_buf = NULL;
         sock_flush(s);

@@ -91,7 +91,8 @@ struct session {
     struct bridge_lines lines;
     struct ws_utf8_repair repair;
     struct bridge_buf *carry; /* holds a partial stdout line at data[carry_off..+carry_len] */
-    uint32_t carry_off, carry_len;
+    uint32_t carry_off, carry_len; /* carry == NULL: carry_len bytes in carry_small */
+    uint8_t carry_small[64];       /* <= BATCH_COPY_MAX in bridge.c: sent by copy */
     unsigned inflight_sock, inflight_stdin; /* batches in flight */
     bool stdout_reading, stderr_reading;
     bool stdout_eof, stderr_eof;
