@@ -183,6 +183,8 @@ void session_stdout_done(struct session *s)
 {
     if (s->child.exited)
         send_child_close(s);
+    else
+        stop_child(s); /* closed its stdout but runs on: the session is over (websocketd) */
 }
 
 static void on_child_exit(struct child *c)
