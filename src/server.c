@@ -143,11 +143,24 @@ static void maybe_done(struct server *srv)
     }
 }
 
+static void give_up(uv_timer_t *t)
+{
+    struct server *srv = t->data;
+
+    log_error(0, "shutdown: %u sessions did not end after SIGKILL: exiting anyway", srv->nsessions);
+    srv->gave_up = true;
+    uv_stop(srv->loop);
+}
+
 static void force_all(struct server *srv)
 {
     struct session *s, *next;
 
+    if (srv->forced)
+        return;
     srv->forced = true;
+    /* Every group got SIGKILL: wait for the reaping, a little. */
+    uv_timer_start(&srv->shutdown_timer, give_up, 2000, 0);
     for (s = srv->sessions; s; s = next) {
         next = s->next;
         session_kill(s);
@@ -235,8 +248,8 @@ int server_run(const struct config *cfg)
     } else {
         close_server_handles(&srv);
     }
-    uv_run(srv.loop, UV_RUN_DEFAULT);
-    uv_loop_close(srv.loop);
+    if (!srv.gave_up && uv_run(srv.loop, UV_RUN_DEFAULT) == 0)
+        uv_loop_close(srv.loop);
     free(srv.listeners);
     bridge_pool_drain();
     return rc;

@@ -118,9 +118,8 @@ static void session_finish(struct session *s)
 {
     if (!s->t_closing)
         return;
-    if (s->has_child && !s->child.exited && s->child.pid > 0 && !s->child.closing &&
-        !s->srv->forced)
-        return; /* the kill ladder runs; on_exit comes back here */
+    if (s->has_child && !s->child.exited && s->child.pid > 0 && !s->child.closing)
+        return; /* the kill ladder (or SIGKILL) runs; on_exit comes back here to reap */
     if (s->has_child && !s->child_done) {
         s->child_done = true;
         child_close(&s->child);
