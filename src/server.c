@@ -80,6 +80,7 @@ static int listen_one(struct server *srv, const char *addr, bool quiet_fail)
     uv_tcp_t *tcp = &srv->listeners[srv->nlisteners];
     int r;
     bool v6;
+    int want = srv->port ? srv->port : cfg->port;
 
     snprintf(host, sizeof host, "%s", addr);
     if (host[0] == '[') {
@@ -91,9 +92,9 @@ static int listen_one(struct server *srv, const char *addr, bool quiet_fail)
     }
     v6 = strchr(host, ':') != NULL;
     if (v6)
-        r = uv_ip6_addr(host, cfg->port, (struct sockaddr_in6 *)&ss);
+        r = uv_ip6_addr(host, want, (struct sockaddr_in6 *)&ss);
     else
-        r = uv_ip4_addr(host, cfg->port, (struct sockaddr_in *)&ss);
+        r = uv_ip4_addr(host, want, (struct sockaddr_in *)&ss);
     if (r) {
         log_fatal(0, "bad --address '%s': %s", addr, uv_strerror(r));
         return r;
@@ -106,13 +107,14 @@ static int listen_one(struct server *srv, const char *addr, bool quiet_fail)
         r = uv_listen((uv_stream_t *)tcp, 511, on_connection);
     if (r) {
         if (!quiet_fail)
-            log_fatal(0, "cannot listen on %s port %d: %s", addr, cfg->port, uv_strerror(r));
+            log_fatal(0, "cannot listen on %s port %d: %s", addr, want, uv_strerror(r));
         return r;
     }
     int len = sizeof ss;
     uv_tcp_getsockname(tcp, (struct sockaddr *)&ss, &len);
     int port = ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                         : ((struct sockaddr_in *)&ss)->sin_port);
+    srv->port = port; /* --port=0: every listener on the port the kernel chose first */
     if (v6)
         log_info(0, "listening on ws://[%s]:%d/", host, port);
     else

@@ -30,6 +30,7 @@ struct server {
     const struct config *cfg;
     uv_tcp_t *listeners;
     unsigned nlisteners;
+    int port; /* the port listened on (the kernel's choice with --port=0) */
     uv_signal_t sigint, sigterm;
     uv_timer_t shutdown_timer;
     struct session *sessions; /* doubly linked */
