@@ -28,6 +28,6 @@ async def main(port):
 with Server("cat") as srv:
     asyncio.run(main(srv.port))
     ok(wait_for(lambda: children(srv.pid) == []), "cat is gone after the client closed", children(srv.pid))
-    ok(re.search(r'127\.0\.0\.1:\d+ "/" 101 .* close=1000', srv.log_text()) is not None,
-       "an access line with peer, path, status and close code")
+    ok(re.search(r'ACCESS .*127\.0\.0\.1:\d+ "/" 101 [\d.]+s in=\d+ out=\d+ exit status 0', srv.log_text()),
+       "an access line with peer, path, status, duration, bytes each way and exit status")
 done()
