@@ -360,7 +360,18 @@ static int validate(struct config *c)
     return -1;
 }
 
+static int parse(struct config *c, int argc, char **argv);
+
+/* On any exit code the struct is released here, so callers need not. */
 int config_parse(struct config *c, int argc, char **argv)
+{
+    int rc = parse(c, argc, argv);
+    if (rc >= 0)
+        config_free(c);
+    return rc;
+}
+
+static int parse(struct config *c, int argc, char **argv)
 {
     static const char *const default_passenv[] = {"PATH", "LD_LIBRARY_PATH", NULL};
     int i;

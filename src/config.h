@@ -78,8 +78,8 @@ struct config {
 /*
  * Parses argv into c. Returns -1 when the program should go on, or an exit
  * code (enum config_exit) after printing help/version/license to stdout or
- * the reason for a failure to stderr. c owns what it points to until
- * config_free().
+ * the reason for a failure to stderr; c is then already released. On -1, c
+ * owns what it points to until config_free().
  */
 int config_parse(struct config *c, int argc, char **argv);
 void config_free(struct config *c);
