@@ -35,10 +35,17 @@ static void session_free(struct session *s)
         child_status_string(&s->child, st, sizeof st);
     else
         snprintf(st, sizeof st, "-");
-    log_access(s->id, "%s:%d \"%s\" %d %" PRIu64 ".%03" PRIu64 "s in=%" PRIu64 " out=%" PRIu64
-               " %s",
+    unsigned close = 0;
+
+    if (s->status == 101)
+        close = s->ws.close_sent_code  ? s->ws.close_sent_code
+                : s->ws.close_received ? s->ws.close_recv_code
+                                       : WS_CLOSE_ABNORMAL;
+    log_access(s->id,
+               "%s:%d \"%s\" %d %" PRIu64 ".%03" PRIu64 "s in=%" PRIu64 " out=%" PRIu64
+               " %s close=%u",
                s->peer, s->peer_port, s->path ? s->path : "-", s->status, ms / 1000, ms % 1000,
-               s->bytes_in, s->bytes_out, st);
+               s->bytes_in, s->bytes_out, st, close);
     if (s->counted)
         s->srv->nforks--;
     server_remove_session(s->srv, s);
