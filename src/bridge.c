@@ -145,8 +145,7 @@ static bool batch_holds(struct batch *b, struct bridge_buf *buf)
 }
 
 /* Room for a frame with payload plen, payload in buf (NULL: static or heap)? */
-static bool batch_fits(struct batch *b, size_t hlen, size_t plen, struct bridge_buf *buf,
-                       bool heap)
+static bool batch_fits(struct batch *b, size_t hlen, size_t plen, struct bridge_buf *buf, bool heap)
 {
     if (b->niov + 2 > BATCH_IOV)
         return false;
@@ -416,7 +415,7 @@ out:
         ws_utf8_repair_init(&s->repair);
 }
 
-#define SESSION_OF(handle, field)                                                                 \
+#define SESSION_OF(handle, field)                                                                  \
     ((struct session *)((struct child *)((char *)(handle)-offsetof(struct child, field)))->data)
 
 static void stdout_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
@@ -470,8 +469,7 @@ void bridge_stdout_eof(struct session *s)
         return;
     if (!s->discard_out && !s->srv->cfg->binary) {
         emit_buf = s->carry;
-        bridge_lines_finish(&s->lines,
-                            s->carry ? s->carry->data + s->carry_off : s->carry_small,
+        bridge_lines_finish(&s->lines, s->carry ? s->carry->data + s->carry_off : s->carry_small,
                             s->carry_len, emit_text, s);
         emit_buf = NULL;
         sock_flush(s);
@@ -506,8 +504,8 @@ static void stdout_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *ub)
     if (s->discard_out) {
         s->carry_len = 0;
     } else if (s->srv->cfg->binary) {
-        send_frame(s, WS_OP_BINARY, true, b->data + s->carry_off + s->carry_len, (size_t)nread,
-                   b, NULL);
+        send_frame(s, WS_OP_BINARY, true, b->data + s->carry_off + s->carry_len, (size_t)nread, b,
+                   NULL);
         s->carry_len = 0;
     } else {
         const uint8_t *region = b->data + s->carry_off;
@@ -515,8 +513,8 @@ static void stdout_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *ub)
         size_t keep;
 
         emit_buf = b;
-        keep = bridge_lines_cut(&s->lines, region, len, s->carry_len, BRIDGE_CARRY_MAX,
-                                emit_text, s);
+        keep =
+            bridge_lines_cut(&s->lines, region, len, s->carry_len, BRIDGE_CARRY_MAX, emit_text, s);
         emit_buf = NULL;
         s->carry_off = (uint32_t)(region + len - keep - b->data);
         s->carry_len = (uint32_t)keep;

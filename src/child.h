@@ -38,8 +38,8 @@ struct child;
 typedef void (*child_cb)(struct child *c);
 
 struct child {
-    void *data;        /* public: for the owner */
-    child_cb on_exit;  /* the leader was reaped: exited/exit_status/term_signal are set */
+    void *data;         /* public: for the owner */
+    child_cb on_exit;   /* the leader was reaped: exited/exit_status/term_signal are set */
     child_cb on_closed; /* every handle closed: the struct may be freed */
 
     /* public, read-only */
@@ -54,7 +54,8 @@ struct child {
     uv_timer_t timer;
     unsigned closems;
     unsigned open; /* handles initialised and not yet closed */
-    uint8_t ladder; /* next kill-ladder step: 0 none started, 1 SIGINT, 2 SIGTERM, 3 SIGKILL, 4 done */
+    uint8_t
+        ladder; /* next kill-ladder step: 0 none started, 1 SIGINT, 2 SIGTERM, 3 SIGKILL, 4 done */
     bool in_closed, out_closed, err_closed, closing;
 };
 
@@ -88,17 +89,17 @@ const char *child_status_string(const struct child *c, char *buf, size_t len);
 /* ---------------------------------------------------------------- environment */
 
 struct child_env_request {
-    const char *server_software;         /* "wsbridge/0.1.0" */
-    const char *const *passenv;          /* parent variable names to keep (NULL-terminated) */
-    const char *remote_addr;             /* "127.0.0.1" */
+    const char *server_software; /* "wsbridge/0.1.0" */
+    const char *const *passenv;  /* parent variable names to keep (NULL-terminated) */
+    const char *remote_addr;     /* "127.0.0.1" */
     int remote_port;
-    const char *remote_host;             /* reverse DNS name, or NULL (then remote_addr) */
+    const char *remote_host; /* reverse DNS name, or NULL (then remote_addr) */
     bool https;
-    const char *script_name;             /* "/" for COMMAND mode */
-    const char *path;                    /* raw request path (before '?') */
+    const char *script_name; /* "/" for COMMAND mode */
+    const char *path;        /* raw request path (before '?') */
     size_t path_len;
-    const char *query;                   /* raw query ("" when none) */
-    const char *url;                     /* raw request target */
+    const char *query;                      /* raw query ("" when none) */
+    const char *url;                        /* raw request target */
     const struct handshake_header *headers; /* as received */
     unsigned nheaders;
     uint64_t unique_id;

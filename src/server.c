@@ -112,8 +112,8 @@ static int listen_one(struct server *srv, const char *addr, bool quiet_fail)
     }
     int len = sizeof ss;
     uv_tcp_getsockname(tcp, (struct sockaddr *)&ss, &len);
-    int port = ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                        : ((struct sockaddr_in *)&ss)->sin_port);
+    int port =
+        ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
     srv->port = port; /* --port=0: every listener on the port the kernel chose first */
     if (v6)
         log_info(0, "listening on ws://[%s]:%d/", host, port);
@@ -190,8 +190,8 @@ static void on_signal(uv_signal_t *h, int signum)
     srv->shutting_down = true;
     log_info(0, "signal %d: shutting down (%u sessions)", signum, srv->nsessions);
     close_listeners(srv);
-    uv_timer_start(&srv->shutdown_timer, shutdown_timeout,
-                   SERVER_SHUTDOWN_MS + srv->cfg->closems, 0);
+    uv_timer_start(&srv->shutdown_timer, shutdown_timeout, SERVER_SHUTDOWN_MS + srv->cfg->closems,
+                   0);
     for (s = srv->sessions; s; s = next) {
         next = s->next;
         session_shutdown(s);

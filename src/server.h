@@ -39,8 +39,8 @@ struct server {
     unsigned long next_id;
     uint64_t unique_base;
     bool shutting_down;
-    bool forced;  /* every group got SIGKILL */
-    bool gave_up; /* sessions remained after that: exit regardless */
+    bool forced;       /* every group got SIGKILL */
+    bool gave_up;      /* sessions remained after that: exit regardless */
     char software[64]; /* "wsbridge/0.1.0" */
 };
 

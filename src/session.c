@@ -582,8 +582,7 @@ struct lookup {
     size_t rest_len;
 };
 
-static void lookup_done(uv_getnameinfo_t *req, int status, const char *host,
-                        const char *service);
+static void lookup_done(uv_getnameinfo_t *req, int status, const char *host, const char *service);
 
 static int reverse_lookup(struct session *s, uint8_t *rest, size_t rest_len)
 {
@@ -689,8 +688,7 @@ static void sock_read(struct transport *t, ssize_t nread, const uv_buf_t *buf)
             s->rbuf = b;
             http_data(s, (uint8_t *)buf->base, (size_t)nread);
             s->rbuf = NULL;
-        }
-        else if (s->phase == SESSION_WS)
+        } else if (s->phase == SESSION_WS)
             bridge_socket_data(s, (uint8_t *)buf->base, (size_t)nread);
     }
     bridge_buf_unref(b);

@@ -63,15 +63,15 @@ struct session {
     enum session_phase phase;
 
     struct transport *t;
-    bool t_closing;    /* close() called */
-    bool t_shutdown;   /* graceful shutdown requested */
-    bool sock_paused;  /* socket reads stopped (child's stdin full) */
+    bool t_closing;   /* close() called */
+    bool t_shutdown;  /* graceful shutdown requested */
+    bool sock_paused; /* socket reads stopped (child's stdin full) */
     uv_timer_t timer;
     uint8_t timer_mode; /* enum session_timer_mode */
 
-    struct handshake *hs; /* HTTP phase only */
-    char *path;           /* for the access line */
-    char *remote_host;    /* --reverselookup result, or NULL */
+    struct handshake *hs;    /* HTTP phase only */
+    char *path;              /* for the access line */
+    char *remote_host;       /* --reverselookup result, or NULL */
     struct bridge_buf *rbuf; /* the socket read buffer being handled (HTTP phase) */
     char peer[46];
     int peer_port;
@@ -81,16 +81,16 @@ struct session {
 
     /* WebSocket phase */
     struct ws_stream ws;
-    bool has_child;  /* child initialised (child_close needed) */
-    bool counted;    /* counts toward --maxforks */
-    bool child_done; /* child_close() called */
+    bool has_child;    /* child initialised (child_close needed) */
+    bool counted;      /* counts toward --maxforks */
+    bool child_done;   /* child_close() called */
     bool close_queued; /* our close frame for the child's end is out */
     struct child child;
 
     /* bridge state (bridge.c) */
     struct bridge_lines lines;
     struct ws_utf8_repair repair;
-    struct bridge_buf *carry; /* holds a partial stdout line at data[carry_off..+carry_len] */
+    struct bridge_buf *carry;      /* holds a partial stdout line at data[carry_off..+carry_len] */
     uint32_t carry_off, carry_len; /* carry == NULL: carry_len bytes in carry_small */
     uint8_t carry_small[64];       /* <= BATCH_COPY_MAX in bridge.c: sent by copy */
     unsigned inflight_sock, inflight_stdin; /* batches in flight */

@@ -58,8 +58,8 @@ static void tcp_read_stop(struct transport *t)
 
 static void tcp_write_done(uv_write_t *req, int status)
 {
-    struct transport_write *w = (struct transport_write *)((char *)req -
-                                                          offsetof(struct transport_write, uv));
+    struct transport_write *w =
+        (struct transport_write *)((char *)req - offsetof(struct transport_write, uv));
     w->cb(w, status);
 }
 

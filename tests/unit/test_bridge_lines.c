@@ -60,7 +60,8 @@ static void check(const char *input, const char *want, const char *name)
     int all = 1;
 
     run(input, strlen(input) + 1, 1000, &r);
-    ok(strcmp(r.out, want) == 0, "%s: whole", name) || (diag("  got '%s' want '%s'", r.out, want), 0);
+    ok(strcmp(r.out, want) == 0, "%s: whole", name) ||
+        (diag("  got '%s' want '%s'", r.out, want), 0);
     for (size_t step = 1; step <= strlen(input); step++)
         for (size_t cm = 0; cm <= 4; cm += 2) {
             run(input, step, cm, &r);

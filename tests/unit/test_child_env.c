@@ -24,7 +24,10 @@ static int count(char **env, const char *prefix)
     return c;
 }
 
-#define H(n, v) {n, sizeof n - 1, v, sizeof v - 1}
+#define H(n, v)                                                                                    \
+    {                                                                                              \
+        n, sizeof n - 1, v, sizeof v - 1                                                           \
+    }
 
 static void is_str(const char *got, const char *want, const char *name)
 {
@@ -35,9 +38,15 @@ static void is_str(const char *got, const char *want, const char *name)
 int main(void)
 {
     struct handshake_header hdrs[] = {
-        H("Host", "example.com:8080"), H("X-A", "1"),          H("X_A", "2"),
-        H("Proxy", "http://evil"),     H("X-Multi", "a"),      H("x-multi", "b"),
-        H("Bad Name", "v"),            H("X-Crlf", "a\r\nb"),  H("User-Agent", "t"),
+        H("Host", "example.com:8080"),
+        H("X-A", "1"),
+        H("X_A", "2"),
+        H("Proxy", "http://evil"),
+        H("X-Multi", "a"),
+        H("x-multi", "b"),
+        H("Bad Name", "v"),
+        H("X-Crlf", "a\r\nb"),
+        H("User-Agent", "t"),
     };
     const char *passenv[] = {"WSB_TEST_KEEP", NULL};
     struct child_env_request r = {
