@@ -35,15 +35,16 @@ static void session_free(struct session *s)
         child_status_string(&s->child, st, sizeof st);
     else
         snprintf(st, sizeof st, "-");
-    unsigned close = 0;
+    char close[16] = "-";
 
     if (s->status == 101)
-        close = s->ws.close_sent_code  ? s->ws.close_sent_code
-                : s->ws.close_received ? s->ws.close_recv_code
-                                       : WS_CLOSE_ABNORMAL;
+        snprintf(close, sizeof close, "%u",
+                 s->ws.close_sent_code  ? s->ws.close_sent_code
+                 : s->ws.close_received ? s->ws.close_recv_code
+                                        : (unsigned)WS_CLOSE_ABNORMAL);
     log_access(s->id,
                "%s:%d \"%s\" %d %" PRIu64 ".%03" PRIu64 "s in=%" PRIu64 " out=%" PRIu64
-               " %s close=%u",
+               " %s close=%s",
                s->peer, s->peer_port, s->path ? s->path : "-", s->status, ms / 1000, ms % 1000,
                s->bytes_in, s->bytes_out, st, close);
     if (s->counted)
@@ -107,6 +108,7 @@ static void finish_transport(struct session *s)
 }
 
 static void timer_fire(uv_timer_t *t);
+static void http_error(struct session *s, int status, const char *why);
 
 static void timer_set(struct session *s, enum session_timer_mode mode, uint64_t ms, uint64_t rep)
 {
@@ -247,8 +249,7 @@ static void timer_fire(uv_timer_t *t)
     case SESSION_T_HANDSHAKE:
         log_info(s->id, "handshake not complete after %u ms: closing",
                  s->srv->cfg->handshake_timeout_ms);
-        s->status = 408;
-        close_transport(s);
+        http_error(s, 408, "handshake timeout");
         break;
     case SESSION_T_PING:
         if (s->sock_paused)
@@ -353,7 +354,8 @@ static void http_error(struct session *s, int status, const char *why)
 
     s->status = status;
     log_debug(s->id, "%d %s: %s", status, handshake_status_text(status), why ? why : "");
-    uv_timer_stop(&s->timer);
+    /* closed once the response is out, or after the linger time whatever the peer does */
+    timer_set(s, SESSION_T_LINGER, SESSION_LINGER_MS, 0);
     if (out && (n = handshake_write_error(status, extra, out, cap)) > 0)
         send_response(s, out, (size_t)n);
     free(out);
