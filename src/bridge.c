@@ -197,6 +197,7 @@ static void batch_ref(struct batch *b, const uint8_t *p, size_t n, struct bridge
 /* ---------------------------------------------------------------- socket writes */
 
 static struct batch *sock_batch; /* frames collected during one callback, flushed at its end */
+static bool in_socket_data;       /* inside bridge_socket_data() */
 
 static void sock_write_done(struct transport_write *w, int status)
 {
@@ -245,6 +246,12 @@ static struct batch *sock_batch_for(struct session *s, size_t hlen, size_t plen,
     return sock_batch;
 }
 
+void bridge_flush(struct session *s)
+{
+    if (sock_batch && sock_batch->s == s)
+        sock_flush(s);
+}
+
 int bridge_send_copy(struct session *s, const uint8_t *frame, size_t len)
 {
     if (s->t_closing)
@@ -270,7 +277,8 @@ int bridge_send_copy(struct session *s, const uint8_t *frame, size_t len)
             return WS_E_NOMEM;
         batch_copy(b, frame, len);
     }
-    sock_flush(s);
+    if (!in_socket_data) /* inside a read, the frames of the whole read go out together */
+        sock_flush(s);
     return 0;
 }
 
@@ -686,7 +694,9 @@ void bridge_socket_data(struct session *s, uint8_t *data, size_t len)
 {
     session_ref(s);
     sock_rbuf = bridge_buf_of(data);
+    in_socket_data = true;
     ws_stream_execute(&s->ws, data, len);
+    in_socket_data = false;
     sock_rbuf = NULL;
     stdin_flush(s);
     sock_flush(s);
@@ -712,9 +722,13 @@ static void stdout_set(struct session *s, bool on)
 void bridge_update_reads(struct session *s)
 {
     if (s->phase == SESSION_WS && !s->t_closing) {
-        size_t q = 0;
-        if (s->has_child && !s->stdin_dead && !s->child.in_closed)
-            q = uv_stream_get_write_queue_size((uv_stream_t *)&s->child.in);
+        /* The child's stdin queue, and our own send queue: a peer that sends pings (or
+         * anything) but never reads cannot make us queue pongs without bound. */
+        size_t q = s->t->ops->write_queue_size(s->t);
+        if (s->has_child && !s->stdin_dead && !s->child.in_closed) {
+            size_t iq = uv_stream_get_write_queue_size((uv_stream_t *)&s->child.in);
+            q = iq > q ? iq : q;
+        }
         if (!s->sock_paused && q > BRIDGE_HIGH_WATER) {
             s->t->ops->read_stop(s->t);
             s->sock_paused = true;

@@ -97,7 +97,10 @@ int bridge_start(struct session *s);
 void bridge_socket_data(struct session *s, uint8_t *data, size_t len);
 /* Re-evaluates which reads should run (after a write completes or the state changes). */
 void bridge_update_reads(struct session *s);
-/* Writes a complete frame (control frames from ws_stream) to the socket, copying it. */
+/* Sends the frames collected so far (before a shutdown). */
+void bridge_flush(struct session *s);
+/* Writes a complete frame (control frames from ws_stream) to the socket, copying it; inside
+ * bridge_socket_data() it goes out with the rest of that read's frames. */
 int bridge_send_copy(struct session *s, const uint8_t *frame, size_t len);
 /* stdout is over (EOF, or given up on): delivers the last partial line, closes the pipe,
  * tells the session. Idempotent. */

@@ -102,6 +102,7 @@ static void finish_transport(struct session *s)
         return;
     s->t_shutdown = true;
     s->discard_out = true;
+    bridge_flush(s); /* a close reply collected during this read goes out first */
     s->t->ops->read_stop(s->t);
     if (s->t->ops->shutdown(s->t, shutdown_done) != 0)
         close_transport(s);
