@@ -131,7 +131,18 @@ static int tcp_peer(const struct transport *t, char *host, size_t hostlen, int *
     r = uv_tcp_getpeername(&tt->tcp, (struct sockaddr *)&ss, &len);
     if (r)
         return r;
-    if (ss.ss_family == AF_INET6) {
+    if (ss.ss_family == AF_INET6 &&
+        IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)&ss)->sin6_addr)) {
+        /* an IPv4 client on a dual-stack listener: 127.0.0.1, not ::ffff:127.0.0.1 */
+        const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&ss;
+        struct sockaddr_in a;
+        memset(&a, 0, sizeof a);
+        a.sin_family = AF_INET;
+        a.sin_port = a6->sin6_port;
+        memcpy(&a.sin_addr, a6->sin6_addr.s6_addr + 12, 4);
+        r = uv_ip4_name(&a, host, hostlen);
+        *port = ntohs(a.sin_port);
+    } else if (ss.ss_family == AF_INET6) {
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
         r = uv_ip6_name(a, host, hostlen);
         *port = ntohs(a->sin6_port);
