@@ -227,14 +227,14 @@ static void got_reply(struct conn *c)
     c->next_recv++;
     b->msgs++;
     b->bytes += b->size;
+    if (b->count && b->msgs >= b->count && !b->stopping)
+        uv_timer_start(&b->stop_timer, on_stop, 0, 0);
     if (b->mode == M_CONNECT) {
         h_add(&b->cycle_lat, now - c->t_connect);
         ws_stream_close(&c->ws, 1000, NULL);
         c->phase = 3;
         return;
     }
-    if (b->count && b->msgs >= b->count && !b->stopping)
-        uv_timer_start(&b->stop_timer, on_stop, 0, 0);
     if (!b->stopping)
         send_message(c);
     else if (c->next_recv == c->next_send)
