@@ -3,9 +3,11 @@
  * second posix_spawn can start and reap on this machine, with 1..N worker
  * processes in parallel (each: spawn cat with stdin at EOF, wait for it).
  *
- *   bench/spawnrate [SECONDS] [WORKERS]     default 2 s, 1 worker
+ *   bench/spawnrate [WORKERS [SECONDS]]     default 1 worker, 2 s
  *
- * Prints "spawnrate workers=N: R spawns/s".
+ * Prints "spawnrate workers=N: R spawns/s" and a JSON line
+ * {"workers":N,"seconds":S,"spawns":T,"spawns_per_s":R}. Exits 1 when a
+ * spawn failed.
  */
 #include <signal.h>
 #include <spawn.h>
@@ -38,8 +40,10 @@ static void worker(double seconds, int fd)
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", 1, 0);
     while (now() < end) {
         pid_t pid;
-        if (posix_spawnp(&pid, "cat", &fa, NULL, argv, environ) != 0)
+        if (posix_spawnp(&pid, "cat", &fa, NULL, argv, environ) != 0) {
+            n = (unsigned long)-1; /* tells the parent a spawn failed */
             break;
+        }
         waitpid(pid, NULL, 0);
         n++;
     }
@@ -50,8 +54,8 @@ static void worker(double seconds, int fd)
 
 int main(int argc, char **argv)
 {
-    double seconds = argc > 1 ? atof(argv[1]) : 2.0;
-    int workers = argc > 2 ? atoi(argv[2]) : 1, p[2];
+    int workers = argc > 1 ? atoi(argv[1]) : 1, p[2], failed = 0;
+    double seconds = argc > 2 ? atof(argv[2]) : 2.0;
     unsigned long total = 0, n;
 
     if (seconds <= 0 || workers < 1 || pipe(p) != 0)
@@ -61,10 +65,19 @@ int main(int argc, char **argv)
         if (fork() == 0)
             worker(seconds, p[1]);
     close(p[1]);
-    while (read(p[0], &n, sizeof n) == (ssize_t)sizeof n)
-        total += n;
+    while (read(p[0], &n, sizeof n) == (ssize_t)sizeof n) {
+        if (n == (unsigned long)-1)
+            failed = 1;
+        else
+            total += n;
+    }
     while (wait(NULL) > 0)
         ;
-    printf("spawnrate workers=%d: %.0f spawns/s\n", workers, (double)total / (now() - start));
-    return 0;
+    double secs = now() - start, rate = (double)total / secs;
+    printf("spawnrate workers=%d: %.0f spawns/s\n", workers, rate);
+    printf("{\"workers\":%d,\"seconds\":%.3f,\"spawns\":%lu,\"spawns_per_s\":%.1f}\n", workers, secs,
+           total, rate);
+    if (failed)
+        fprintf(stderr, "spawnrate: a spawn of cat failed\n");
+    return failed;
 }
