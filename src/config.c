@@ -16,14 +16,14 @@
 #include "build-config.h"
 
 enum kind {
-    K_BOOL,    /* --x, --x=true|false */
-    K_STR,     /* --x=v */
-    K_UINT,    /* --x=N */
-    K_PORT,    /* --x=N, 0..65535 */
-    K_SIZE,    /* --x=N (64-bit) */
-    K_APPEND,  /* repeatable --x=v, collected */
-    K_LIST,    /* --x=a,b,c */
-    K_LEVEL,   /* --loglevel */
+    K_BOOL,   /* --x, --x=true|false */
+    K_STR,    /* --x=v */
+    K_UINT,   /* --x=N */
+    K_PORT,   /* --x=N, 0..65535 */
+    K_SIZE,   /* --x=N (64-bit) */
+    K_APPEND, /* repeatable --x=v, collected */
+    K_LIST,   /* --x=a,b,c */
+    K_LEVEL,  /* --loglevel */
     K_HELP,
     K_VERSION,
     K_LICENSE,
@@ -70,6 +70,7 @@ static const struct flag flags[] = {
     {"header-http", K_APPEND, OFF(headers_http), 0},
     {"loglevel", K_LEVEL, OFF(loglevel), 0},
     {"help", K_HELP, 0, 0},
+    {"h", K_HELP, 0, 0}, /* Go's flag package: -h is -help */
     {"version", K_VERSION, 0, 0},
     {"license", K_LICENSE, 0, 0},
 };
@@ -101,7 +102,8 @@ void config_usage(FILE *out)
           "Serves COMMAND over WebSocket: one process per connection; each text message\n"
           "is a line on its stdin, each line it prints is a text message.\n"
           "Options are websocketd's: -x and --x are the same, values as --x=v or --x v;\n"
-          "options end at COMMAND (or at --).\n"
+          "options end at COMMAND (or at --). Boolean options take no value, or\n"
+          "=true/=false.\n"
           "\n"
           "Listening:\n"
           "  --port=N               TCP port (default 80, 443 with --ssl; 0: the kernel picks)\n"
@@ -115,7 +117,7 @@ void config_usage(FILE *out)
           "  --pingms=MS            ping every MS; drop a client silent for 2*MS (default: off)\n"
           "  --maxframesize=BYTES   largest inbound message; larger ones close with 1009\n"
           "                         (default: no limit)\n"
-          "  --handshake-timeout=MS drop a connection whose handshake takes longer (default 10000)\n"
+          "  --handshake-timeout=MS drop a request not complete in MS (default 10000)\n"
           "  --max-header-bytes=N   largest request header block; larger: 431 (default 16384)\n"
           "  --max-headers=N        most header fields in a request; more: 431 (default 100)\n"
           "\n"
@@ -128,7 +130,8 @@ void config_usage(FILE *out)
           "  --header-http='N: V'   add a header to plain HTTP responses only\n"
           "\n"
           "The program's environment:\n"
-          "  --passenv=LIST         parent variables the program sees (default PATH,LD_LIBRARY_PATH)\n"
+          "  --passenv=LIST         the parent's variables the program sees\n"
+          "                         (default PATH,LD_LIBRARY_PATH)\n"
           "  --reverselookup        set REMOTE_HOST by reverse DNS (default: off)\n"
           "\n"
           "Logging:\n"
@@ -138,7 +141,7 @@ void config_usage(FILE *out)
           "  --dir, --staticdir, --cgidir, --devconsole, --ssl, --sslcert, --sslkey, --sslca,\n"
           "  --redirport, --unixsocket, --passstderr\n"
           "\n"
-          "  --help                 this text\n"
+          "  --help, -h             this text\n"
           "  --version              the version\n"
           "  --license              the license\n"
           "\n"
@@ -232,6 +235,19 @@ static bool header_line_valid(const char *line)
     return true;
 }
 
+/* Whether s equals one of the NULL-terminated arguments. */
+static bool string_in(const char *s, ...) __attribute__((sentinel));
+static bool string_in(const char *s, ...)
+{
+    va_list ap;
+    bool found = false;
+    va_start(ap, s);
+    for (const char *w; !found && (w = va_arg(ap, const char *)) != NULL;)
+        found = strcmp(s, w) == 0;
+    va_end(ap);
+    return found;
+}
+
 static int set_flag(struct config *c, const struct flag *f, const char *name, const char *v)
 {
     char *base = (char *)c;
@@ -239,9 +255,10 @@ static int set_flag(struct config *c, const struct flag *f, const char *name, co
 
     switch (f->kind) {
     case K_BOOL:
-        if (!v || strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+        /* the values Go's strconv.ParseBool takes, as websocketd does */
+        if (!v || string_in(v, "1", "t", "T", "true", "TRUE", "True", NULL))
             *(bool *)(base + f->off) = true;
-        else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+        else if (string_in(v, "0", "f", "F", "false", "FALSE", "False", NULL))
             *(bool *)(base + f->off) = false;
         else
             return bad("--%s takes no value or true/false, not '%s'", name, v);
@@ -282,7 +299,8 @@ static int set_flag(struct config *c, const struct flag *f, const char *name, co
                 v = s;
             }
         }
-        if (append((const char ***)(base + f->off), f->count_off ? (size_t *)(base + f->count_off) : NULL, v))
+        if (append((const char ***)(base + f->off),
+                   f->count_off ? (size_t *)(base + f->count_off) : NULL, v))
             return bad("out of memory");
         return -1;
     case K_LIST:
@@ -292,7 +310,8 @@ static int set_flag(struct config *c, const struct flag *f, const char *name, co
     case K_LEVEL: {
         int level = log_level_parse(v);
         if (level < 0)
-            return bad("--loglevel must be debug, trace, access, info, error or fatal, not '%s'", v);
+            return bad("--loglevel must be debug, trace, access, info, error or fatal, not '%s'",
+                       v);
         c->loglevel = (enum log_level)level;
         return -1;
     }
@@ -355,6 +374,24 @@ static int validate(struct config *c)
             return bad("COMMAND not found or not executable: %s", c->command[0]);
         c->command_path = p;
     }
+    /* parsed for websocketd's command lines, but not served yet: refused, not ignored */
+    const struct {
+        const char *name;
+        bool set;
+    } unsupported[] = {
+        {"dir", c->dir != NULL},
+        {"staticdir", c->staticdir != NULL},
+        {"cgidir", c->cgidir != NULL},
+        {"devconsole", c->devconsole},
+        {"ssl", c->ssl},
+        {"sslca", c->sslca != NULL},
+        {"redirport", c->redirport != 0},
+        {"unixsocket", c->unixsocket != NULL},
+        {"passstderr", c->passstderr},
+    };
+    for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++)
+        if (unsupported[i].set)
+            return bad("--%s is not yet supported", unsupported[i].name);
     if (!c->port_set)
         c->port = c->ssl ? 443 : 80;
     return -1;

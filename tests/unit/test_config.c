@@ -2,12 +2,15 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "tap.h"
 
-/* Parses a NULL-terminated list of arguments (argv[0] added); stderr silenced. */
+static char err[4096]; /* what the last parse() printed to stderr */
+
+/* Parses a NULL-terminated list of arguments (argv[0] added); stderr captured in err. */
 static int parse(struct config *c, ...)
 {
     static char name[] = "wsbridge";
@@ -20,13 +23,26 @@ static int parse(struct config *c, ...)
     for (char *a; (a = va_arg(ap, char *)) != NULL && argc < 31;)
         argv[argc++] = a;
     va_end(ap);
+    FILE *tmp = tmpfile();
     fflush(stderr);
-    freopen("/dev/null", "w", stderr);
+    dup2(fileno(tmp), 2);
     rc = config_parse(c, argc, argv);
     fflush(stderr);
     dup2(saved, 2);
     close(saved);
+    rewind(tmp);
+    size_t n = fread(err, 1, sizeof err - 1, tmp);
+    while (n && err[n - 1] == '\n')
+        n--;
+    err[n] = '\0';
+    fclose(tmp);
     return rc;
+}
+
+/* Refused with exit 1 and a message containing want. */
+static void refused(int rc, const char *want, const char *what)
+{
+    ok(rc == CONFIG_EXIT_BAD && strstr(err, want), "%s -> 1 (%s)", what, err);
 }
 
 static void test_defaults(void)
@@ -38,8 +54,8 @@ static void test_defaults(void)
     ok(c.command && strcmp(c.command[0], "cat") == 0 && c.command[1] == NULL, "COMMAND is argv");
     ok(c.command_path && c.command_path[0] == '/' && strstr(c.command_path, "cat"),
        "COMMAND resolved on PATH to an absolute path (%s)", c.command_path ? c.command_path : "-");
-    ok(c.passenv && strcmp(c.passenv[0], "PATH") == 0 && strcmp(c.passenv[1], "LD_LIBRARY_PATH") == 0 &&
-           !c.passenv[2],
+    ok(c.passenv && strcmp(c.passenv[0], "PATH") == 0 &&
+           strcmp(c.passenv[1], "LD_LIBRARY_PATH") == 0 && !c.passenv[2],
        "passenv defaults to PATH,LD_LIBRARY_PATH");
     is_int(c.handshake_timeout_ms, 10000, "handshake timeout 10 s");
     is_int(c.max_header_bytes, 16384, "max header bytes");
@@ -62,13 +78,15 @@ static void test_syntax(void)
     ok(c.binary, "--binary");
     is_int(c.maxforks, 7, "--maxforks=7");
     is_int(c.closems, 50, "-closems=50");
-    ok(c.naddresses == 2 && strcmp(c.addresses[0], "::1") == 0 && strcmp(c.addresses[1], "127.0.0.1") == 0,
+    ok(c.naddresses == 2 && strcmp(c.addresses[0], "::1") == 0 &&
+           strcmp(c.addresses[1], "127.0.0.1") == 0,
        "--address repeatable, IPv6 stored without brackets");
     ok(c.headers && strcmp(c.headers[0], "X-A: 1") == 0 && strcmp(c.headers[1], "X-B: 2") == 0,
        "--header repeatable in both forms");
     ok(strcmp(c.passenv[0], "HOME") == 0 && strcmp(c.passenv[1], "TERM") == 0 && !c.passenv[2],
        "--passenv replaces the default, spaces trimmed");
-    ok(strcmp(c.origins[0], "a.example") == 0 && strcmp(c.origins[1], "https://b.example:8443") == 0,
+    ok(strcmp(c.origins[0], "a.example") == 0 &&
+           strcmp(c.origins[1], "https://b.example:8443") == 0,
        "--origin list");
     ok(c.maxframesize == 1048576, "--maxframesize");
     is_int(c.loglevel, LOG_ERROR, "--loglevel error");
@@ -87,40 +105,127 @@ static void test_syntax(void)
     config_free(&c);
 }
 
+/* The flags test_syntax does not reach, each in both value forms. */
+static void test_every_flag(void)
+{
+    struct config c;
+    int rc = parse(&c, "--handshake-timeout=2500", "-max-header-bytes", "4096", "--max-headers",
+                   "7", "--pingms=300", "--header-ws=X-W: w", "-header-http", "X-H: h",
+                   "--reverselookup", "--passstderr=f", "--sameorigin=F", "--devconsole=False",
+                   "--loglevel=trace", "cat", NULL);
+    is_int(rc, -1, "the remaining flags parse");
+    is_int(c.handshake_timeout_ms, 2500, "--handshake-timeout=2500");
+    is_int(c.max_header_bytes, 4096, "-max-header-bytes 4096");
+    is_int(c.max_headers, 7, "--max-headers 7");
+    is_int(c.pingms, 300, "--pingms=300");
+    ok(c.headers_ws && strcmp(c.headers_ws[0], "X-W: w") == 0 && !c.headers_ws[1], "--header-ws");
+    ok(c.headers_http && strcmp(c.headers_http[0], "X-H: h") == 0 && !c.headers_http[1] &&
+           !c.headers,
+       "--header-http, and --header untouched");
+    ok(c.reverselookup && !c.passstderr && !c.sameorigin && !c.devconsole,
+       "booleans: bare, =f, =F, =False (Go's forms)");
+    is_int(c.loglevel, LOG_DEBUG, "trace is debug");
+    config_free(&c);
+
+    rc = parse(&c, "--binary", "false", NULL);
+    ok(rc == -1 && c.binary && strcmp(c.command[0], "false") == 0,
+       "a boolean never takes the next word: 'false' is COMMAND (/bin/false)");
+    config_free(&c);
+
+    /* parsed (syntax and values checked), then refused: not yet served */
+    refused(parse(&c, "--ssl", "--sslcert", "c.pem", "--sslkey=k.pem", "cat", NULL),
+            "--ssl is not yet supported", "--ssl with cert and key");
+    refused(parse(&c, "--sslca=ca.pem", "cat", NULL), "--sslca is not yet", "--sslca");
+    refused(parse(&c, "--dir=/tmp", NULL), "--dir is not yet", "--dir alone");
+    refused(parse(&c, "--staticdir", "/tmp", NULL), "--staticdir is not yet", "--staticdir alone");
+    refused(parse(&c, "-cgidir=/tmp", NULL), "--cgidir is not yet", "-cgidir alone");
+    refused(parse(&c, "--devconsole", "cat", NULL), "--devconsole is not yet", "--devconsole");
+    refused(parse(&c, "--redirport", "8081", "cat", NULL), "--redirport is not yet",
+            "--redirport 8081");
+    refused(parse(&c, "--redirport=x", "cat", NULL), "--redirport needs a port",
+            "--redirport's value is checked first");
+    refused(parse(&c, "--unixsocket=/tmp/ws.sock", "cat", NULL), "--unixsocket is not yet",
+            "--unixsocket");
+    refused(parse(&c, "--passstderr=t", "cat", NULL), "--passstderr is not yet", "--passstderr=t");
+    rc = parse(&c, "--passenv=", "--origin=", "cat", NULL);
+    ok(rc == -1 && c.passenv && !c.passenv[0] && c.origins && !c.origins[0],
+       "empty --passenv and --origin are empty lists");
+    config_free(&c);
+    rc = parse(&c, "/bin/sh", "-c", "echo", NULL);
+    ok(rc == -1 && c.command_path && c.command_path[0] == '/' && strcmp(c.command[1], "-c") == 0,
+       "COMMAND with a '/' is used as a path, resolved to an absolute one (%s)",
+       c.command_path ? c.command_path : "-");
+    config_free(&c);
+
+    is_int(log_level_parse("access"), LOG_ACCESS, "log level names: access");
+    is_int(log_level_parse("fatal"), LOG_FATAL, "log level names: fatal");
+    is_int(log_level_parse("loud"), -1, "log level names: unknown -> -1");
+}
+
 static void test_exit_codes(void)
 {
     struct config c;
     is_int(parse(&c, "--nope", "cat", NULL), CONFIG_EXIT_UNKNOWN_FLAG, "unknown flag -> 2");
-    is_int(parse(&c, "--port=x", "cat", NULL), CONFIG_EXIT_BAD, "bad number -> 1");
-    is_int(parse(&c, "--port=70000", "cat", NULL), CONFIG_EXIT_BAD, "port out of range -> 1");
-    is_int(parse(&c, "--loglevel=loud", "cat", NULL), CONFIG_EXIT_BAD, "bad loglevel -> 1");
+    ok(strstr(err, "--nope") && strstr(err, "see --help"), "it is named, with 'see --help'");
+    refused(parse(&c, "--port=x", "cat", NULL), "--port needs a port number", "bad number");
+    /* a bad value: exit 1, and the message names the flag */
+    static const struct {
+        const char *arg, *what;
+    } bad_values[] = {
+        {"--port=70000", "port out of range"},
+        {"--loglevel=loud", "bad loglevel"},
+        {"--maxforks=-1", "negative number"},
+        {"--closems=10ms", "trailing garbage"},
+        {"--pingms=", "empty number"},
+        {"--maxframesize=99999999999999999999999", "number overflow"},
+        {"--max-headers=4294967296", "over UINT_MAX"},
+        {"--handshake-timeout=1e3", "not a decimal number"},
+        {"--max-header-bytes=+5", "a sign"},
+        {"--binary=yes", "not a Go boolean"},
+        {"--header=bad header", "--header without a colon"},
+        {"--header=X(y): z", "--header with a non-token name"},
+        {"--header=X-A: 1\r\nX-B: 2", "--header with CR/LF"},
+        {"--header-ws=: v", "--header-ws with no name"},
+        {"--header-http=X-A 1", "--header-http without a colon"},
+    };
+    for (size_t i = 0; i < sizeof bad_values / sizeof bad_values[0]; i++) {
+        char flag[32];
+        snprintf(flag, sizeof flag, "%.*s", (int)strcspn(bad_values[i].arg, "="),
+                 bad_values[i].arg);
+        refused(parse(&c, bad_values[i].arg, "cat", NULL), flag, bad_values[i].what);
+    }
+    refused(parse(&c, "--maxforks", NULL), "--maxforks needs a value", "a flag missing its value");
     is_int(parse(&c, "--port=80", NULL), CONFIG_EXIT_BAD, "no COMMAND -> 1");
-    is_int(parse(&c, "no-such-command-xyz", NULL), CONFIG_EXIT_BAD, "COMMAND not on PATH -> 1");
-    is_int(parse(&c, "--dir=/tmp", "cat", NULL), CONFIG_EXIT_BAD, "COMMAND with --dir -> 1");
-    is_int(parse(&c, "--ssl", "cat", NULL), CONFIG_EXIT_BAD, "--ssl without cert/key -> 1");
-    is_int(parse(&c, "--sslkey=k", "cat", NULL), CONFIG_EXIT_BAD, "--sslkey without --ssl -> 1");
+    refused(parse(&c, "no-such-command-xyz", NULL), "COMMAND not found", "COMMAND not on PATH");
+    refused(parse(&c, "--dir=/tmp", "cat", NULL), "COMMAND or --dir", "COMMAND with --dir");
+    refused(parse(&c, "--ssl", "cat", NULL), "--ssl needs --sslcert", "--ssl without cert/key");
+    refused(parse(&c, "--sslkey=k", "cat", NULL), "need --ssl", "--sslkey without --ssl");
     is_int(parse(&c, "--devconsole", "--cgidir=/tmp", NULL), CONFIG_EXIT_DEVCONSOLE,
            "--devconsole with --cgidir -> 4");
-    is_int(parse(&c, "--header=bad header", "cat", NULL), CONFIG_EXIT_BAD, "--header without a colon -> 1");
-    is_int(parse(&c, "--header=X(y): z", "cat", NULL), CONFIG_EXIT_BAD, "--header with a non-token name -> 1");
-    is_int(parse(&c, "--maxforks", NULL), CONFIG_EXIT_BAD, "a flag missing its value -> 1");
-    ok(parse(&c, "--ssl", "--sslcert=c", "--sslkey=k", "cat", NULL) == -1 && c.port == 443,
-       "--ssl makes the default port 443");
-    config_free(&c);
+    is_int(parse(&c, "---port=1", "cat", NULL), CONFIG_EXIT_UNKNOWN_FLAG, "three dashes -> 2");
+    refused(parse(&c, "--sslcert=c", "cat", NULL), "need --ssl", "--sslcert without --ssl");
+    is_int(parse(&c, "--devconsole", "--staticdir=/tmp", NULL), CONFIG_EXIT_DEVCONSOLE,
+           "--devconsole with --staticdir -> 4");
+    is_int(parse(&c, "/etc/passwd", NULL), CONFIG_EXIT_BAD, "COMMAND not executable -> 1");
+    is_int(parse(&c, "/tmp", NULL), CONFIG_EXIT_BAD, "COMMAND a directory -> 1");
 
     int saved = dup(1);
     freopen("/dev/null", "w", stdout);
-    int h = parse(&c, "--help", NULL), v = parse(&c, "-version", NULL), l = parse(&c, "--license", NULL);
+    int h = parse(&c, "--help", NULL), v = parse(&c, "-version", NULL),
+        l = parse(&c, "--license", NULL);
+    int h2 = parse(&c, "-h", NULL), h3 = parse(&c, "--port=1", "-help", "cat", NULL);
     fflush(stdout);
     dup2(saved, 1);
     close(saved);
     ok(h == 0 && v == 0 && l == 0, "--help, -version, --license -> 0 (%d %d %d)", h, v, l);
+    ok(h2 == 0 && h3 == 0, "-h and -help -> 0 (%d %d)", h2, h3);
 }
 
 int main(void)
 {
     test_defaults();
     test_syntax();
+    test_every_flag();
     test_exit_codes();
     return tap_done();
 }
