@@ -99,6 +99,7 @@ struct conn {
     uint64_t next_send, next_recv; /* message sequence numbers */
     uint64_t *sent_at;             /* ring of -d send times */
     size_t rx_off;                 /* bytes of the current reply checked */
+    bool warm;                     /* the first echo came back: the child is running */
     char rbuf[65536];
     bool closed;
 };
@@ -131,7 +132,13 @@ struct bench {
 static void conn_start(struct bench *b, struct conn *c);
 static void on_stop(uv_timer_t *t);
 
-/* Rates exclude the ramp-up: the clock starts once every connection is open. */
+/*
+ * Rates exclude the ramp-up: the clock starts once every connection has had
+ * its first echo answered. Not at connect or at the 101: a relay (and
+ * websocketd) spawn the child after that point, so 200 spawns of a few ms
+ * each would fall inside the timed window, with the first messages waiting
+ * seconds for their `cat` (the relay measured 0-650 msg/s at c=200 so).
+ */
 static void conn_ready(struct bench *b)
 {
     if (++b->ready != b->conns || b->mode == M_CONNECT)
@@ -235,7 +242,13 @@ static void got_reply(struct conn *c)
         c->phase = 3;
         return;
     }
-    if (!b->stopping)
+    if (!c->warm) {
+        /* the warm-up echo is back: now the -d messages in flight */
+        c->warm = true;
+        conn_ready(b);
+        for (int i = 0; i < b->depth && !b->stopping; i++)
+            send_message(c);
+    } else if (!b->stopping)
         send_message(c);
     else if (c->next_recv == c->next_send)
         close_conn(c);
@@ -371,12 +384,12 @@ static void on_handshake_done(struct conn *c, const char *rest, size_t n)
     }
     h_add(&b->hs_lat, uv_hrtime() - c->t_connect);
     c->phase = 2;
-    conn_ready(b);
+    if (b->mode == M_CONNECT)
+        conn_ready(b);
     ws_stream_init(&c->ws, WS_ROLE_CLIENT, &ws_settings);
     c->ws.data = c;
-    int burst = b->mode == M_CONNECT ? 1 : b->depth;
-    for (int i = 0; i < burst && !b->stopping; i++)
-        send_message(c);
+    if (!b->stopping)
+        send_message(c); /* connect mode: the one echo; others: the warm-up echo */
     if (n)
         ws_stream_execute(&c->ws, (uint8_t *)rest, n);
 }
@@ -440,9 +453,7 @@ static void on_connect(uv_connect_t *req, int status)
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     if (b->mode == M_RAW) {
         c->phase = 2;
-        conn_ready(b);
-        for (int i = 0; i < b->depth; i++)
-            send_message(c);
+        send_message(c); /* the warm-up echo */
         return;
     }
     uint8_t raw[16];
@@ -450,10 +461,11 @@ static void on_connect(uv_connect_t *req, int status)
         raw[i] = (uint8_t)rand();
     EVP_EncodeBlock((unsigned char *)c->key, raw, 16);
     char req_buf[512];
-    int len = snprintf(req_buf, sizeof req_buf,
-                       "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                       "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                       b->path, b->host, c->key);
+    int len =
+        snprintf(req_buf, sizeof req_buf,
+                 "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                 b->path, b->host, c->key);
     c->phase = 1;
     write_bytes(c, req_buf, (size_t)len);
 }
@@ -540,33 +552,56 @@ static long children_rss(int pid)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"mode", 1, 0, 'm'},  {"connections", 1, 0, 'c'}, {"depth", 1, 0, 'd'},
-        {"size", 1, 0, 's'},  {"binary", 0, 0, 'b'},      {"time", 1, 0, 't'},
-        {"count", 1, 0, 'n'}, {"server-pid", 1, 0, 'p'},  {"json", 0, 0, 'j'},
-        {"help", 0, 0, 'h'},  {0, 0, 0, 0}};
+    static const struct option opts[] = {{"mode", 1, 0, 'm'},   {"connections", 1, 0, 'c'},
+                                         {"depth", 1, 0, 'd'},  {"size", 1, 0, 's'},
+                                         {"binary", 0, 0, 'b'}, {"time", 1, 0, 't'},
+                                         {"count", 1, 0, 'n'},  {"server-pid", 1, 0, 'p'},
+                                         {"json", 0, 0, 'j'},   {"help", 0, 0, 'h'},
+                                         {0, 0, 0, 0}};
     struct bench *b = calloc(1, sizeof *b);
     int o;
     b->conns = 1, b->depth = 1, b->size = 16, b->seconds = 5;
     while ((o = getopt_long(argc, argv, "m:c:d:s:bt:n:p:jh", opts, NULL)) != -1) {
         switch (o) {
         case 'm':
-            b->mode = strcmp(optarg, "raw") == 0 ? M_RAW : strcmp(optarg, "connect") == 0 ? M_CONNECT : M_ECHO;
+            b->mode = strcmp(optarg, "raw") == 0       ? M_RAW
+                      : strcmp(optarg, "connect") == 0 ? M_CONNECT
+                                                       : M_ECHO;
             if (b->mode == M_ECHO && strcmp(optarg, "echo") != 0) {
                 fprintf(stderr, "wsbridge-bench: unknown mode %s\n", optarg);
                 return 2;
             }
             break;
-        case 'c': b->conns = atoi(optarg); break;
-        case 'd': b->depth = atoi(optarg); break;
-        case 's': b->size = (size_t)atol(optarg); break;
-        case 'b': b->binary = true; break;
-        case 't': b->seconds = atof(optarg); break;
-        case 'n': b->count = (uint64_t)atoll(optarg); break;
-        case 'p': b->server_pid = atoi(optarg); break;
-        case 'j': b->json_only = true; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'c':
+            b->conns = atoi(optarg);
+            break;
+        case 'd':
+            b->depth = atoi(optarg);
+            break;
+        case 's':
+            b->size = (size_t)atol(optarg);
+            break;
+        case 'b':
+            b->binary = true;
+            break;
+        case 't':
+            b->seconds = atof(optarg);
+            break;
+        case 'n':
+            b->count = (uint64_t)atoll(optarg);
+            break;
+        case 'p':
+            b->server_pid = atoi(optarg);
+            break;
+        case 'j':
+            b->json_only = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind != argc - 1 || b->conns < 1 || b->depth < 1 || b->size < 1) {
@@ -606,26 +641,32 @@ int main(int argc, char **argv)
         b->c[i].sent_at = calloc((size_t)b->depth, sizeof(uint64_t));
         conn_start(b, &b->c[i]);
     }
-    /* connect mode times from the start; the others once all are open (60 s at most to get there) */
-    uv_timer_start(&b->stop_timer, on_stop, (uint64_t)(b->seconds * 1000) + (b->mode == M_CONNECT ? 0 : 60000), 0);
+    /* connect mode times from the start; the others once all are open (60 s at most to get there)
+     */
+    uv_timer_start(&b->stop_timer, on_stop,
+                   (uint64_t)(b->seconds * 1000) + (b->mode == M_CONNECT ? 0 : 60000), 0);
     uv_run(b->loop, UV_RUN_DEFAULT);
     getrusage(RUSAGE_SELF, &ru1);
     long rss1 = b->server_pid ? rss_kib(b->server_pid) : -1;
     long crss1 = b->server_pid ? children_rss(b->server_pid) : -1;
 
     double secs = (double)(b->t_end - b->t_start) / 1e9;
-    double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
-                 (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
+    double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec -
+                          ru0.ru_stime.tv_sec) +
+                 (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec -
+                          ru0.ru_stime.tv_usec) /
+                     1e6;
     double rate = (double)b->msgs / secs, mbs = (double)b->bytes / secs / 1e6;
     uint64_t errors = b->errors_proto + b->errors_conn + b->errors_verify;
     const char *mname = b->mode == M_RAW ? "raw" : b->mode == M_CONNECT ? "connect" : "echo";
     if (!b->json_only) {
-        printf("%s c=%d d=%d s=%zu %s: %.0f msg/s, %.2f MB/s over %.2f s\n", mname, b->conns, b->depth,
-               b->size, b->binary ? "binary" : "text", rate, mbs, secs);
+        printf("%s c=%d d=%d s=%zu %s: %.0f msg/s, %.2f MB/s over %.2f s\n", mname, b->conns,
+               b->depth, b->size, b->binary ? "binary" : "text", rate, mbs, secs);
         printf("  latency us: p50 %.0f  p90 %.0f  p99 %.0f  max %.0f\n", h_pct(&b->lat, .5),
                h_pct(&b->lat, .9), h_pct(&b->lat, .99), (double)b->lat.max / 1e3);
         if (b->mode != M_RAW)
-            printf("  handshake us: p50 %.0f  p99 %.0f\n", h_pct(&b->hs_lat, .5), h_pct(&b->hs_lat, .99));
+            printf("  handshake us: p50 %.0f  p99 %.0f\n", h_pct(&b->hs_lat, .5),
+                   h_pct(&b->hs_lat, .99));
         if (b->mode == M_CONNECT)
             printf("  cycles: %" PRIu64 " (%.0f/s), cycle us p50 %.0f p99 %.0f\n", b->cycles,
                    (double)b->cycles / secs, h_pct(&b->cycle_lat, .5), h_pct(&b->cycle_lat, .99));
@@ -633,17 +674,19 @@ int main(int argc, char **argv)
                b->errors_proto, b->errors_conn, b->errors_verify);
         printf("  client CPU: %.0f%%\n", 100.0 * cpu / secs);
         if (b->server_pid)
-            printf("  server RSS: %ld -> %ld KiB, children: %ld -> %ld KiB\n", rss0, rss1, crss0, crss1);
+            printf("  server RSS: %ld -> %ld KiB, children: %ld -> %ld KiB\n", rss0, rss1, crss0,
+                   crss1);
     }
-    printf("{\"mode\":\"%s\",\"c\":%d,\"d\":%d,\"s\":%zu,\"binary\":%s,\"seconds\":%.3f,\"messages\":%" PRIu64
+    printf("{\"mode\":\"%s\",\"c\":%d,\"d\":%d,\"s\":%zu,\"binary\":%s,\"seconds\":%.3f,"
+           "\"messages\":%" PRIu64
            ",\"msg_per_s\":%.1f,\"mb_per_s\":%.3f,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,"
            "\"max_us\":%.1f,\"handshake_p50_us\":%.1f,\"cycles\":%" PRIu64 ",\"cycles_per_s\":%.1f,"
            "\"errors\":%" PRIu64 ",\"client_cpu_pct\":%.1f,\"server_rss_kib\":[%ld,%ld],"
            "\"children_rss_kib\":[%ld,%ld],\"close_codes\":{",
-           mname, b->conns, b->depth, b->size, b->binary ? "true" : "false", secs, b->msgs, rate, mbs,
-           h_pct(&b->lat, .5), h_pct(&b->lat, .9), h_pct(&b->lat, .99), (double)b->lat.max / 1e3,
-           h_pct(&b->hs_lat, .5), b->cycles, (double)b->cycles / secs, errors, 100.0 * cpu / secs,
-           rss0, rss1, crss0, crss1);
+           mname, b->conns, b->depth, b->size, b->binary ? "true" : "false", secs, b->msgs, rate,
+           mbs, h_pct(&b->lat, .5), h_pct(&b->lat, .9), h_pct(&b->lat, .99),
+           (double)b->lat.max / 1e3, h_pct(&b->hs_lat, .5), b->cycles, (double)b->cycles / secs,
+           errors, 100.0 * cpu / secs, rss0, rss1, crss0, crss1);
     for (unsigned i = 0; i < 16 && b->closes[i]; i++)
         printf("%s\"%u\":%u", i ? "," : "", b->close_code[i], b->closes[i]);
     printf("}}\n");
