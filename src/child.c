@@ -400,18 +400,25 @@ char **child_env_build(const struct child_env_request *r)
     server_name_port(r, &b);
     eb_set(&b, "SERVER_PROTOCOL", "HTTP/1.1");
     eb_set(&b, "GATEWAY_INTERFACE", "CGI/1.1");
-    eb_set(&b, "REQUEST_METHOD", "GET");
-    eb_set(&b, "SCRIPT_NAME", r->script_name);
+    eb_set(&b, "REQUEST_METHOD", r->method ? r->method : "GET");
+    eb_begin(&b, "SCRIPT_NAME");
+    eb_decoded(&b, r->script_name, r->script_name_len ? r->script_name_len : strlen(r->script_name));
+    eb_end(&b);
+    if (r->script_filename)
+        eb_set(&b, "SCRIPT_FILENAME", r->script_filename);
     eb_begin(&b, "PATH_INFO");
-    eb_decoded(&b, r->path, r->path_len);
+    if (r->path_info)
+        eb_decoded(&b, r->path_info, r->path_info_len);
+    else
+        eb_decoded(&b, r->path, r->path_len);
     eb_end(&b);
     eb_begin(&b, "PATH_TRANSLATED");
     eb_decoded(&b, r->path, r->path_len);
     eb_end(&b);
     eb_set(&b, "QUERY_STRING", r->query);
     eb_set(&b, "AUTH_TYPE", "");
-    eb_set(&b, "CONTENT_LENGTH", "");
-    eb_set(&b, "CONTENT_TYPE", "");
+    eb_set(&b, "CONTENT_LENGTH", r->content_length ? r->content_length : "");
+    eb_set(&b, "CONTENT_TYPE", r->content_type ? r->content_type : "");
     eb_set(&b, "REMOTE_IDENT", "");
     eb_set(&b, "REMOTE_USER", "");
     snprintf(num, sizeof num, "%" PRIu64, r->unique_id);
@@ -421,6 +428,11 @@ char **child_env_build(const struct child_env_request *r)
     eb_set(&b, "REQUEST_URI", r->url);
     if (r->https)
         eb_set(&b, "HTTPS", "on");
+    if (r->https) /* mod_ssl's names; SUCCESS: --sslca verified it */
+        eb_set(&b, "SSL_CLIENT_VERIFY",
+               r->ssl_client_s_dn && *r->ssl_client_s_dn ? "SUCCESS" : "NONE");
+    if (r->ssl_client_s_dn && *r->ssl_client_s_dn)
+        eb_set(&b, "SSL_CLIENT_S_DN", r->ssl_client_s_dn);
     http_headers(r, &b);
 
     if (b.failed) {

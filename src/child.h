@@ -95,9 +95,17 @@ struct child_env_request {
     int remote_port;
     const char *remote_host; /* reverse DNS name, or NULL (then remote_addr) */
     bool https;
-    const char *script_name; /* "/" for COMMAND mode */
-    const char *path;        /* raw request path (before '?') */
+    const char *ssl_client_s_dn; /* verified client certificate's subject, "" or NULL: none */
+    const char *method;      /* "GET" when NULL */
+    const char *script_name; /* raw URL of the script: "/" for COMMAND mode */
+    size_t script_name_len;  /* 0: strlen(script_name) */
+    const char *path;        /* raw request path (before '?'): PATH_TRANSLATED */
     size_t path_len;
+    const char *path_info;   /* raw rest after the script (--dir, CGI); NULL: path */
+    size_t path_info_len;
+    const char *script_filename; /* the script's file (--dir, CGI): SCRIPT_FILENAME, or NULL */
+    const char *content_length;  /* CGI request body: "" when NULL */
+    const char *content_type;
     const char *query;                      /* raw query ("" when none) */
     const char *url;                        /* raw request target */
     const struct handshake_header *headers; /* as received */

@@ -59,6 +59,7 @@ static const struct flag flags[] = {
     {"binary", K_BOOL, OFF(binary), 0},
     {"passstderr", K_BOOL, OFF(passstderr), 0},
     {"handshake-timeout", K_UINT, OFF(handshake_timeout_ms), 0},
+    {"cgi-timeout", K_UINT, OFF(cgi_timeout_ms), 0},
     {"max-header-bytes", K_SIZE, OFF(max_header_bytes), 0},
     {"max-headers", K_UINT, OFF(max_headers), 0},
     {"passenv", K_LIST, OFF(passenv), 0},
@@ -98,6 +99,8 @@ static const char license_text[] =
 void config_usage(FILE *out)
 {
     fputs("Usage: wsbridge [OPTIONS] COMMAND [ARGS...]\n"
+          "       wsbridge [OPTIONS] --dir=DIR\n"
+          "       wsbridge [OPTIONS] --staticdir=DIR and/or --cgidir=DIR\n"
           "\n"
           "Serves COMMAND over WebSocket: one process per connection; each text message\n"
           "is a line on its stdin, each line it prints is a text message.\n"
@@ -121,6 +124,14 @@ void config_usage(FILE *out)
           "  --max-header-bytes=N   largest request header block; larger: 431 (default 16384)\n"
           "  --max-headers=N        most header fields in a request; more: 431 (default 100)\n"
           "\n"
+          "Serving files and scripts (plain HTTP on the same port):\n"
+          "  --dir=DIR              every executable file under DIR is a WebSocket endpoint:\n"
+          "                         /a/b.sh/x runs DIR/a/b.sh with PATH_INFO=/x\n"
+          "  --staticdir=DIR        serve the files under DIR to plain HTTP GET/HEAD\n"
+          "  --cgidir=DIR           run the CGI/1.1 scripts under DIR for plain HTTP requests\n"
+          "  --cgi-timeout=MS       stop a CGI script silent for MS; 504 if it had not\n"
+          "                         answered yet (default 60000)\n"
+          "\n"
           "Requests:\n"
           "  --origin=LIST          accept only these origins (comma-separated host[:port],\n"
           "                         optionally with scheme); others get 403\n"
@@ -138,7 +149,7 @@ void config_usage(FILE *out)
           "  --loglevel=LEVEL       debug, trace, access, info, error or fatal (default access)\n"
           "\n"
           "Not yet supported (accepted for websocketd compatibility, then refused):\n"
-          "  --dir, --staticdir, --cgidir, --devconsole, --ssl, --sslcert, --sslkey, --sslca,\n"
+          "  --devconsole, --ssl, --sslcert, --sslkey, --sslca,\n"
           "  --redirport, --unixsocket, --passstderr\n"
           "\n"
           "  --help, -h             this text\n"
@@ -354,8 +365,30 @@ static char *resolve_command(const char *cmd)
     return NULL;
 }
 
+/* --dir, --staticdir, --cgidir: must be directories; replaced by their real paths (the routing
+ * compares real paths to refuse symlinks out of them). */
+static int real_dir(struct config *c, const char *flag, const char **dir)
+{
+    struct stat st;
+    char *real;
+
+    if (!*dir)
+        return -1;
+    if (stat(*dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return bad("--%s=%s: not a directory", flag, *dir);
+    real = realpath(*dir, NULL);
+    if (!real || append((const char ***)&c->owned, NULL, real)) {
+        free(real);
+        return bad("out of memory");
+    }
+    *dir = real;
+    return -1;
+}
+
 static int validate(struct config *c)
 {
+    int rc;
+
     if (c->command && c->dir)
         return bad("give either COMMAND or --dir, not both");
     if (!c->command && !c->dir && !c->staticdir && !c->cgidir)
@@ -368,6 +401,10 @@ static int validate(struct config *c)
         fprintf(stderr, "wsbridge: --devconsole cannot be used with --staticdir or --cgidir\n");
         return CONFIG_EXIT_DEVCONSOLE;
     }
+    if ((rc = real_dir(c, "dir", &c->dir)) >= 0 ||
+        (rc = real_dir(c, "staticdir", &c->staticdir)) >= 0 ||
+        (rc = real_dir(c, "cgidir", &c->cgidir)) >= 0)
+        return rc;
     if (c->command) {
         char *p = resolve_command(c->command[0]);
         if (!p)
@@ -379,9 +416,6 @@ static int validate(struct config *c)
         const char *name;
         bool set;
     } unsupported[] = {
-        {"dir", c->dir != NULL},
-        {"staticdir", c->staticdir != NULL},
-        {"cgidir", c->cgidir != NULL},
         {"devconsole", c->devconsole},
         {"ssl", c->ssl},
         {"sslca", c->sslca != NULL},
@@ -416,6 +450,7 @@ static int parse(struct config *c, int argc, char **argv)
     memset(c, 0, sizeof *c);
     c->loglevel = LOG_ACCESS;
     c->handshake_timeout_ms = 10000;
+    c->cgi_timeout_ms = 60000;
     c->max_header_bytes = 16384;
     c->max_headers = 100;
     for (const char *const *p = default_passenv; *p; p++)

@@ -282,6 +282,56 @@ enum handshake_status handshake_execute(struct handshake *h, const char *data, s
     return HANDSHAKE_ERROR;
 }
 
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    struct handshake *h = of(p);
+    h->body_cb(h->body_ctx, at, len);
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    of(p)->body_done = true;
+    return HPE_PAUSED; /* what follows is not this request's */
+}
+
+int handshake_body(struct handshake *h, const char *data, size_t len, size_t *consumed,
+                   handshake_body_cb cb, void *ctx)
+{
+    llhttp_errno_t err;
+
+    *consumed = 0;
+    if (!h->complete || h->body_done)
+        return h->body_done ? 1 : -1;
+    if (!h->body_started) {
+        h->body_started = true;
+        /* Trailer fields must not grow the arena: the published headers point into it. */
+        h->settings.on_header_field = NULL;
+        h->settings.on_header_field_complete = NULL;
+        h->settings.on_header_value = NULL;
+        h->settings.on_header_value_complete = NULL;
+        h->settings.on_headers_complete = NULL;
+        h->settings.on_body = on_body;
+        h->settings.on_message_complete = on_message_complete;
+        llhttp_resume(&h->parser);
+    }
+    h->body_cb = cb;
+    h->body_ctx = ctx;
+    err = llhttp_execute(&h->parser, data, len);
+    if (err == HPE_OK) {
+        *consumed = len;
+        return 0;
+    }
+    if (err == HPE_PAUSED && h->body_done) {
+        *consumed = (size_t)(llhttp_get_error_pos(&h->parser) - data);
+        return 1;
+    }
+    h->reason = llhttp_get_error_reason(&h->parser);
+    if (!h->reason)
+        h->reason = "malformed request body";
+    return -1;
+}
+
 const struct handshake_header *handshake_find(const struct handshake *h, const char *name)
 {
     for (unsigned i = 0; i < h->nheaders && h->complete; i++)

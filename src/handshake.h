@@ -44,6 +44,9 @@ struct handshake_limits {
     unsigned max_headers;
 };
 
+/* A piece of a request body (handshake_body). */
+typedef void (*handshake_body_cb)(void *ctx, const char *data, size_t len);
+
 struct handshake_header {
     const char *name; /* NUL-terminated, as received (case preserved) */
     size_t name_len;
@@ -89,6 +92,9 @@ struct handshake {
     bool complete;
     size_t field_off, value_off; /* offsets into arena while parsing */
     size_t fed;                  /* bytes of the header block given to llhttp */
+    bool body_started, body_done;
+    handshake_body_cb body_cb;
+    void *body_ctx;
 };
 
 /*
@@ -108,6 +114,17 @@ void handshake_free(struct handshake *h);
  */
 enum handshake_status handshake_execute(struct handshake *h, const char *data, size_t len,
                                         size_t *consumed);
+
+/*
+ * After COMPLETE, for a request with a body (content_length > 0 or
+ * chunked): decodes the body that follows the header block with llhttp
+ * (chunk sizes, extensions and trailers are consumed; trailer fields are
+ * ignored). cb receives each piece of the body. Returns 0 when more is
+ * needed (all of data consumed), 1 when the body is complete (*consumed:
+ * the bytes that belonged to it), -1 when it is malformed (h->reason).
+ */
+int handshake_body(struct handshake *h, const char *data, size_t len, size_t *consumed,
+                   handshake_body_cb cb, void *ctx);
 
 /* After COMPLETE: does the request ask for a WebSocket (Upgrade: websocket)? */
 bool handshake_wants_websocket(const struct handshake *h);

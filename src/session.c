@@ -14,7 +14,9 @@
 #include <strings.h>
 
 #include "config.h"
+#include "http_serve.h"
 #include "log.h"
+#include "route.h"
 #include "server.h"
 #include "ws_error.h"
 
@@ -42,11 +44,15 @@ static void session_free(struct session *s)
                  s->ws.close_sent_code  ? s->ws.close_sent_code
                  : s->ws.close_received ? s->ws.close_recv_code
                                         : (unsigned)WS_CLOSE_ABNORMAL);
-    log_access(s->id,
-               "%s:%d \"%s\" %d %" PRIu64 ".%03" PRIu64 "s in=%" PRIu64 " out=%" PRIu64
-               " %s close=%s",
-               s->peer, s->peer_port, s->path ? s->path : "-", s->status, ms / 1000, ms % 1000,
-               s->bytes_in, s->bytes_out, st, close);
+    /* plain-HTTP requests had a line each (http_serve.c); one not answered yet gets one here */
+    if (s->status != 0 || s->nrequests == 0)
+        log_access(s->id,
+                   "%s:%d \"%s\" %d %" PRIu64 ".%03" PRIu64 "s in=%" PRIu64 " out=%" PRIu64
+                   " %s close=%s",
+                   s->peer, s->peer_port, s->path ? s->path : "-", s->status, ms / 1000, ms % 1000,
+                   s->bytes_in, s->bytes_out, st, close);
+    http_serve_release(s);
+    bridge_buf_unref(s->pending_buf);
     if (s->counted)
         s->srv->nforks--;
     server_remove_session(s->srv, s);
@@ -213,6 +219,13 @@ static void on_child_exit(struct child *c)
     session_unref(s);
 }
 
+void session_child_exited(struct session *s)
+{
+    session_ref(s);
+    session_finish(s);
+    session_unref(s);
+}
+
 void session_shutdown(struct session *s)
 {
     if (s->phase == SESSION_WS) {
@@ -272,6 +285,13 @@ static void timer_fire(uv_timer_t *t)
         break;
     case SESSION_T_LINGER:
         close_transport(s);
+        break;
+    case SESSION_T_IDLE:
+        log_debug(s->id, "keep-alive connection idle: closing");
+        close_transport(s);
+        break;
+    case SESSION_T_SEND:
+        http_serve_timeout(s);
         break;
     case SESSION_T_NONE:
         break;
@@ -361,6 +381,27 @@ static void http_error(struct session *s, int status, const char *why)
         send_response(s, out, (size_t)n);
     free(out);
     free(extra);
+    finish_transport(s);
+}
+
+void session_timer(struct session *s, enum session_timer_mode mode, uint64_t ms)
+{
+    timer_set(s, mode, ms, 0);
+}
+
+void session_http_error(struct session *s, int status, const char *why)
+{
+    http_error(s, status, why);
+}
+
+char *session_extra_headers(const struct session *s, bool ws)
+{
+    const struct config *cfg = s->srv->cfg;
+    return extra_headers(cfg->headers, ws ? cfg->headers_ws : cfg->headers_http);
+}
+
+void session_finish_transport(struct session *s)
+{
     finish_transport(s);
 }
 
@@ -464,7 +505,25 @@ static bool origin_allowed(struct session *s)
     return true;
 }
 
-static uint64_t unique_id(struct session *s)
+int session_spawn(struct session *s, const char *file, char *const *argv, char **env,
+                  child_cb on_exit)
+{
+    int r;
+
+    s->child.data = s;
+    s->child.on_exit = on_exit;
+    s->child.on_closed = child_closed;
+    s->has_child = true;
+    session_ref(s); /* released in child_closed */
+    r = child_spawn(&s->child, s->srv->loop, file, argv, env, s->srv->cfg->closems);
+    if (r == 0) {
+        s->counted = true;
+        s->srv->nforks++;
+    }
+    return r;
+}
+
+uint64_t session_unique_id(const struct session *s)
 {
     /* splitmix64 of a per-process random base and the connection id */
     uint64_t z = s->srv->unique_base + s->id * 0x9E3779B97F4A7C15ull;
@@ -482,19 +541,42 @@ static void upgrade(struct session *s, uint8_t *rest, size_t rest_len)
     char *extra, *out;
     size_t cap;
     int r, n;
+    struct route rt;
+    const char *file = cfg->command_path;
+    char *const *argv = cfg->command;
+    char *dir_argv[2];
 
-    if (!cfg->command || !cfg->command_path) {
-        http_error(s, 404, "no program to serve"); /* --dir etc. come with plain HTTP */
+    memset(&rt, 0, sizeof rt);
+    if (cfg->dir) {
+        /* --dir: the URL names the script; refused before anything runs */
+        enum route_status rs = route_resolve(cfg->dir, s->hs->path, s->hs->path_len,
+                                             ROUTE_WALK | ROUTE_EXEC, &rt);
+        if (rs != ROUTE_FILE) {
+            int code = rs == ROUTE_DIRECTORY ? 404 : (int)rs;
+            const char *why = rs == ROUTE_DIRECTORY ? "a directory" : rt.why;
+            log_info(s->id, "no script for %s: %d (%s)", s->path ? s->path : "-", code, why);
+            route_free(&rt);
+            http_error(s, code, why);
+            return;
+        }
+        file = rt.file;
+        dir_argv[0] = rt.file;
+        dir_argv[1] = NULL;
+        argv = dir_argv;
+    } else if (!cfg->command || !cfg->command_path) {
+        http_error(s, 404, "no program to serve"); /* only --staticdir/--cgidir */
         return;
     }
     if (cfg->maxforks && srv->nforks >= cfg->maxforks) {
         log_info(s->id, "--maxforks=%u reached: 429", cfg->maxforks);
+        route_free(&rt);
         http_error(s, 429, "maxforks");
         return;
     }
     if (!origin_allowed(s)) {
         const struct handshake_header *o = handshake_find(s->hs, "Origin");
         log_info(s->id, "origin '%s' refused: 403", o ? o->value : "(none)");
+        route_free(&rt);
         http_error(s, 403, "origin");
         return;
     }
@@ -506,35 +588,38 @@ static void upgrade(struct session *s, uint8_t *rest, size_t rest_len)
     req.remote_host = s->remote_host;
     req.https = cfg->ssl;
     req.script_name = "/";
+    if (cfg->dir) {
+        req.script_name = s->hs->path;
+        req.script_name_len = rt.script_len;
+        req.path_info = rt.path_info;
+        req.path_info_len = rt.path_info_len;
+        req.script_filename = rt.file;
+    }
     req.path = s->hs->path;
     req.path_len = s->hs->path_len;
     req.query = s->hs->query;
     req.url = s->hs->url;
     req.headers = s->hs->headers;
     req.nheaders = s->hs->nheaders;
-    req.unique_id = unique_id(s);
+    req.unique_id = session_unique_id(s);
     env = child_env_build(&req);
     if (!env) {
+        route_free(&rt);
         http_error(s, 500, "out of memory");
         return;
     }
 
     /* Spawn first: a program that cannot start is a 500, never a 101 then a drop. */
-    s->child.data = s;
-    s->child.on_exit = on_child_exit;
-    s->child.on_closed = child_closed;
-    s->has_child = true;
-    session_ref(s); /* released in child_closed */
-    r = child_spawn(&s->child, srv->loop, cfg->command_path, cfg->command, env, cfg->closems);
+    r = session_spawn(s, file, argv, env, on_child_exit);
     free(env);
     if (r) {
-        log_error(s->id, "cannot start %s: %s", cfg->command_path, uv_strerror(r));
+        log_error(s->id, "cannot start %s: %s", file, uv_strerror(r));
+        route_free(&rt);
         http_error(s, 500, uv_strerror(r));
         return;
     }
-    s->counted = true;
-    srv->nforks++;
-    log_debug(s->id, "started %s, pid %d", cfg->command_path, s->child.pid);
+    log_debug(s->id, "started %s, pid %d", file, s->child.pid);
+    route_free(&rt);
 
     extra = extra_headers(cfg->headers, cfg->headers_ws);
     cap = 1024 + (extra ? strlen(extra) : 0);
@@ -648,7 +733,8 @@ static void http_data(struct session *s, uint8_t *data, size_t len)
         return;
     }
     if (!handshake_wants_websocket(s->hs)) {
-        http_error(s, 404, "not a WebSocket request");
+        s->t->ops->read_stop(s->t); /* one request at a time; a body is read by its consumer */
+        http_serve(s, data + consumed, len - consumed);
         return;
     }
     if ((code = handshake_check(s->hs)) != 0) {
@@ -660,6 +746,53 @@ static void http_data(struct session *s, uint8_t *data, size_t len)
     if (s->srv->cfg->reverselookup && reverse_lookup(s, data + consumed, len - consumed) == 0)
         return; /* upgrade() follows in lookup_done() */
     upgrade_and_go(s, data + consumed, len - consumed);
+}
+
+static void handshake_limits_of(const struct server *srv, struct handshake_limits *lim)
+{
+    lim->max_header_bytes = srv->cfg->max_header_bytes ? srv->cfg->max_header_bytes
+                                                       : HANDSHAKE_MAX_HEADER_BYTES_DEFAULT;
+    lim->max_headers =
+        srv->cfg->max_headers ? srv->cfg->max_headers : HANDSHAKE_MAX_HEADERS_DEFAULT;
+}
+
+void session_http_next(struct session *s, bool keep_alive)
+{
+    struct handshake_limits lim;
+    struct bridge_buf *b = s->pending_buf;
+    uint8_t *data = s->pending;
+    size_t len = s->pending_len;
+
+    s->pending_buf = NULL;
+    s->pending = NULL;
+    s->pending_len = 0;
+    free(s->path);
+    s->path = NULL;
+    if (!keep_alive || s->srv->shutting_down || s->t_closing || s->t_shutdown) {
+        bridge_buf_unref(b);
+        finish_transport(s);
+        return;
+    }
+    handshake_free(s->hs);
+    handshake_limits_of(s->srv, &lim);
+    handshake_init(s->hs, &lim);
+    /* a pipelined request's rest must come within the handshake time; an idle one may wait as
+     * long */
+    if (s->srv->cfg->handshake_timeout_ms)
+        timer_set(s, len ? SESSION_T_HANDSHAKE : SESSION_T_IDLE, s->srv->cfg->handshake_timeout_ms,
+                  0);
+    else
+        uv_timer_stop(&s->timer);
+    session_ref(s);
+    if (len) {
+        s->rbuf = b;
+        http_data(s, data, len);
+        s->rbuf = NULL;
+    }
+    bridge_buf_unref(b);
+    if (s->phase == SESSION_HTTP && !s->resp && !s->t_closing && !s->t_shutdown)
+        s->t->ops->read_start(s->t);
+    session_unref(s);
 }
 
 /* ---------------------------------------------------------------- socket reads */
@@ -687,7 +820,9 @@ static void sock_read(struct transport *t, ssize_t nread, const uv_buf_t *buf)
     } else if (nread > 0 && !s->t_closing) {
         s->bytes_in += (uint64_t)nread;
         s->last_rx_ms = uv_now(s->srv->loop);
-        if (s->phase == SESSION_HTTP) {
+        if (s->phase == SESSION_HTTP && s->resp) {
+            http_serve_body(s, b, (uint8_t *)buf->base, (size_t)nread); /* a CGI request body */
+        } else if (s->phase == SESSION_HTTP) {
             s->rbuf = b;
             http_data(s, (uint8_t *)buf->base, (size_t)nread);
             s->rbuf = NULL;
@@ -715,9 +850,7 @@ void session_accept(struct server *srv, uv_stream_t *listener)
     s = calloc(1, sizeof *s);
     if (s)
         s->hs = calloc(1, sizeof *s->hs);
-    lim.max_header_bytes = srv->cfg->max_header_bytes ? srv->cfg->max_header_bytes
-                                                      : HANDSHAKE_MAX_HEADER_BYTES_DEFAULT;
-    lim.max_headers = srv->cfg->max_headers ? srv->cfg->max_headers : HANDSHAKE_MAX_HEADERS_DEFAULT;
+    handshake_limits_of(srv, &lim);
     if (!s || !s->hs || handshake_init(s->hs, &lim) != 0) {
         log_error(0, "accept: out of memory");
         if (s)

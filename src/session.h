@@ -53,7 +53,11 @@ enum session_timer_mode {
     SESSION_T_PING,
     SESSION_T_EXIT_GRACE, /* leader exited, stdout still open (a grandchild holds it) */
     SESSION_T_LINGER,     /* our close is out, waiting for the peer's */
+    SESSION_T_IDLE,       /* keep-alive: waiting for the next request */
+    SESSION_T_SEND,       /* plain HTTP response: the peer stopped reading */
 };
+
+struct http_resp;
 
 struct session {
     struct session *prev, *next; /* the server's list */
@@ -75,7 +79,12 @@ struct session {
     struct bridge_buf *rbuf; /* the socket read buffer being handled (HTTP phase) */
     char peer[46];
     int peer_port;
-    int status; /* HTTP status answered */
+    int status; /* HTTP status answered (0 once a plain-HTTP response was logged) */
+    unsigned nrequests;          /* plain-HTTP requests answered on this connection */
+    struct http_resp *resp;      /* the plain-HTTP response in progress (http_serve.c) */
+    struct bridge_buf *pending_buf; /* pipelined bytes behind the request being answered */
+    uint8_t *pending;
+    size_t pending_len;
     uint64_t started_ms, last_rx_ms;
     uint64_t bytes_in, bytes_out;
 
@@ -118,6 +127,25 @@ void session_peer_gone(struct session *s, bool graceful);
 void session_stdout_done(struct session *s);
 /* The child's stdin can take no more data. */
 void session_stdin_dead(struct session *s);
+
+/* Used by http_serve.c and cgi.c */
+void session_timer(struct session *s, enum session_timer_mode mode, uint64_t ms);
+/* An error response with Connection: close, then the connection ends. */
+void session_http_error(struct session *s, int status, const char *why);
+/* --header and --header-http (http) or --header-ws lines as "Name: v\r\n"..., or NULL. */
+char *session_extra_headers(const struct session *s, bool ws);
+/* The plain-HTTP response is complete: the next request (keep_alive) or the end. */
+void session_http_next(struct session *s, bool keep_alive);
+/* Starts the session's program (s->child; counted in --maxforks until the session ends).
+ * 0, or a UV error (then child_close still follows when the session ends). */
+int session_spawn(struct session *s, const char *file, char *const *argv, char **env,
+                  child_cb on_exit);
+/* A child started with session_spawn() was reaped: the session may end now. */
+void session_child_exited(struct session *s);
+/* UNIQUE_ID for the child's environment. */
+uint64_t session_unique_id(const struct session *s);
+/* Ends the connection after what is queued has been sent. */
+void session_finish_transport(struct session *s);
 
 /* sizeof(struct session) + the transport's, for the memory budget log. */
 size_t session_memory(void);

@@ -136,9 +136,19 @@ static void test_every_flag(void)
     refused(parse(&c, "--ssl", "--sslcert", "c.pem", "--sslkey=k.pem", "cat", NULL),
             "--ssl is not yet supported", "--ssl with cert and key");
     refused(parse(&c, "--sslca=ca.pem", "cat", NULL), "--sslca is not yet", "--sslca");
-    refused(parse(&c, "--dir=/tmp", NULL), "--dir is not yet", "--dir alone");
-    refused(parse(&c, "--staticdir", "/tmp", NULL), "--staticdir is not yet", "--staticdir alone");
-    refused(parse(&c, "-cgidir=/tmp", NULL), "--cgidir is not yet", "-cgidir alone");
+    rc = parse(&c, "--dir=/tmp/", NULL);
+    ok(rc == -1 && c.dir && strcmp(c.dir, "/tmp") == 0 && !c.command,
+       "--dir alone parses, to the directory's real path (%s)", c.dir ? c.dir : "-");
+    config_free(&c);
+    rc = parse(&c, "--staticdir", "/tmp", "-cgidir=/", "--cgi-timeout=5", NULL);
+    ok(rc == -1 && c.staticdir && c.cgidir && strcmp(c.cgidir, "/") == 0 && c.cgi_timeout_ms == 5,
+       "--staticdir and --cgidir without COMMAND, --cgi-timeout");
+    config_free(&c);
+    refused(parse(&c, "--dir=/tmp", "cat", NULL), "either COMMAND or --dir", "--dir with COMMAND");
+    refused(parse(&c, "--staticdir=/nonexistent-wsb", NULL), "--staticdir=/nonexistent-wsb: not a dir",
+            "--staticdir must be a directory");
+    refused(parse(&c, "--cgidir=/etc/passwd", NULL), "--cgidir=/etc/passwd: not a dir",
+            "--cgidir must be a directory");
     refused(parse(&c, "--devconsole", "cat", NULL), "--devconsole is not yet", "--devconsole");
     refused(parse(&c, "--redirport", "8081", "cat", NULL), "--redirport is not yet",
             "--redirport 8081");

@@ -1,0 +1,460 @@
+/*
+ * cgi: CGI/1.1 scripts for plain HTTP requests (cgi.h).
+ */
+#include "build-config.h"
+
+#include "cgi.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge.h"
+#include "child.h"
+#include "config.h"
+#include "handshake.h"
+#include "http_serve.h"
+#include "httpmsg.h"
+#include "log.h"
+#include "route.h"
+#include "server.h"
+#include "session.h"
+
+#define CGI_HIGH_WATER (256u * 1024u) /* stop reading the side that feeds a full queue */
+#define CGI_LOW_WATER (64u * 1024u)
+#define CGI_ERRLINE_MAX 512u
+
+struct cgi {
+    struct http_resp *r;
+    size_t stdin_queued;   /* body bytes written to the script's stdin, not yet taken */
+    unsigned stdin_inflight;
+    uint64_t out_left;     /* body bytes still allowed by the script's Content-Length */
+    bool head_sent;        /* the script's head is out: no error page any more */
+    bool errored;          /* an error page replaced the script's response */
+    bool body_complete;    /* the request body has been read whole */
+    bool sock_paused;      /* socket reads stopped: the script's stdin is full */
+    bool reading_out;
+    bool stdout_eof;
+    size_t errlen;
+    char errline[CGI_ERRLINE_MAX];
+    struct cgi_head head; /* last: 16 KiB */
+};
+
+struct stdin_write {
+    uv_write_t req;
+    struct session *s;
+    size_t len;
+    char data[];
+};
+
+static struct cgi *cgi_of(struct session *s)
+{
+    return s->resp ? s->resp->cgi : NULL;
+}
+
+/* Replaces the script's response by an error page (only before its head went out). */
+static void fail(struct cgi *c, int status, const char *why)
+{
+    struct http_resp *r = c->r;
+    struct session *s = r->s;
+
+    log_error(s->id, "CGI %s: %d (%s)", s->path ? s->path : "-", status, why);
+    if (s->has_child && !s->child.closing)
+        child_stop(&s->child);
+    if (c->errored)
+        return;
+    c->errored = true;
+    if (c->head_sent) {
+        /* The client sees a short body. Not http_resp_done() here: callers go on using c. */
+        r->failed = true;
+        r->finished = true;
+        session_peer_gone(s, false);
+        return;
+    }
+    r->keep_alive = false;
+    http_reply_status(r, status, "");
+}
+
+/* ---------------------------------------------------------------- request body -> stdin */
+
+static void maybe_close_stdin(struct session *s, struct cgi *c)
+{
+    if (c->body_complete && c->stdin_inflight == 0 && s->has_child)
+        child_close_stdin(&s->child);
+}
+
+static void stdin_done(uv_write_t *req, int status)
+{
+    struct stdin_write *w = (struct stdin_write *)req;
+    struct session *s = w->s;
+    struct cgi *c = cgi_of(s);
+
+    if (c) {
+        c->stdin_inflight--;
+        c->stdin_queued -= w->len;
+        if (status < 0)
+            log_debug(s->id, "CGI stdin: %s", uv_strerror(status)); /* it stopped reading */
+        if (c->sock_paused && c->stdin_queued <= CGI_LOW_WATER && !c->body_complete) {
+            c->sock_paused = false;
+            s->t->ops->read_start(s->t);
+        }
+        maybe_close_stdin(s, c);
+    }
+    free(w);
+    session_unref(s);
+}
+
+static void body_piece(void *ctx, const char *data, size_t len)
+{
+    struct cgi *c = ctx;
+    struct session *s = c->r->s;
+    struct stdin_write *w;
+    uv_buf_t b;
+
+    if (!s->has_child || s->child.in_closed || c->errored || len == 0)
+        return; /* the script is gone: the body is dropped */
+    w = malloc(sizeof *w + len);
+    if (!w) {
+        fail(c, 500, "out of memory");
+        return;
+    }
+    memcpy(w->data, data, len);
+    w->s = s;
+    w->len = len;
+    b = uv_buf_init(w->data, (unsigned)len);
+    if (uv_write(&w->req, (uv_stream_t *)&s->child.in, &b, 1, stdin_done) != 0) {
+        free(w);
+        return;
+    }
+    session_ref(s);
+    c->stdin_inflight++;
+    c->stdin_queued += len;
+}
+
+static void feed_body(struct cgi *c, const uint8_t *data, size_t len)
+{
+    struct session *s = c->r->s;
+    size_t consumed;
+    int rc;
+
+    if (c->body_complete)
+        return; /* anything after the body: ignored, the connection closes after CGI */
+    rc = handshake_body(s->hs, (const char *)data, len, &consumed, body_piece, c);
+    if (rc < 0) {
+        s->t->ops->read_stop(s->t);
+        c->body_complete = true;
+        fail(c, 400, s->hs->reason ? s->hs->reason : "malformed body");
+        return;
+    }
+    if (rc == 1) {
+        c->body_complete = true;
+        s->t->ops->read_stop(s->t);
+        maybe_close_stdin(s, c);
+    } else if (c->stdin_queued > CGI_HIGH_WATER) {
+        c->sock_paused = true;
+        s->t->ops->read_stop(s->t);
+    }
+}
+
+void cgi_body(struct http_resp *r, struct bridge_buf *b, uint8_t *data, size_t len)
+{
+    (void)b; /* body pieces are copied into the stdin writes */
+    session_timer(r->s, SESSION_T_SEND, r->timeout_ms);
+    feed_body(r->cgi, data, len);
+}
+
+/* ---------------------------------------------------------------- stdout -> response */
+
+static void out_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct bridge_buf *b = bridge_buf_get();
+    (void)h;
+    (void)suggested;
+    *buf = b ? uv_buf_init((char *)b->data, BRIDGE_BUF_SIZE) : uv_buf_init(NULL, 0);
+}
+
+static void finish(struct cgi *c)
+{
+    struct http_resp *r = c->r;
+    struct session *s = r->s;
+
+    r->finished = true;
+    /* The script closed stdout; whatever still runs in its group is stopped. */
+    if (s->has_child && !s->child.exited && !s->child.closing)
+        child_stop(&s->child);
+    if (r->inflight == 0)
+        http_resp_done(r);
+}
+
+static void send_head(struct cgi *c)
+{
+    struct http_resp *r = c->r;
+    char *head;
+    size_t hlen;
+
+    c->head_sent = true;
+    c->out_left = c->head.has_length ? c->head.content_length : UINT64_MAX;
+    head = http_resp_head(r, c->head.status, c->head.reason, c->head.out ? c->head.out : "",
+                          &hlen);
+    if (!head || http_resp_write(r, head, hlen, NULL, NULL, 0) != 0) {
+        r->failed = true;
+        c->errored = true;
+        session_peer_gone(r->s, false); /* the session's end releases r */
+    }
+}
+
+static void send_body(struct cgi *c, struct bridge_buf *b, const uint8_t *data, size_t len)
+{
+    struct http_resp *r = c->r;
+    struct session *s = r->s;
+
+    if (r->head_only || len == 0 || c->out_left == 0)
+        return;
+    if (len > c->out_left)
+        len = (size_t)c->out_left; /* past the script's own Content-Length: dropped */
+    c->out_left -= len;
+    r->body_bytes += len;
+    bridge_buf_ref(b);
+    if (http_resp_write(r, NULL, 0, b, data, len) != 0) {
+        fail(c, 500, "write failed");
+        return;
+    }
+    if (s->t->ops->write_queue_size(s->t) > CGI_HIGH_WATER && c->reading_out) {
+        uv_read_stop((uv_stream_t *)&s->child.out);
+        c->reading_out = false;
+    }
+}
+
+static void out_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    struct child *ch = st->data;
+    struct session *s = ch->data;
+    struct cgi *c = cgi_of(s);
+    struct bridge_buf *b = buf->base ? bridge_buf_of(buf->base) : NULL;
+
+    if (!c || c->errored || s->t_closing) {
+        if (nread < 0)
+            child_close_stdout(ch);
+    } else if (nread < 0) {
+        c->stdout_eof = true;
+        c->reading_out = false;
+        child_close_stdout(ch);
+        if (!c->head_sent)
+            fail(c, 502, c->head.len ? "header block not complete" : "no output");
+        else
+            finish(c);
+    } else if (nread > 0) {
+        const uint8_t *data = (const uint8_t *)buf->base;
+        size_t len = (size_t)nread;
+        session_timer(s, SESSION_T_SEND, c->r->timeout_ms);
+        if (!c->head_sent) {
+            size_t used;
+            enum cgi_head_state hs = cgi_head_feed(&c->head, (const char *)data, len, &used);
+            if (hs == CGI_HEAD_ERROR)
+                fail(c, 502, c->head.why);
+            else if (hs == CGI_HEAD_DONE)
+                send_head(c);
+            data += used;
+            len -= used;
+        }
+        if (c->head_sent && !c->errored)
+            send_body(c, b, data, len);
+    }
+    bridge_buf_unref(b);
+}
+
+void cgi_written(struct http_resp *r)
+{
+    struct cgi *c = r->cgi;
+    struct session *s = r->s;
+
+    if (r->finished || c->errored || r->failed) {
+        if (r->inflight == 0)
+            http_resp_done(r);
+        return;
+    }
+    if (!c->reading_out && !c->stdout_eof && !s->child.out_closed &&
+        s->t->ops->write_queue_size(s->t) <= CGI_LOW_WATER) {
+        if (uv_read_start((uv_stream_t *)&s->child.out, out_alloc, out_read) == 0)
+            c->reading_out = true;
+    }
+}
+
+/* ---------------------------------------------------------------- stderr -> log */
+
+static void err_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct child *ch = h->data;
+    struct session *s = ch->data;
+    struct cgi *c = cgi_of(s);
+    (void)suggested;
+    if (!c) {
+        *buf = uv_buf_init(NULL, 0);
+        return;
+    }
+    *buf = uv_buf_init(c->errline + c->errlen, (unsigned)(sizeof c->errline - c->errlen));
+}
+
+static void err_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    struct child *ch = st->data;
+    struct session *s = ch->data;
+    struct cgi *c = cgi_of(s);
+    (void)buf;
+
+    if (nread < 0 || !c) {
+        if (c && c->errlen)
+            log_error(s->id, "CGI stderr: %.*s", (int)c->errlen, c->errline);
+        if (c)
+            c->errlen = 0;
+        child_close_stderr(ch);
+        return;
+    }
+    c->errlen += (size_t)nread;
+    /* Every complete line is logged; a line longer than the buffer is logged in pieces. */
+    char *p = c->errline, *end = c->errline + c->errlen, *nl;
+    while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+        size_t n = (size_t)(nl - p);
+        if (n && p[n - 1] == '\r')
+            n--;
+        log_error(s->id, "CGI stderr: %.*s", (int)n, p);
+        p = nl + 1;
+    }
+    if (p == c->errline && c->errlen == sizeof c->errline) {
+        log_error(s->id, "CGI stderr: %.*s", (int)c->errlen, c->errline);
+        p = end;
+    }
+    memmove(c->errline, p, (size_t)(end - p));
+    c->errlen = (size_t)(end - p);
+}
+
+/* ---------------------------------------------------------------- start, end */
+
+static void on_exit_cb(struct child *ch)
+{
+    struct session *s = ch->data;
+    char st[64];
+
+    log_debug(s->id, "CGI script %d: %s", ch->pid, child_status_string(ch, st, sizeof st));
+    session_child_exited(s);
+}
+
+void cgi_start(struct http_resp *r, struct route *rt)
+{
+    struct session *s = r->s;
+    struct server *srv = s->srv;
+    const struct config *cfg = srv->cfg;
+    struct handshake *hs = s->hs;
+    struct child_env_request req;
+    const struct handshake_header *ctype = handshake_find(hs, "Content-Type");
+    char clen[24] = "";
+    char *argv[2] = {rt->file, NULL};
+    char **env;
+    struct cgi *c;
+    int rc;
+
+    r->keep_alive = false; /* the response is delimited by closing, or the script's length */
+    r->timeout_ms = cfg->cgi_timeout_ms;
+    session_timer(s, SESSION_T_SEND, r->timeout_ms);
+    if (cfg->maxforks && srv->nforks >= cfg->maxforks) {
+        log_info(s->id, "--maxforks=%u reached: 429", cfg->maxforks);
+        route_free(rt);
+        http_reply_status(r, 429, "");
+        return;
+    }
+    c = calloc(1, sizeof *c);
+    if (!c) {
+        route_free(rt);
+        http_reply_status(r, 500, "");
+        return;
+    }
+    c->r = r;
+    cgi_head_init(&c->head);
+    r->cgi = c;
+
+    if (hs->content_length)
+        snprintf(clen, sizeof clen, "%" PRIu64, hs->content_length);
+    memset(&req, 0, sizeof req);
+    req.server_software = srv->software;
+    req.passenv = cfg->passenv;
+    req.remote_addr = s->peer;
+    req.remote_port = s->peer_port;
+    req.remote_host = s->remote_host;
+    req.https = cfg->ssl;
+    req.method = r->method;
+    req.script_name = hs->path;
+    req.script_name_len = rt->script_len;
+    req.path_info = rt->path_info;
+    req.path_info_len = rt->path_info_len;
+    req.script_filename = rt->file;
+    req.content_length = clen;
+    req.content_type = ctype ? ctype->value : "";
+    req.path = hs->path;
+    req.path_len = hs->path_len;
+    req.query = hs->query;
+    req.url = hs->url;
+    req.headers = hs->headers;
+    req.nheaders = hs->nheaders;
+    req.unique_id = session_unique_id(s);
+    env = child_env_build(&req);
+    rc = env ? session_spawn(s, rt->file, argv, env, on_exit_cb) : UV_ENOMEM;
+    free(env);
+    if (rc) {
+        log_error(s->id, "cannot start %s: %s", rt->file, uv_strerror(rc));
+        route_free(rt);
+        c->errored = true;
+        http_reply_status(r, 500, "");
+        return;
+    }
+    log_debug(s->id, "CGI %s, pid %d", rt->file, s->child.pid);
+    route_free(rt);
+
+    if (uv_read_start((uv_stream_t *)&s->child.out, out_alloc, out_read) == 0)
+        c->reading_out = true;
+    uv_read_start((uv_stream_t *)&s->child.err, err_alloc, err_read);
+
+    /* The bytes behind the header block are the body's start. */
+    struct bridge_buf *b = s->pending_buf;
+    uint8_t *data = s->pending;
+    size_t len = s->pending_len;
+    s->pending_buf = NULL;
+    s->pending = NULL;
+    s->pending_len = 0;
+    if (hs->content_length == 0 && !hs->chunked) {
+        c->body_complete = true;
+        maybe_close_stdin(s, c);
+    } else {
+        if (len)
+            feed_body(c, data, len);
+        if (!c->body_complete && !c->sock_paused)
+            s->t->ops->read_start(s->t);
+    }
+    bridge_buf_unref(b);
+}
+
+bool cgi_timeout(struct http_resp *r)
+{
+    struct cgi *c = r->cgi;
+
+    if (c->head_sent || c->errored)
+        return false;
+    fail(c, 504, "no response in time");
+    return true;
+}
+
+void cgi_release(struct http_resp *r)
+{
+    struct cgi *c = r->cgi;
+    struct session *s = r->s;
+
+    if (s && s->has_child) {
+        if (!s->child.out_closed)
+            uv_read_stop((uv_stream_t *)&s->child.out);
+        if (!s->child.err_closed)
+            uv_read_stop((uv_stream_t *)&s->child.err);
+    }
+    cgi_head_free(&c->head);
+    free(c);
+    r->cgi = NULL;
+}
