@@ -9,14 +9,23 @@
  *   raw      the same over plain TCP with '\n'-terminated lines, for the
  *            raw relay (bench/relay) that bounds what any bridge can do.
  *   connect  -c loops of connect, handshake, one echo, close, server close.
+ *   hold     opens -c connections (--ramp at a time) and keeps them for -t
+ *            seconds, each echoing one message every -i seconds; reports how
+ *            many are healthy at the end (open, every echo answered) and the
+ *            server's memory while all are held.
+ *   big      one message of -s bytes (1G is fine), generated as it is sent
+ *            in 1 MiB fragments and checked as it comes back; MB/s for the
+ *            round trip and the server's peak RSS (VmHWM).
  *
  * Reports messages/s, MB/s, latency percentiles from a log-linear
  * histogram, handshake time, errors, close codes, its own CPU use and,
- * with --server-pid, the server's and its children's RSS. One summary and
- * one JSON line per run.
+ * with --server-pid, the server's RSS, PSS and peak RSS and its children's
+ * number, RSS and PSS (from /proc) before the run and at its end, while
+ * the connections are still open. One summary and one JSON line per run.
  */
 #include "build-config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -30,7 +39,8 @@
 #include "handshake.h"
 #include "ws_stream.h"
 
-enum mode { M_ECHO, M_RAW, M_CONNECT };
+enum mode { M_ECHO, M_RAW, M_CONNECT, M_HOLD, M_BIG };
+static const char *const mode_names[] = {"echo", "raw", "connect", "hold", "big"};
 
 /* ------------------------------------------------------------------ histogram */
 
@@ -82,6 +92,94 @@ static double h_pct(const struct hist *h, double p)
     return (double)h->max / 1e3;
 }
 
+/* ------------------------------------------------------------------ payload */
+
+/*
+ * Byte i of message seq is 'a' + (seq * 7 + i) % 26: never '\n', and
+ * neighbouring messages differ, so a reply out of order is caught. One
+ * table of the alphabet repeated lets a piece of any message be generated
+ * with memcpy and checked with memcmp (a 1 GiB message costs the client
+ * little CPU next to the server it measures).
+ */
+#define PAT_SPAN ((size_t)1 << 20) /* the largest piece generated or checked at once */
+static uint8_t pat[26 + PAT_SPAN];
+
+static void pat_init(void)
+{
+    for (size_t i = 0; i < sizeof pat; i++)
+        pat[i] = (uint8_t)('a' + i % 26);
+}
+
+static const uint8_t *pat_at(uint64_t seq, uint64_t off)
+{
+    return pat + (seq * 7 + off) % 26;
+}
+
+/* ------------------------------------------------------------------ /proc */
+
+struct mem {
+    long rss, pss, hwm;            /* KiB; -1 when unreadable */
+    long kids, kids_rss, kids_pss; /* direct children: number, sums in KiB */
+};
+
+/* The number after `key` in /proc/PID/FILE, or -1. */
+static long proc_field(int pid, const char *file, const char *key)
+{
+    char path[64], line[256];
+    long v = -1;
+    size_t kl = strlen(key);
+    snprintf(path, sizeof path, "/proc/%d/%s", pid, file);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, kl) == 0) {
+            v = atol(line + kl);
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
+static int ppid_of(int pid)
+{
+    char path[64], line[512];
+    int ppid = -1;
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    if (fgets(line, sizeof line, f)) {
+        char *p = strrchr(line, ')'); /* the name may hold spaces and parentheses */
+        if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
+            ppid = -1;
+    }
+    fclose(f);
+    return ppid;
+}
+
+static void mem_sample(int pid, struct mem *m)
+{
+    m->rss = proc_field(pid, "status", "VmRSS:");
+    m->hwm = proc_field(pid, "status", "VmHWM:");
+    m->pss = proc_field(pid, "smaps_rollup", "Pss:");
+    m->kids = m->kids_rss = m->kids_pss = 0;
+    DIR *d = opendir("/proc");
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int cpid = atoi(e->d_name);
+        if (cpid <= 0 || ppid_of(cpid) != pid)
+            continue;
+        long r = proc_field(cpid, "status", "VmRSS:"), p = proc_field(cpid, "smaps_rollup", "Pss:");
+        m->kids++;
+        m->kids_rss += r > 0 ? r : 0;
+        m->kids_pss += p > 0 ? p : 0;
+    }
+    closedir(d);
+}
+
 /* ------------------------------------------------------------------ state */
 
 struct bench;
@@ -92,16 +190,17 @@ struct conn {
     struct bench *b;
     struct ws_stream ws;
     int phase; /* 0 connecting, 1 handshake, 2 open, 3 closing, 4 done */
+    bool closed;
+    bool warm;    /* the first echo came back: the child is running */
+    bool settled; /* warm, or failed before: counted once towards the start */
+    bool bad;     /* the reply being read differs from what was sent */
     char key[32];
     char hs[1024];
     size_t hslen;
     uint64_t t_connect;
     uint64_t next_send, next_recv; /* message sequence numbers */
     uint64_t *sent_at;             /* ring of -d send times */
-    size_t rx_off;                 /* bytes of the current reply checked */
-    bool warm;                     /* the first echo came back: the child is running */
-    char rbuf[65536];
-    bool closed;
+    uint64_t rx_off;               /* bytes of the current reply checked */
 };
 
 struct bench {
@@ -110,49 +209,77 @@ struct bench {
     struct sockaddr_storage addr;
     const char *host, *path;
     int conns, depth;
-    size_t size;
+    uint64_t size;
     bool binary;
-    double seconds;
+    double seconds, interval;
+    int ramp;       /* connections being opened at once */
     uint64_t count; /* stop after this many messages in all (0: use seconds) */
     int server_pid;
     bool json_only;
 
     struct conn *c;
     uint64_t t_start, t_end;
-    bool stopping;
-    int open_conns;
-    int ready; /* connections past their handshake: timing starts when all are */
+    bool stopping, timing;
+    int open_conns, launched, settled, warm;
     uint64_t msgs, bytes, errors_proto, errors_conn, errors_verify, cycles;
+    uint64_t healthy, late, unanswered, dropped; /* hold */
+    uint64_t big_sent;                           /* big: bytes generated so far */
+    int big_inflight;                            /* big: fragments queued to the socket */
+    bool big_done;
     unsigned closes[16];
     uint16_t close_code[16];
     struct hist lat, hs_lat, cycle_lat;
-    uv_timer_t stop_timer;
+    struct mem mem0, mem1;
+    uv_timer_t stop_timer, tick_timer, drain_timer;
+    uint64_t tick;
 };
+
+static int complaints = 20; /* error lines printed at most: 10,000 failing sessions stay readable */
+#define COMPLAIN(...)                                                                              \
+    do {                                                                                           \
+        if (complaints > 0 && complaints--)                                                        \
+            fprintf(stderr, "wsbridge-bench: " __VA_ARGS__);                                       \
+    } while (0)
 
 static void conn_start(struct bench *b, struct conn *c);
 static void on_stop(uv_timer_t *t);
+static void on_tick(uv_timer_t *t);
+static void send_message(struct conn *c);
+static void close_conn(struct conn *c);
+
+/* Opens connections up to the ramp (all at once unless --ramp). */
+static void launch(struct bench *b)
+{
+    while (!b->stopping && b->launched < b->conns && b->launched - b->settled < b->ramp)
+        conn_start(b, &b->c[b->launched++]);
+}
 
 /*
  * Rates exclude the ramp-up: the clock starts once every connection has had
- * its first echo answered. Not at connect or at the 101: a relay (and
- * websocketd) spawn the child after that point, so 200 spawns of a few ms
- * each would fall inside the timed window, with the first messages waiting
- * seconds for their `cat` (the relay measured 0-650 msg/s at c=200 so).
+ * its first echo answered (or failed). Not at connect or at the 101: a relay
+ * (and websocketd) spawn the child after that point, so 200 spawns of a few
+ * ms each would fall inside the timed window, with the first messages
+ * waiting seconds for their `cat` (the relay measured 0-650 msg/s at c=200
+ * so).
  */
-static void conn_ready(struct bench *b)
+static void settle(struct conn *c)
 {
-    if (++b->ready != b->conns || b->mode == M_CONNECT)
+    struct bench *b = c->b;
+    if (c->settled || b->mode == M_CONNECT || b->mode == M_BIG)
+        return;
+    c->settled = true;
+    b->settled++;
+    b->warm += c->warm;
+    launch(b);
+    if (b->settled != b->conns || b->stopping)
         return;
     b->msgs = b->bytes = 0;
     memset(&b->lat, 0, sizeof b->lat);
     b->t_start = uv_hrtime();
+    b->timing = true;
     uv_timer_start(&b->stop_timer, on_stop, (uint64_t)(b->seconds * 1000), 0);
-}
-static void send_message(struct conn *c);
-
-static uint8_t pattern(uint64_t seq, size_t i)
-{
-    return (uint8_t)('a' + (seq * 7 + i) % 26);
+    if (b->mode == M_HOLD)
+        uv_timer_start(&b->tick_timer, on_tick, 100, 100);
 }
 
 static void count_close(struct bench *b, uint16_t code)
@@ -174,7 +301,7 @@ static void count_close(struct bench *b, uint16_t code)
 
 struct wreq {
     uv_write_t req;
-    char data[];
+    uint8_t data[];
 };
 
 static void on_written(uv_write_t *req, int status)
@@ -182,13 +309,101 @@ static void on_written(uv_write_t *req, int status)
     free(req);
 }
 
-static void write_bytes(struct conn *c, const void *data, size_t len)
+/* Queues a copy of data; false (and the connection closed) when that fails. */
+static bool write_bytes(struct conn *c, const void *data, size_t len)
 {
     struct wreq *w = malloc(sizeof *w + len);
+    if (!w) {
+        c->b->errors_conn++;
+        close_conn(c);
+        return false;
+    }
     memcpy(w->data, data, len);
-    uv_buf_t buf = uv_buf_init(w->data, (unsigned)len);
-    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_written) != 0)
+    uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)len);
+    int r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_written);
+    if (r != 0) {
         free(w);
+        COMPLAIN("write: %s\n", uv_strerror(r));
+        c->b->errors_conn++;
+        close_conn(c);
+        return false;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------------ replies */
+
+/* Checks len more bytes of the reply being read against what was sent. */
+static void check_piece(struct conn *c, const uint8_t *d, size_t len)
+{
+    if (c->rx_off + len > c->b->size) {
+        c->bad = true;
+    } else {
+        for (size_t done = 0; done < len && !c->bad; done += PAT_SPAN) {
+            size_t n = len - done < PAT_SPAN ? len - done : PAT_SPAN;
+            if (memcmp(d + done, pat_at(c->next_recv, c->rx_off + done), n) != 0)
+                c->bad = true;
+        }
+    }
+    c->rx_off += len;
+}
+
+static void close_ws(struct conn *c)
+{
+    if (c->b->mode != M_RAW && c->phase == 2)
+        ws_stream_close(&c->ws, 1000, NULL);
+    c->phase = 3;
+    close_conn(c);
+}
+
+static void got_reply(struct conn *c)
+{
+    struct bench *b = c->b;
+    uint64_t now = uv_hrtime();
+    if (c->bad || c->rx_off != b->size)
+        b->errors_verify++;
+    c->bad = false;
+    c->rx_off = 0;
+    if (c->next_recv >= c->next_send) {
+        COMPLAIN("a reply to no message\n");
+        b->errors_verify++;
+        return;
+    }
+    h_add(&b->lat, now - c->sent_at[c->next_recv % (uint64_t)b->depth]);
+    c->next_recv++;
+    b->msgs++;
+    b->bytes += b->size;
+    if (b->count && b->msgs >= b->count && !b->stopping)
+        uv_timer_start(&b->stop_timer, on_stop, 0, 0);
+    if (b->mode == M_CONNECT) {
+        /* the cycle ends with the server's close (on_closed) */
+        h_add(&b->cycle_lat, now - c->t_connect);
+        ws_stream_close(&c->ws, 1000, NULL);
+        c->phase = 3;
+        return;
+    }
+    if (b->mode == M_BIG) {
+        b->t_end = now;
+        b->big_done = true;
+        uv_timer_start(&b->stop_timer, on_stop, 0, 0);
+        return;
+    }
+    if (!c->warm) {
+        /* the warm-up echo is back: now the -d messages in flight (hold: the ticks send) */
+        c->warm = true;
+        settle(c);
+        for (int i = 0; i < b->depth && !b->stopping && b->mode != M_HOLD; i++)
+            send_message(c);
+    } else if (!b->stopping) {
+        if (b->mode != M_HOLD)
+            send_message(c);
+        return;
+    }
+    if (b->stopping && c->next_recv == c->next_send) {
+        if (b->mode == M_HOLD && c->phase == 2)
+            b->healthy++;
+        close_ws(c);
+    }
 }
 
 /* ------------------------------------------------------------------ ws callbacks */
@@ -209,57 +424,19 @@ static int on_begin(struct ws_stream *s, enum ws_opcode op, uint8_t rsv)
 {
     struct conn *c = s->data;
     c->rx_off = 0;
+    c->bad = false;
     return 0;
 }
 
 static int on_data(struct ws_stream *s, uint8_t *d, size_t len)
 {
-    struct conn *c = s->data;
-    for (size_t i = 0; i < len; i++)
-        if (c->rx_off + i >= c->b->size || d[i] != pattern(c->next_recv, c->rx_off + i)) {
-            c->b->errors_verify++;
-            break;
-        }
-    c->rx_off += len;
+    check_piece(s->data, d, len);
     return 0;
-}
-
-static void close_conn(struct conn *c);
-
-static void got_reply(struct conn *c)
-{
-    struct bench *b = c->b;
-    uint64_t now = uv_hrtime();
-    h_add(&b->lat, now - c->sent_at[c->next_recv % (uint64_t)b->depth]);
-    c->next_recv++;
-    b->msgs++;
-    b->bytes += b->size;
-    if (b->count && b->msgs >= b->count && !b->stopping)
-        uv_timer_start(&b->stop_timer, on_stop, 0, 0);
-    if (b->mode == M_CONNECT) {
-        h_add(&b->cycle_lat, now - c->t_connect);
-        ws_stream_close(&c->ws, 1000, NULL);
-        c->phase = 3;
-        return;
-    }
-    if (!c->warm) {
-        /* the warm-up echo is back: now the -d messages in flight */
-        c->warm = true;
-        conn_ready(b);
-        for (int i = 0; i < b->depth && !b->stopping; i++)
-            send_message(c);
-    } else if (!b->stopping)
-        send_message(c);
-    else if (c->next_recv == c->next_send)
-        close_conn(c);
 }
 
 static int on_end(struct ws_stream *s)
 {
-    struct conn *c = s->data;
-    if (c->rx_off != c->b->size)
-        c->b->errors_verify++;
-    got_reply(c);
+    got_reply(s->data);
     return 0;
 }
 
@@ -274,7 +451,7 @@ static void on_fail(struct ws_stream *s, uint16_t code, const char *reason)
 {
     struct conn *c = s->data;
     c->b->errors_proto++;
-    fprintf(stderr, "wsbridge-bench: protocol error from the server: %s\n", reason);
+    COMPLAIN("protocol error from the server: %s\n", reason);
 }
 
 static const struct ws_stream_settings ws_settings = {
@@ -292,44 +469,131 @@ static const struct ws_stream_settings ws_settings = {
 static void send_message(struct conn *c)
 {
     struct bench *b = c->b;
-    size_t n = b->size;
+    size_t n = (size_t)b->size;
     uint64_t seq = c->next_send++;
     c->sent_at[seq % (uint64_t)b->depth] = uv_hrtime();
 
     if (b->mode == M_RAW) {
         struct wreq *w = malloc(sizeof *w + n + 1);
-        for (size_t i = 0; i < n; i++)
-            w->data[i] = (char)pattern(seq, i);
+        if (!w)
+            goto fail;
+        memcpy(w->data, pat_at(seq, 0), n);
         w->data[n] = '\n';
-        uv_buf_t buf = uv_buf_init(w->data, (unsigned)(n + 1));
-        if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_written) != 0)
+        uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)(n + 1));
+        if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_written) != 0) {
             free(w);
+            goto fail;
+        }
         return;
     }
     struct wreq *w = malloc(sizeof *w + WS_FRAME_HEADER_MAX + n);
+    if (!w)
+        goto fail;
     uint8_t mask[4];
-    int h = ws_stream_data_header(&c->ws, (uint8_t *)w->data, b->binary ? WS_OP_BINARY : WS_OP_TEXT,
-                                  true, n, mask);
+    int h = ws_stream_data_header(&c->ws, w->data, b->binary ? WS_OP_BINARY : WS_OP_TEXT, true, n,
+                                  mask);
     if (h < 0) {
         free(w);
-        return;
+        return; /* our close is out: nothing more to send */
     }
-    uint8_t *p = (uint8_t *)w->data + h;
-    for (size_t i = 0; i < n; i++)
-        p[i] = pattern(seq, i);
-    ws_frame_mask(p, n, mask, 0);
-    uv_buf_t buf = uv_buf_init(w->data, (unsigned)(h + n));
-    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_written) != 0)
+    memcpy(w->data + h, pat_at(seq, 0), n);
+    ws_frame_mask(w->data + h, n, mask, 0);
+    uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)(h + n));
+    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_written) != 0) {
         free(w);
+        goto fail;
+    }
+    return;
+fail:
+    b->errors_conn++;
+    close_conn(c);
+}
+
+/* big: at most this many 1 MiB fragments queued to the socket at once */
+#define BIG_INFLIGHT 4
+
+static void big_pump(struct conn *c);
+
+static void on_big_written(uv_write_t *req, int status)
+{
+    struct conn *c = req->data;
+    free(req);
+    c->b->big_inflight--;
+    if (status == 0 && !c->closed)
+        big_pump(c);
+}
+
+/* Generates and queues the next fragments of the one message, as the socket drains. */
+static void big_pump(struct conn *c)
+{
+    struct bench *b = c->b;
+    while (b->big_inflight < BIG_INFLIGHT && b->big_sent < b->size && !b->stopping) {
+        size_t n = b->size - b->big_sent < PAT_SPAN ? (size_t)(b->size - b->big_sent) : PAT_SPAN;
+        bool fin = b->big_sent + n == b->size;
+        struct wreq *w = malloc(sizeof *w + WS_FRAME_HEADER_MAX + n);
+        uint8_t mask[4];
+        if (!w) {
+            b->errors_conn++;
+            close_conn(c);
+            return;
+        }
+        int h = ws_stream_data_header(&c->ws, w->data, b->binary ? WS_OP_BINARY : WS_OP_TEXT, fin,
+                                      n, mask);
+        if (h < 0) {
+            free(w);
+            return;
+        }
+        memcpy(w->data + h, pat_at(0, b->big_sent), n);
+        ws_frame_mask(w->data + h, n, mask, 0);
+        w->req.data = c;
+        uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)(h + n));
+        if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_big_written) != 0) {
+            free(w);
+            b->errors_conn++;
+            close_conn(c);
+            return;
+        }
+        b->big_sent += n;
+        b->big_inflight++;
+    }
+}
+
+/* hold: every 100 ms, one slot of the connections sends its echo (each once per -i). */
+static void on_tick(uv_timer_t *t)
+{
+    struct bench *b = t->data;
+    uint64_t slots = b->interval * 10 >= 1 ? (uint64_t)(b->interval * 10) : 1;
+    for (uint64_t i = b->tick++ % slots; i < (uint64_t)b->launched; i += slots) {
+        struct conn *c = &b->c[i];
+        if (c->closed || c->phase != 2 || !c->warm)
+            continue;
+        if (c->next_send != c->next_recv) {
+            b->late++; /* the last echo is not back after a whole interval */
+            continue;
+        }
+        send_message(c);
+    }
 }
 
 /* ------------------------------------------------------------------ reading */
 
+/* Every read lands here and is consumed before the callback returns. */
+static char rbuf[65536];
+
 static void on_alloc(uv_handle_t *h, size_t sz, uv_buf_t *buf)
 {
-    struct conn *c = h->data;
-    buf->base = c->rbuf;
-    buf->len = sizeof c->rbuf;
+    buf->base = rbuf;
+    buf->len = sizeof rbuf;
+}
+
+static void finish(struct bench *b)
+{
+    if (!b->stopping || b->open_conns > 0)
+        return;
+    uv_timer_t *ts[] = {&b->stop_timer, &b->tick_timer, &b->drain_timer};
+    for (int i = 0; i < 3; i++)
+        if (!uv_is_closing((uv_handle_t *)ts[i]))
+            uv_close((uv_handle_t *)ts[i], NULL);
 }
 
 static void on_closed(uv_handle_t *h)
@@ -342,8 +606,8 @@ static void on_closed(uv_handle_t *h)
         conn_start(b, c); /* next cycle */
         return;
     }
-    if (b->open_conns == 0 && b->stopping)
-        uv_close((uv_handle_t *)&b->stop_timer, NULL);
+    settle(c); /* one that failed before its first echo */
+    finish(b);
 }
 
 static void close_conn(struct conn *c)
@@ -354,19 +618,17 @@ static void close_conn(struct conn *c)
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 
-static void raw_read(struct conn *c, const char *p, size_t n)
+static void raw_read(struct conn *c, const uint8_t *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] == '\n') {
-            if (c->rx_off != c->b->size)
-                c->b->errors_verify++;
-            c->rx_off = 0;
-            got_reply(c);
-        } else {
-            if (c->rx_off >= c->b->size || (uint8_t)p[i] != pattern(c->next_recv, c->rx_off))
-                c->b->errors_verify++;
-            c->rx_off++;
-        }
+    while (n > 0 && !c->closed) {
+        const uint8_t *nl = memchr(p, '\n', n);
+        size_t k = nl ? (size_t)(nl - p) : n;
+        check_piece(c, p, k);
+        if (!nl)
+            return;
+        got_reply(c);
+        p += k + 1;
+        n -= k + 1;
     }
 }
 
@@ -378,19 +640,26 @@ static void on_handshake_done(struct conn *c, const char *rest, size_t n)
     handshake_accept_key(c->key, strlen(c->key), want);
     if (strncmp(c->hs, "HTTP/1.1 101", 12) != 0 || !acc || !strstr(acc, want)) {
         b->errors_conn++;
-        fprintf(stderr, "wsbridge-bench: handshake refused: %.40s\n", c->hs);
+        COMPLAIN("handshake refused: %.40s\n", c->hs);
         close_conn(c);
         return;
     }
     h_add(&b->hs_lat, uv_hrtime() - c->t_connect);
     c->phase = 2;
-    if (b->mode == M_CONNECT)
-        conn_ready(b);
     ws_stream_init(&c->ws, WS_ROLE_CLIENT, &ws_settings);
     c->ws.data = c;
-    if (!b->stopping)
+    if (b->mode == M_BIG) {
+        /* a big message dwarfs a spawn: the clock starts at the 101 */
+        c->warm = true;
+        b->warm = 1;
+        c->next_send = 1;
+        b->t_start = c->sent_at[0] = uv_hrtime();
+        b->timing = true;
+        big_pump(c);
+    } else if (!b->stopping) {
         send_message(c); /* connect mode: the one echo; others: the warm-up echo */
-    if (n)
+    }
+    if (n && !c->closed)
         ws_stream_execute(&c->ws, (uint8_t *)rest, n);
 }
 
@@ -399,14 +668,21 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     struct conn *c = st->data;
     struct bench *b = c->b;
     if (n < 0) {
-        if (c->phase != 3 && !b->stopping)
+        if (c->phase != 3 && !b->stopping) {
             b->errors_conn++;
+            b->dropped += c->warm && b->mode == M_HOLD;
+            if (c->phase < 2)
+                COMPLAIN("connection closed before the handshake was done: %s\n",
+                         uv_strerror((int)n));
+        } else if (b->stopping && c->phase == 2 && c->next_recv != c->next_send) {
+            b->unanswered++;
+        }
         c->phase = 4;
         close_conn(c);
         return;
     }
     if (b->mode == M_RAW) {
-        raw_read(c, buf->base, (size_t)n);
+        raw_read(c, (const uint8_t *)buf->base, (size_t)n);
         return;
     }
     if (c->phase == 1) {
@@ -420,16 +696,17 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         if (!end) {
             if (c->hslen >= sizeof c->hs - 1) {
                 b->errors_conn++;
+                COMPLAIN("handshake response too long\n");
                 close_conn(c);
             }
             return;
         }
         size_t head = (size_t)(end + 4 - c->hs), before = c->hslen - take;
         on_handshake_done(c, buf->base + (head - before), (size_t)n - (head - before));
-    } else {
+    } else if (c->phase >= 2) {
         ws_stream_execute(&c->ws, (uint8_t *)buf->base, (size_t)n);
     }
-    if (c->phase >= 2 && ws_stream_finished(&c->ws)) {
+    if (c->phase >= 2 && !c->closed && ws_stream_finished(&c->ws)) {
         c->phase = 4;
         close_conn(c);
     }
@@ -445,7 +722,7 @@ static void on_connect(uv_connect_t *req, int status)
     }
     if (status < 0) {
         b->errors_conn++;
-        fprintf(stderr, "wsbridge-bench: connect: %s\n", uv_strerror(status));
+        COMPLAIN("connect: %s\n", uv_strerror(status));
         close_conn(c);
         return;
     }
@@ -481,97 +758,155 @@ static void conn_start(struct bench *b, struct conn *c)
     c->creq.data = c;
     c->t_connect = uv_hrtime();
     b->open_conns++;
-    uv_tcp_connect(&c->creq, &c->tcp, (struct sockaddr *)&b->addr, on_connect);
+    int r = uv_tcp_connect(&c->creq, &c->tcp, (struct sockaddr *)&b->addr, on_connect);
+    if (r != 0) {
+        b->errors_conn++;
+        COMPLAIN("connect: %s\n", uv_strerror(r));
+        c->phase = 4;
+        close_conn(c);
+    }
 }
 
 /* ------------------------------------------------------------------ run and report */
 
-static void on_stop(uv_timer_t *t)
+/* hold: the echoes still out when the hold ended had 10 s to come back. */
+static void on_drain(uv_timer_t *t)
 {
     struct bench *b = t->data;
-    b->stopping = true;
-    b->t_end = uv_hrtime();
-    for (int i = 0; i < b->conns; i++) {
+    for (int i = 0; i < b->launched; i++) {
         struct conn *c = &b->c[i];
         if (c->closed)
             continue;
-        if (b->mode != M_RAW && c->phase == 2)
-            ws_stream_close(&c->ws, 1000, NULL);
-        c->phase = 3;
-        close_conn(c);
+        if (c->phase == 2 && c->next_recv != c->next_send)
+            b->unanswered++;
+        close_ws(c);
     }
-    if (b->open_conns == 0)
-        uv_close((uv_handle_t *)t, NULL);
+    finish(b);
 }
 
-static long rss_kib(int pid)
+static void on_stop(uv_timer_t *t)
 {
-    char path[64], line[256];
-    long v = -1;
-    snprintf(path, sizeof path, "/proc/%d/status", pid);
-    FILE *f = fopen(path, "r");
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            v = atol(line + 6);
-    if (f)
-        fclose(f);
-    return v;
+    struct bench *b = t->data;
+    bool waiting = false;
+    if (b->stopping)
+        return;
+    b->stopping = true;
+    if (!b->big_done)
+        b->t_end = uv_hrtime();
+    if (b->mode == M_BIG && !b->big_done) {
+        b->errors_conn++;
+        COMPLAIN("big: the message was not back within -t %.0f s\n", b->seconds);
+    }
+    uv_timer_stop(&b->tick_timer);
+    if (b->server_pid)
+        mem_sample(b->server_pid, &b->mem1); /* while the connections are still open */
+    for (int i = 0; i < b->launched; i++) {
+        struct conn *c = &b->c[i];
+        if (c->closed)
+            continue;
+        if (b->mode == M_HOLD && c->phase == 2 && c->next_recv != c->next_send) {
+            waiting = true; /* its echo may still come */
+            continue;
+        }
+        if (b->mode == M_HOLD && c->phase == 2)
+            b->healthy++;
+        close_ws(c);
+    }
+    if (waiting)
+        uv_timer_start(&b->drain_timer, on_drain, 10000, 0);
+    finish(b);
+}
+
+/* Sizes with an optional K, M or G suffix (powers of 1024). 0 when malformed. */
+static uint64_t parse_size(const char *s)
+{
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    int shift = 0;
+    if (*end == 'K' || *end == 'k')
+        shift = 10, end++;
+    else if (*end == 'M' || *end == 'm')
+        shift = 20, end++;
+    else if (*end == 'G' || *end == 'g')
+        shift = 30, end++;
+    if (*end || end == s || v > (UINT64_MAX >> shift))
+        return 0;
+    return (uint64_t)v << shift;
+}
+
+/* A client of N connections needs N descriptors: soft limit up to the hard one (root: raised). */
+static void raise_nofile(int conns)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)conns + 64;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    struct rlimit up = {want, rl.rlim_max > want ? rl.rlim_max : want};
+    if (setrlimit(RLIMIT_NOFILE, &up) != 0) {
+        up.rlim_cur = up.rlim_max = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &up);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want)
+        fprintf(stderr, "wsbridge-bench: open file limit %lu < %lu: some connections will fail\n",
+                (unsigned long)rl.rlim_cur, (unsigned long)want);
 }
 
 static void usage(FILE *out)
 {
     fputs("Usage: wsbridge-bench [OPTIONS] ws://HOST:PORT/PATH | tcp://HOST:PORT\n"
-          "  -m, --mode=MODE     echo (default), raw (tcp:// line echo), connect\n"
-          "  -c, --connections=N connections (default 1)\n"
+          "  -m, --mode=MODE     echo (default), raw (tcp:// line echo), connect, hold, big\n"
+          "  -c, --connections=N connections (default 1; hold: e.g. 10000)\n"
           "  -d, --depth=N       messages in flight per connection (default 1)\n"
-          "  -s, --size=BYTES    payload size (default 16)\n"
+          "  -s, --size=BYTES    payload size, K/M/G suffixes (default 16; big: e.g. 1G)\n"
           "  -b, --binary        binary messages (default text)\n"
-          "  -t, --time=SECONDS  run time (default 5)\n"
+          "  -t, --time=SECONDS  run time (default 5); hold: how long all are held;\n"
+          "                      big: the time limit (default 600)\n"
+          "  -i, --interval=SECONDS  hold: each connection echoes once per interval (default 5)\n"
+          "  -r, --ramp=N        connections being opened at once (default: all; hold: 64)\n"
           "  -n, --count=N       stop after N messages in all\n"
-          "  -p, --server-pid=PID  report the server's RSS and its children's\n"
+          "  -p, --server-pid=PID, --pid=PID  report the server's RSS, PSS and peak RSS and\n"
+          "                      its children's, before and at the end (connections open)\n"
           "  -j, --json          print only the JSON line\n"
           "  -h, --help\n"
           "The server must echo lines (e.g. wsbridge ... cat). Every reply is checked.\n"
+          "Timing starts when every connection's first echo is back (the child runs).\n"
+          "hold: healthy = still open at the end with every echo answered; late = an echo\n"
+          "not back when the next was due. big: one message streamed in 1 MiB fragments,\n"
+          "MB/s = its size over the round trip; watch the server's peak RSS.\n"
+          "The client opens as many descriptors as connections and raises its own limit.\n"
           "The client reports its own CPU use: near 100% means it, not the server,\n"
-          "is the bottleneck.\n",
+          "is the bottleneck. Exit status 1 when any error was counted.\n",
           out);
-}
-
-static long children_rss(int pid)
-{
-    char cmd[128], buf[64];
-    long total = 0;
-    snprintf(cmd, sizeof cmd, "ps -o rss= --ppid %d 2>/dev/null", pid);
-    FILE *p = popen(cmd, "r");
-    while (p && fgets(buf, sizeof buf, p))
-        total += atol(buf);
-    if (p)
-        pclose(p);
-    return total;
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"mode", 1, 0, 'm'},   {"connections", 1, 0, 'c'},
-                                         {"depth", 1, 0, 'd'},  {"size", 1, 0, 's'},
-                                         {"binary", 0, 0, 'b'}, {"time", 1, 0, 't'},
-                                         {"count", 1, 0, 'n'},  {"server-pid", 1, 0, 'p'},
-                                         {"json", 0, 0, 'j'},   {"help", 0, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {{"mode", 1, 0, 'm'},     {"connections", 1, 0, 'c'},
+                                         {"depth", 1, 0, 'd'},    {"size", 1, 0, 's'},
+                                         {"binary", 0, 0, 'b'},   {"time", 1, 0, 't'},
+                                         {"interval", 1, 0, 'i'}, {"ramp", 1, 0, 'r'},
+                                         {"count", 1, 0, 'n'},    {"server-pid", 1, 0, 'p'},
+                                         {"pid", 1, 0, 'p'},      {"json", 0, 0, 'j'},
+                                         {"help", 0, 0, 'h'},     {0, 0, 0, 0}};
     struct bench *b = calloc(1, sizeof *b);
     int o;
-    b->conns = 1, b->depth = 1, b->size = 16, b->seconds = 5;
-    while ((o = getopt_long(argc, argv, "m:c:d:s:bt:n:p:jh", opts, NULL)) != -1) {
+    bool time_given = false;
+    if (!b)
+        return 3;
+    b->conns = 1, b->depth = 1, b->size = 16, b->seconds = 5, b->interval = 5;
+    while ((o = getopt_long(argc, argv, "m:c:d:s:bt:i:r:n:p:jh", opts, NULL)) != -1) {
         switch (o) {
-        case 'm':
-            b->mode = strcmp(optarg, "raw") == 0       ? M_RAW
-                      : strcmp(optarg, "connect") == 0 ? M_CONNECT
-                                                       : M_ECHO;
-            if (b->mode == M_ECHO && strcmp(optarg, "echo") != 0) {
+        case 'm': {
+            unsigned i = 0;
+            while (i < 5 && strcmp(optarg, mode_names[i]) != 0)
+                i++;
+            if (i == 5) {
                 fprintf(stderr, "wsbridge-bench: unknown mode %s\n", optarg);
                 return 2;
             }
+            b->mode = (enum mode)i;
             break;
+        }
         case 'c':
             b->conns = atoi(optarg);
             break;
@@ -579,13 +914,19 @@ int main(int argc, char **argv)
             b->depth = atoi(optarg);
             break;
         case 's':
-            b->size = (size_t)atol(optarg);
+            b->size = parse_size(optarg);
             break;
         case 'b':
             b->binary = true;
             break;
         case 't':
-            b->seconds = atof(optarg);
+            b->seconds = atof(optarg), time_given = true;
+            break;
+        case 'i':
+            b->interval = atof(optarg);
+            break;
+        case 'r':
+            b->ramp = atoi(optarg);
             break;
         case 'n':
             b->count = (uint64_t)atoll(optarg);
@@ -604,10 +945,24 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (optind != argc - 1 || b->conns < 1 || b->depth < 1 || b->size < 1) {
+    if (optind != argc - 1 || b->conns < 1 || b->depth < 1 || b->size < 1 || b->seconds <= 0 ||
+        b->interval <= 0 || b->ramp < 0) {
         usage(stderr);
         return 2;
     }
+    if (b->mode != M_BIG && b->size > 64 << 20) {
+        fprintf(stderr, "wsbridge-bench: -s above 64M is for big mode\n");
+        return 2;
+    }
+    if (b->mode == M_HOLD || b->mode == M_BIG)
+        b->depth = 1;
+    if (b->mode == M_BIG) {
+        b->conns = 1;
+        if (!time_given)
+            b->seconds = 600;
+    }
+    if (b->ramp == 0)
+        b->ramp = b->mode == M_HOLD ? 64 : b->conns;
     char host[256];
     int port = 0;
     const char *url = argv[optind], *rest = strstr(url, "://");
@@ -623,70 +978,101 @@ int main(int argc, char **argv)
         fprintf(stderr, "wsbridge-bench: %s is not an IP address\n", host);
         return 2;
     }
-    if (b->mode == M_RAW && strncmp(url, "tcp://", 6) != 0) {
-        fprintf(stderr, "wsbridge-bench: raw mode needs tcp://\n");
+    if ((b->mode == M_RAW) != (strncmp(url, "tcp://", 6) == 0)) {
+        fprintf(stderr, "wsbridge-bench: raw mode needs tcp://, the others ws://\n");
         return 2;
     }
 
-    long rss0 = b->server_pid ? rss_kib(b->server_pid) : -1;
-    long crss0 = b->server_pid ? children_rss(b->server_pid) : -1;
+    raise_nofile(b->conns);
+    pat_init();
+    b->mem0.rss = b->mem1.rss = -1;
+    if (b->server_pid)
+        mem_sample(b->server_pid, &b->mem0);
     struct rusage ru0, ru1;
     getrusage(RUSAGE_SELF, &ru0);
     b->loop = uv_default_loop();
     b->c = calloc((size_t)b->conns, sizeof *b->c);
+    if (!b->c)
+        return 3;
     uv_timer_init(b->loop, &b->stop_timer);
-    b->stop_timer.data = b;
+    uv_timer_init(b->loop, &b->tick_timer);
+    uv_timer_init(b->loop, &b->drain_timer);
+    b->stop_timer.data = b->tick_timer.data = b->drain_timer.data = b;
     b->t_start = uv_hrtime();
-    for (int i = 0; i < b->conns; i++) {
-        b->c[i].sent_at = calloc((size_t)b->depth, sizeof(uint64_t));
-        conn_start(b, &b->c[i]);
-    }
-    /* connect mode times from the start; the others once all are open (60 s at most to get there)
+    b->timing = b->mode == M_CONNECT;
+    for (int i = 0; i < b->conns; i++)
+        if (!(b->c[i].sent_at = calloc((size_t)b->depth, sizeof(uint64_t))))
+            return 3;
+    launch(b);
+    /*
+     * connect and big modes time from the start (big: -t is the limit); the
+     * others once all are warm, with 60 s to get there (hold: and 20 ms a
+     * connection, as 10,000 spawns take their time)
      */
-    uv_timer_start(&b->stop_timer, on_stop,
-                   (uint64_t)(b->seconds * 1000) + (b->mode == M_CONNECT ? 0 : 60000), 0);
+    uint64_t limit = (uint64_t)(b->seconds * 1000);
+    if (b->mode != M_CONNECT && b->mode != M_BIG)
+        limit += 60000 + (b->mode == M_HOLD ? 20 * (uint64_t)b->conns : 0);
+    uv_timer_start(&b->stop_timer, on_stop, limit, 0);
     uv_run(b->loop, UV_RUN_DEFAULT);
     getrusage(RUSAGE_SELF, &ru1);
-    long rss1 = b->server_pid ? rss_kib(b->server_pid) : -1;
-    long crss1 = b->server_pid ? children_rss(b->server_pid) : -1;
 
+    if (!b->timing)
+        b->t_start = b->t_end; /* never got going: no rates */
     double secs = (double)(b->t_end - b->t_start) / 1e9;
     double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec -
                           ru0.ru_stime.tv_sec) +
                  (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec -
                           ru0.ru_stime.tv_usec) /
                      1e6;
-    double rate = (double)b->msgs / secs, mbs = (double)b->bytes / secs / 1e6;
-    uint64_t errors = b->errors_proto + b->errors_conn + b->errors_verify;
-    const char *mname = b->mode == M_RAW ? "raw" : b->mode == M_CONNECT ? "connect" : "echo";
+    double rate = secs > 0 ? (double)b->msgs / secs : 0,
+           mbs = secs > 0 ? (double)b->bytes / secs / 1e6 : 0;
+    double cps = secs > 0 ? (double)b->cycles / secs : 0,
+           cpu_pct = secs > 0 ? 100.0 * cpu / secs : 0;
+    uint64_t errors = b->errors_proto + b->errors_conn + b->errors_verify + b->unanswered;
+    const char *mname = mode_names[b->mode];
     if (!b->json_only) {
-        printf("%s c=%d d=%d s=%zu %s: %.0f msg/s, %.2f MB/s over %.2f s\n", mname, b->conns,
-               b->depth, b->size, b->binary ? "binary" : "text", rate, mbs, secs);
+        printf("%s c=%d d=%d s=%" PRIu64 " %s: %.0f msg/s, %.2f MB/s over %.2f s\n", mname,
+               b->conns, b->depth, b->size, b->binary ? "binary" : "text", rate, mbs, secs);
         printf("  latency us: p50 %.0f  p90 %.0f  p99 %.0f  max %.0f\n", h_pct(&b->lat, .5),
                h_pct(&b->lat, .9), h_pct(&b->lat, .99), (double)b->lat.max / 1e3);
         if (b->mode != M_RAW)
             printf("  handshake us: p50 %.0f  p99 %.0f\n", h_pct(&b->hs_lat, .5),
                    h_pct(&b->hs_lat, .99));
         if (b->mode == M_CONNECT)
-            printf("  cycles: %" PRIu64 " (%.0f/s), cycle us p50 %.0f p99 %.0f\n", b->cycles,
-                   (double)b->cycles / secs, h_pct(&b->cycle_lat, .5), h_pct(&b->cycle_lat, .99));
-        printf("  errors: protocol %" PRIu64 ", connection %" PRIu64 ", verify %" PRIu64 "\n",
-               b->errors_proto, b->errors_conn, b->errors_verify);
-        printf("  client CPU: %.0f%%\n", 100.0 * cpu / secs);
+            printf("  cycles: %" PRIu64 " (%.0f/s), cycle us p50 %.0f p99 %.0f\n", b->cycles, cps,
+                   h_pct(&b->cycle_lat, .5), h_pct(&b->cycle_lat, .99));
+        if (b->mode == M_HOLD)
+            printf("  hold: %d of %d opened and warm, %" PRIu64 " healthy at the end; late %" PRIu64
+                   ", unanswered %" PRIu64 ", dropped %" PRIu64 "\n",
+                   b->warm, b->conns, b->healthy, b->late, b->unanswered, b->dropped);
+        if (b->mode == M_BIG)
+            printf("  big: %" PRIu64 " bytes %s\n", b->size,
+                   b->big_done ? "sent, echoed and checked" : "NOT back");
+        printf("  errors: protocol %" PRIu64 ", connection %" PRIu64 ", verify %" PRIu64
+               ", unanswered %" PRIu64 "\n",
+               b->errors_proto, b->errors_conn, b->errors_verify, b->unanswered);
+        printf("  client CPU: %.0f%%\n", cpu_pct);
         if (b->server_pid)
-            printf("  server RSS: %ld -> %ld KiB, children: %ld -> %ld KiB\n", rss0, rss1, crss0,
-                   crss1);
+            printf("  server KiB: RSS %ld -> %ld, PSS %ld -> %ld, peak RSS %ld; children: %ld -> "
+                   "%ld, RSS %ld -> %ld, PSS %ld -> %ld\n",
+                   b->mem0.rss, b->mem1.rss, b->mem0.pss, b->mem1.pss, b->mem1.hwm, b->mem0.kids,
+                   b->mem1.kids, b->mem0.kids_rss, b->mem1.kids_rss, b->mem0.kids_pss,
+                   b->mem1.kids_pss);
     }
-    printf("{\"mode\":\"%s\",\"c\":%d,\"d\":%d,\"s\":%zu,\"binary\":%s,\"seconds\":%.3f,"
-           "\"messages\":%" PRIu64
-           ",\"msg_per_s\":%.1f,\"mb_per_s\":%.3f,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,"
-           "\"max_us\":%.1f,\"handshake_p50_us\":%.1f,\"cycles\":%" PRIu64 ",\"cycles_per_s\":%.1f,"
-           "\"errors\":%" PRIu64 ",\"client_cpu_pct\":%.1f,\"server_rss_kib\":[%ld,%ld],"
-           "\"children_rss_kib\":[%ld,%ld],\"close_codes\":{",
+    printf("{\"mode\":\"%s\",\"c\":%d,\"d\":%d,\"s\":%" PRIu64 ",\"binary\":%s,\"seconds\":%.3f,"
+           "\"messages\":%" PRIu64 ",\"msg_per_s\":%.1f,\"mb_per_s\":%.3f,\"p50_us\":%.1f,"
+           "\"p90_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,\"handshake_p50_us\":%.1f,"
+           "\"cycles\":%" PRIu64 ",\"cycles_per_s\":%.1f,\"opened\":%d,\"healthy\":%" PRIu64
+           ",\"late\":%" PRIu64 ",\"unanswered\":%" PRIu64 ",\"dropped\":%" PRIu64
+           ",\"errors\":%" PRIu64 ",\"client_cpu_pct\":%.1f,\"server_rss_kib\":[%ld,%ld],"
+           "\"server_pss_kib\":[%ld,%ld],\"server_hwm_kib\":%ld,\"children\":[%ld,%ld],"
+           "\"children_rss_kib\":[%ld,%ld],\"children_pss_kib\":[%ld,%ld],\"close_codes\":{",
            mname, b->conns, b->depth, b->size, b->binary ? "true" : "false", secs, b->msgs, rate,
            mbs, h_pct(&b->lat, .5), h_pct(&b->lat, .9), h_pct(&b->lat, .99),
-           (double)b->lat.max / 1e3, h_pct(&b->hs_lat, .5), b->cycles, (double)b->cycles / secs,
-           errors, 100.0 * cpu / secs, rss0, rss1, crss0, crss1);
+           (double)b->lat.max / 1e3, h_pct(&b->hs_lat, .5), b->cycles, cps, b->warm, b->healthy,
+           b->late, b->unanswered, b->dropped, errors, cpu_pct, b->mem0.rss, b->mem1.rss,
+           b->mem0.pss, b->mem1.pss, b->mem1.hwm, b->mem0.kids, b->mem1.kids, b->mem0.kids_rss,
+           b->mem1.kids_rss, b->mem0.kids_pss, b->mem1.kids_pss);
     for (unsigned i = 0; i < 16 && b->closes[i]; i++)
         printf("%s\"%u\":%u", i ? "," : "", b->close_code[i], b->closes[i]);
     printf("}}\n");
