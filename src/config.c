@@ -112,6 +112,15 @@ void config_usage(FILE *out)
           "  --port=N               TCP port (default 80, 443 with --ssl; 0: the kernel picks)\n"
           "  --address=ADDR         listen on ADDR only; repeatable; IPv6 as [::1]\n"
           "                         (default: all interfaces)\n"
+          "  --ssl                  serve wss:// (TLS 1.2 or newer) on --port; needs --sslcert\n"
+          "                         and --sslkey (PEM files; SIGHUP reads them again)\n"
+          "  --sslcert=FILE         the certificate chain\n"
+          "  --sslkey=FILE          its private key\n"
+          "  --sslca=FILE           require client certificates signed by these CAs\n"
+          "  --redirport=N          also listen on N (each address) and answer 301 to\n"
+          "                         https://HOST:PORT/ (http:// without --ssl)\n"
+          "  --unixsocket=PATH      also listen on a Unix socket (plain, REMOTE_ADDR=unix-socket);\n"
+          "                         without --address and --port, only there\n"
           "\n"
           "Sessions:\n"
           "  --maxforks=N           at most N sessions at once; more get 429 (default: no limit)\n"
@@ -149,8 +158,7 @@ void config_usage(FILE *out)
           "  --loglevel=LEVEL       debug, trace, access, info, error or fatal (default access)\n"
           "\n"
           "Not yet supported (accepted for websocketd compatibility, then refused):\n"
-          "  --devconsole, --ssl, --sslcert, --sslkey, --sslca,\n"
-          "  --redirport, --unixsocket, --passstderr\n"
+          "  --devconsole, --passstderr\n"
           "\n"
           "  --help, -h             this text\n"
           "  --version              the version\n"
@@ -397,6 +405,10 @@ static int validate(struct config *c)
         return bad("--ssl needs --sslcert and --sslkey");
     if (!c->ssl && (c->sslcert || c->sslkey))
         return bad("--sslcert and --sslkey need --ssl");
+    if (!c->ssl && c->sslca)
+        return bad("--sslca needs --ssl");
+    if (c->unixsocket && !c->unixsocket[0])
+        return bad("--unixsocket needs a path");
     if (c->devconsole && (c->staticdir || c->cgidir)) {
         fprintf(stderr, "wsbridge: --devconsole cannot be used with --staticdir or --cgidir\n");
         return CONFIG_EXIT_DEVCONSOLE;
@@ -417,10 +429,6 @@ static int validate(struct config *c)
         bool set;
     } unsupported[] = {
         {"devconsole", c->devconsole},
-        {"ssl", c->ssl},
-        {"sslca", c->sslca != NULL},
-        {"redirport", c->redirport != 0},
-        {"unixsocket", c->unixsocket != NULL},
         {"passstderr", c->passstderr},
     };
     for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++)

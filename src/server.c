@@ -11,12 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bridge.h"
 #include "log.h"
+#include "redirect.h"
 #include "session.h"
+#include "tls.h"
 
 void server_add_session(struct server *srv, struct session *s)
 {
@@ -56,6 +61,37 @@ static void on_connection(uv_stream_t *listener, int status)
     session_accept(srv, listener);
 }
 
+static void on_redirect_connection(uv_stream_t *listener, int status)
+{
+    struct server *srv = listener->data;
+
+    if (status < 0) {
+        log_error(0, "accept: %s", uv_strerror(status));
+        return;
+    }
+    if (srv->shutting_down)
+        return;
+    redirect_accept(srv, listener);
+}
+
+int server_accept_transport(struct server *srv, uv_stream_t *listener, struct transport **out)
+{
+    struct transport *inner;
+    int r;
+
+    if (listener->type == UV_NAMED_PIPE)
+        return transport_pipe_accept(listener, out);
+    r = transport_tcp_accept(listener, &inner);
+    if (r || !srv->ssl_ctx) {
+        *out = inner;
+        return r;
+    }
+    r = transport_tls_new(srv->loop, srv->ssl_ctx, inner, out);
+    if (r)
+        inner->ops->close(inner, NULL);
+    return r;
+}
+
 static void raise_nofile(void)
 {
     struct rlimit rl;
@@ -72,7 +108,7 @@ static void raise_nofile(void)
 }
 
 /* "[::1]" -> "::1"; "" or NULL -> NULL. */
-static int listen_one(struct server *srv, const char *addr, bool quiet_fail)
+static int listen_one(struct server *srv, const char *addr, bool quiet_fail, bool redirect)
 {
     const struct config *cfg = srv->cfg;
     struct sockaddr_storage ss;
@@ -80,7 +116,7 @@ static int listen_one(struct server *srv, const char *addr, bool quiet_fail)
     uv_tcp_t *tcp = &srv->listeners[srv->nlisteners];
     int r;
     bool v6;
-    int want = srv->port ? srv->port : cfg->port;
+    int want = redirect ? cfg->redirport : srv->port ? srv->port : cfg->port;
 
     snprintf(host, sizeof host, "%s", addr);
     if (host[0] == '[') {
@@ -104,7 +140,7 @@ static int listen_one(struct server *srv, const char *addr, bool quiet_fail)
     srv->nlisteners++;
     r = uv_tcp_bind(tcp, (struct sockaddr *)&ss, 0);
     if (r == 0)
-        r = uv_listen((uv_stream_t *)tcp, 511, on_connection);
+        r = uv_listen((uv_stream_t *)tcp, 511, redirect ? on_redirect_connection : on_connection);
     if (r) {
         if (!quiet_fail)
             log_fatal(0, "cannot listen on %s port %d: %s", addr, want, uv_strerror(r));
@@ -114,12 +150,92 @@ static int listen_one(struct server *srv, const char *addr, bool quiet_fail)
     uv_tcp_getsockname(tcp, (struct sockaddr *)&ss, &len);
     int port =
         ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
+    if (redirect) {
+        log_info(0, "redirecting http://%s%s%s:%d/ to port %d", v6 ? "[" : "", host, v6 ? "]" : "",
+                 port, srv->port);
+        return 0;
+    }
     srv->port = port; /* --port=0: every listener on the port the kernel chose first */
-    if (v6)
-        log_info(0, "listening on ws://[%s]:%d/", host, port);
-    else
-        log_info(0, "listening on ws://%s:%d/", host, port);
+    log_info(0, "listening on %s://%s%s%s:%d/", cfg->ssl ? "wss" : "ws", v6 ? "[" : "", host,
+             v6 ? "]" : "", port);
     return 0;
+}
+
+/* Is a server answering on the Unix socket at path? (A refused connection: a stale file.) */
+static bool unix_alive(const char *path)
+{
+    struct sockaddr_un sa;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool alive;
+
+    if (fd < 0)
+        return true; /* cannot tell: leave the file alone */
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    alive = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 || errno != ECONNREFUSED;
+    close(fd);
+    return alive;
+}
+
+static int listen_unix(struct server *srv)
+{
+    const char *path = srv->cfg->unixsocket;
+    struct sockaddr_un sa;
+    struct stat st;
+    int r;
+
+    if (strlen(path) >= sizeof sa.sun_path) {
+        log_fatal(0, "--unixsocket=%s: path too long (at most %zu bytes)", path,
+                  sizeof sa.sun_path - 1);
+        return UV_ENAMETOOLONG;
+    }
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            log_fatal(0, "--unixsocket=%s: exists and is not a socket", path);
+            return UV_EEXIST;
+        }
+        if (unix_alive(path)) {
+            log_fatal(0, "--unixsocket=%s: another server is listening there", path);
+            return UV_EADDRINUSE;
+        }
+        log_info(0, "removing the stale socket %s", path);
+        if (unlink(path) != 0 && errno != ENOENT) {
+            log_errno(LOG_FATAL, 0, errno, "--unixsocket=%s: cannot remove", path);
+            return UV_EACCES;
+        }
+    }
+    uv_pipe_init(srv->loop, &srv->unix_listener, 0);
+    srv->unix_listener.data = srv;
+    srv->unix_open = true;
+    r = uv_pipe_bind(&srv->unix_listener, path);
+    if (r == 0) {
+        srv->unix_bound = true;
+        if (lstat(path, &st) == 0) {
+            srv->unix_dev = (uint64_t)st.st_dev;
+            srv->unix_ino = (uint64_t)st.st_ino;
+        }
+        r = uv_listen((uv_stream_t *)&srv->unix_listener, 511, on_connection);
+    }
+    if (r) {
+        log_fatal(0, "cannot listen on %s: %s", path, uv_strerror(r));
+        return r;
+    }
+    log_info(0, "listening on unix:%s", path);
+    return 0;
+}
+
+/* Removes the socket file, if it is still the one we bound (not a successor's). */
+static void unlink_unix(struct server *srv)
+{
+    struct stat st;
+
+    if (!srv->unix_bound)
+        return;
+    srv->unix_bound = false;
+    if (lstat(srv->cfg->unixsocket, &st) == 0 && (uint64_t)st.st_dev == srv->unix_dev &&
+        (uint64_t)st.st_ino == srv->unix_ino && unlink(srv->cfg->unixsocket) != 0)
+        log_errno(LOG_ERROR, 0, errno, "cannot remove %s", srv->cfg->unixsocket);
 }
 
 static void close_listeners(struct server *srv)
@@ -127,6 +243,10 @@ static void close_listeners(struct server *srv)
     for (unsigned i = 0; i < srv->nlisteners; i++)
         if (!uv_is_closing((uv_handle_t *)&srv->listeners[i]))
             uv_close((uv_handle_t *)&srv->listeners[i], NULL);
+    if (srv->unix_open && !uv_is_closing((uv_handle_t *)&srv->unix_listener))
+        uv_close((uv_handle_t *)&srv->unix_listener, NULL);
+    unlink_unix(srv); /* no longer accepting: a new server may take the path */
+    redirect_close_all(srv);
 }
 
 static void close_server_handles(struct server *srv)
@@ -134,6 +254,7 @@ static void close_server_handles(struct server *srv)
     close_listeners(srv);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
+    uv_close((uv_handle_t *)&srv->sighup, NULL);
     uv_close((uv_handle_t *)&srv->shutdown_timer, NULL);
 }
 
@@ -199,10 +320,44 @@ static void on_signal(uv_signal_t *h, int signum)
     maybe_done(srv);
 }
 
+/* One listener per --address (all interfaces when none): CONFIG_EXIT_LISTEN unless all bound. */
+static int listen_all(struct server *srv, bool redirect)
+{
+    const struct config *cfg = srv->cfg;
+    unsigned ok = 0;
+
+    if (cfg->naddresses) {
+        for (size_t i = 0; i < cfg->naddresses; i++)
+            if (listen_one(srv, cfg->addresses[i], false, redirect) == 0)
+                ok++;
+        return ok == cfg->naddresses ? 0 : CONFIG_EXIT_LISTEN;
+    }
+    /* All interfaces: "::" (dual stack where the system allows), and 0.0.0.0 if "::" could not
+     * take IPv4 too (or IPv6 is off). */
+    if (listen_one(srv, "[::]", true, redirect) == 0)
+        ok++;
+    if (listen_one(srv, "0.0.0.0", ok != 0, redirect) == 0)
+        ok++;
+    return ok ? 0 : CONFIG_EXIT_LISTEN;
+}
+
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    struct server *srv = h->data;
+    const struct config *cfg = srv->cfg;
+
+    (void)signum;
+    if (tls_ctx_reload(&srv->ssl_ctx, cfg->sslcert, cfg->sslkey, cfg->sslca) == 0)
+        log_info(0, "SIGHUP: certificate and key reloaded from %s and %s", cfg->sslcert,
+                 cfg->sslkey);
+    else
+        log_error(0, "SIGHUP: reload failed: the previous certificate and key stay in use");
+}
+
 int server_run(const struct config *cfg)
 {
     struct server srv;
-    unsigned n, ok = 0;
+    unsigned n;
     int rc = 0;
     uint64_t seed;
 
@@ -218,41 +373,49 @@ int server_run(const struct config *cfg)
     raise_nofile();
     log_debug(0, "memory per idle session: %zu bytes (session + transport)", session_memory());
 
+    if (cfg->ssl) {
+        srv.ssl_ctx = tls_ctx_new(cfg->sslcert, cfg->sslkey, cfg->sslca);
+        if (!srv.ssl_ctx) {
+            log_fatal(0, "cannot use --sslcert=%s --sslkey=%s", cfg->sslcert, cfg->sslkey);
+            return CONFIG_EXIT_BAD;
+        }
+    }
     n = cfg->naddresses ? (unsigned)cfg->naddresses : 2;
-    srv.listeners = calloc(n, sizeof *srv.listeners);
-    if (!srv.listeners)
+    srv.listeners = calloc(2 * n, sizeof *srv.listeners); /* --port's and --redirport's */
+    if (!srv.listeners) {
+        SSL_CTX_free(srv.ssl_ctx);
         return CONFIG_EXIT_BAD;
-    if (cfg->naddresses) {
-        for (size_t i = 0; i < cfg->naddresses; i++)
-            if (listen_one(&srv, cfg->addresses[i], false) == 0)
-                ok++;
-        if (ok != cfg->naddresses)
-            rc = CONFIG_EXIT_LISTEN;
-    } else {
-        /* All interfaces: "::" (dual stack where the system allows), and 0.0.0.0 if "::" could
-         * not take IPv4 too (or IPv6 is off). */
-        if (listen_one(&srv, "[::]", true) == 0)
-            ok++;
-        if (listen_one(&srv, "0.0.0.0", ok != 0) == 0)
-            ok++;
-        if (ok == 0)
-            rc = CONFIG_EXIT_LISTEN;
+    }
+    /* websocketd: --unixsocket alone is the only listener */
+    if (cfg->unixsocket && listen_unix(&srv) != 0)
+        rc = CONFIG_EXIT_LISTEN;
+    if (rc == 0 && (!cfg->unixsocket || cfg->naddresses || cfg->port_set))
+        rc = listen_all(&srv, false);
+    if (rc == 0 && cfg->redirport) {
+        unsigned before = srv.nlisteners;
+        rc = listen_all(&srv, true);
+        srv.nredirect = srv.nlisteners - before;
     }
 
     uv_signal_init(srv.loop, &srv.sigint);
     uv_signal_init(srv.loop, &srv.sigterm);
+    uv_signal_init(srv.loop, &srv.sighup);
     uv_timer_init(srv.loop, &srv.shutdown_timer);
-    srv.sigint.data = srv.sigterm.data = srv.shutdown_timer.data = &srv;
+    srv.sigint.data = srv.sigterm.data = srv.sighup.data = srv.shutdown_timer.data = &srv;
     if (rc == 0) {
         uv_signal_start(&srv.sigint, on_signal, SIGINT);
         uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
+        if (srv.ssl_ctx)
+            uv_signal_start(&srv.sighup, on_sighup, SIGHUP);
         uv_run(srv.loop, UV_RUN_DEFAULT);
     } else {
         close_server_handles(&srv);
     }
     if (!srv.gave_up && uv_run(srv.loop, UV_RUN_DEFAULT) == 0)
         uv_loop_close(srv.loop);
+    unlink_unix(&srv);
     free(srv.listeners);
+    SSL_CTX_free(srv.ssl_ctx);
     bridge_pool_drain();
     return rc;
 }

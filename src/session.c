@@ -586,7 +586,8 @@ static void upgrade(struct session *s, uint8_t *rest, size_t rest_len)
     req.remote_addr = s->peer;
     req.remote_port = s->peer_port;
     req.remote_host = s->remote_host;
-    req.https = cfg->ssl;
+    req.ssl_client_s_dn = transport_tls_subject(s->t); /* NULL: not TLS (the Unix socket) */
+    req.https = req.ssl_client_s_dn != NULL;
     req.script_name = "/";
     if (cfg->dir) {
         req.script_name = s->hs->path;
@@ -842,7 +843,7 @@ void session_accept(struct server *srv, uv_stream_t *listener)
     struct handshake_limits lim;
     int r;
 
-    r = transport_tcp_accept(listener, &t);
+    r = server_accept_transport(srv, listener, &t);
     if (r) {
         log_error(0, "accept: %s", uv_strerror(r));
         return;

@@ -4,9 +4,9 @@
  * A transport delivers the bytes a peer sent (read_start: alloc_cb then
  * read_cb, with libuv's conventions: nread > 0 data, UV_EOF / < 0 end or
  * error, 0 nothing) and sends gathered buffers in order (write: the
- * buffers must stay valid until the write's cb). TCP is transport_tcp; TLS
- * (ciphertext through memory BIOs) and Unix sockets are more
- * implementations of the same operations.
+ * buffers must stay valid until the write's cb). transport_tcp runs on any
+ * libuv stream (a TCP or a Unix socket connection); transport_tls (tls.h)
+ * wraps another transport and passes ciphertext down, through memory BIOs.
  *
  * Lifetime: created by an implementation's constructor, ended by exactly
  * one close(); pending writes then complete with UV_ECANCELED, and after
@@ -52,8 +52,12 @@ struct transport_ops {
     int (*shutdown)(struct transport *t, transport_done_cb cb);
     /* Closes now; queued writes are cancelled. cb(t) once the transport is gone. */
     void (*close)(struct transport *t, transport_done_cb cb);
-    /* The peer's address as "1.2.3.4" / "::1" and its port; 0 or a UV error. */
+    /* The peer's address as "1.2.3.4" / "::1" and its port ("unix-socket" and 0 on a Unix
+     * socket); 0 or a UV error. */
     int (*peer)(const struct transport *t, char *host, size_t hostlen, int *port);
+    /* NULL on a plain transport. Under TLS: the subject (RFC 2253) of the client's verified
+     * certificate, "" when it sent none; valid until close (use transport_tls_subject()). */
+    const char *(*tls_subject)(struct transport *t);
 };
 
 struct transport {
@@ -68,6 +72,12 @@ struct transport {
  * (TCP_NODELAY set). *out is NULL on failure. Returns 0 or a UV error.
  */
 int transport_tcp_accept(uv_stream_t *server, struct transport **out);
+
+/* The same on a listening Unix socket (uv_pipe_t): peer() says "unix-socket", port 0. */
+int transport_pipe_accept(uv_stream_t *server, struct transport **out);
+
+/* For the program's environment: NULL when t is not TLS, else ops->tls_subject(t). */
+const char *transport_tls_subject(struct transport *t);
 
 /* Size of the TCP implementation's allocation (for the memory budget). */
 size_t transport_tcp_size(void);

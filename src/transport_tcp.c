@@ -1,17 +1,23 @@
 /*
- * transport_tcp: the transport on a uv_tcp_t.
+ * transport_tcp: the transport on a libuv stream, a uv_tcp_t or (a Unix
+ * socket connection) a uv_pipe_t. Only accept and peer() differ.
  */
 #include "build-config.h"
 
 #include "transport.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct transport_tcp {
     struct transport base;
-    uv_tcp_t tcp;
+    union {
+        uv_stream_t stream;
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } h;
     uv_shutdown_t shutdown_req;
     transport_done_cb shutdown_cb;
     transport_done_cb close_cb;
@@ -40,7 +46,7 @@ static int tcp_read_start(struct transport *t)
 
     if (tt->reading || tt->closing)
         return 0;
-    r = uv_read_start((uv_stream_t *)&tt->tcp, tcp_alloc, tcp_read);
+    r = uv_read_start(&tt->h.stream, tcp_alloc, tcp_read);
     if (r == 0)
         tt->reading = true;
     return r;
@@ -52,7 +58,7 @@ static void tcp_read_stop(struct transport *t)
 
     if (!tt->reading)
         return;
-    uv_read_stop((uv_stream_t *)&tt->tcp);
+    uv_read_stop(&tt->h.stream);
     tt->reading = false;
 }
 
@@ -70,13 +76,13 @@ static int tcp_write(struct transport *t, struct transport_write *w, const uv_bu
 
     if (tt->closing)
         return UV_ECANCELED;
-    return uv_write(&w->uv, (uv_stream_t *)&tt->tcp, bufs, nbufs, tcp_write_done);
+    return uv_write(&w->uv, &tt->h.stream, bufs, nbufs, tcp_write_done);
 }
 
 static size_t tcp_write_queue_size(const struct transport *t)
 {
     const struct transport_tcp *tt = (const struct transport_tcp *)t;
-    return uv_stream_get_write_queue_size((const uv_stream_t *)&tt->tcp);
+    return uv_stream_get_write_queue_size(&tt->h.stream);
 }
 
 static void tcp_shutdown_done(uv_shutdown_t *req, int status)
@@ -95,7 +101,7 @@ static int tcp_shutdown(struct transport *t, transport_done_cb cb)
         return UV_ECANCELED;
     tt->shutdown_cb = cb;
     tt->shutdown_req.data = tt;
-    return uv_shutdown(&tt->shutdown_req, (uv_stream_t *)&tt->tcp, tcp_shutdown_done);
+    return uv_shutdown(&tt->shutdown_req, &tt->h.stream, tcp_shutdown_done);
 }
 
 static void tcp_closed(uv_handle_t *h)
@@ -118,7 +124,7 @@ static void tcp_close(struct transport *t, transport_done_cb cb)
     tt->reading = false;
     tt->shutdown_cb = NULL; /* a pending shutdown completes with ECANCELED: nobody listens */
     tt->close_cb = cb;
-    uv_close((uv_handle_t *)&tt->tcp, tcp_closed);
+    uv_close((uv_handle_t *)&tt->h.stream, tcp_closed);
 }
 
 static int tcp_peer(const struct transport *t, char *host, size_t hostlen, int *port)
@@ -128,7 +134,13 @@ static int tcp_peer(const struct transport *t, char *host, size_t hostlen, int *
     int len = sizeof ss;
     int r;
 
-    r = uv_tcp_getpeername(&tt->tcp, (struct sockaddr *)&ss, &len);
+    if (tt->h.stream.type == UV_NAMED_PIPE) {
+        /* websocketd's REMOTE_ADDR for a Unix socket client */
+        snprintf(host, hostlen, "unix-socket");
+        *port = 0;
+        return 0;
+    }
+    r = uv_tcp_getpeername(&tt->h.tcp, (struct sockaddr *)&ss, &len);
     if (r)
         return r;
     if (ss.ss_family == AF_INET6 &&
@@ -169,30 +181,42 @@ static void tcp_reject_closed(uv_handle_t *h)
     free(h->data);
 }
 
-int transport_tcp_accept(uv_stream_t *server, struct transport **out)
+static int stream_accept(uv_stream_t *server, struct transport **out)
 {
     struct transport_tcp *tt;
+    bool pipe = server->type == UV_NAMED_PIPE;
     int r;
 
     *out = NULL;
     tt = calloc(1, sizeof *tt);
     if (!tt)
         return UV_ENOMEM;
-    r = uv_tcp_init(server->loop, &tt->tcp);
+    r = pipe ? uv_pipe_init(server->loop, &tt->h.pipe, 0) : uv_tcp_init(server->loop, &tt->h.tcp);
     if (r) {
         free(tt);
         return r;
     }
-    tt->tcp.data = tt;
+    tt->h.stream.data = tt;
     tt->base.ops = &tcp_ops;
-    r = uv_accept(server, (uv_stream_t *)&tt->tcp);
+    r = uv_accept(server, &tt->h.stream);
     if (r) {
-        uv_close((uv_handle_t *)&tt->tcp, tcp_reject_closed);
+        uv_close((uv_handle_t *)&tt->h.stream, tcp_reject_closed);
         return r;
     }
-    uv_tcp_nodelay(&tt->tcp, 1);
+    if (!pipe)
+        uv_tcp_nodelay(&tt->h.tcp, 1);
     *out = &tt->base;
     return 0;
+}
+
+int transport_tcp_accept(uv_stream_t *server, struct transport **out)
+{
+    return stream_accept(server, out);
+}
+
+int transport_pipe_accept(uv_stream_t *server, struct transport **out)
+{
+    return stream_accept(server, out);
 }
 
 size_t transport_tcp_size(void)

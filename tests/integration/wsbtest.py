@@ -195,7 +195,7 @@ class Server:
     def _listening(self):
         if self.proc.poll() is not None:
             return None
-        return re.search(r"listening on ws://127\.0\.0\.1:(\d+)/", self.log_text())
+        return re.search(r"listening on wss?://127\.0\.0\.1:(\d+)/", self.log_text())
 
     def log_text(self):
         with open(self.log_path, "rb") as f:
@@ -271,9 +271,12 @@ def mask_bytes(data, key):
     return (int.from_bytes(data, "big") ^ int.from_bytes(k, "big")).to_bytes(len(data), "big")
 
 
-def http_request(port, request, timeout=10):
-    """Sends raw bytes, returns (status, headers dict lowercased, body, socket)."""
+def http_request(port, request, timeout=10, ssl_context=None):
+    """Sends raw bytes, returns (status, headers dict lowercased, body, socket).
+    ssl_context: an ssl.SSLContext to speak TLS (--ssl)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    if ssl_context is not None:
+        s = ssl_context.wrap_socket(s, server_hostname="localhost")
     s.sendall(request if isinstance(request, bytes) else request.encode())
     buf = b""
     while b"\r\n\r\n" not in buf:
@@ -304,9 +307,10 @@ def upgrade_request(path="/", host="127.0.0.1", key=None, extra=(), version="13"
 class RawClient:
     """A minimal blocking WebSocket client that shows every frame."""
 
-    def __init__(self, port, path="/", extra=(), after=b"", timeout=10):
+    def __init__(self, port, path="/", extra=(), after=b"", timeout=10, ssl_context=None):
         req, key = upgrade_request(path, extra=extra)
-        status, headers, rest, self.sock = http_request(port, req + after, timeout * (3 if SANITIZED else 1))
+        status, headers, rest, self.sock = http_request(port, req + after, timeout * (3 if SANITIZED else 1),
+                                                        ssl_context)
         self.status, self.headers = status, headers
         if status != 101:
             raise Closed("handshake answered %r" % status)
@@ -388,3 +392,45 @@ class RawClient:
                     return True
         except (socket.timeout, ConnectionResetError):
             return False
+
+
+# ---------------------------------------------------------------- TLS
+
+
+def make_pki(d=None):
+    """With the openssl CLI, in d (default: the scratch directory): a CA, a server certificate
+    for localhost and 127.0.0.1 signed by it, a client certificate (CN=wsb-client) signed by
+    it, and a self-signed client certificate (CN=rogue). Returns a dict of PEM paths."""
+    d = d or SCRATCH
+    p = {k: os.path.join(d, k + ".pem") for k in
+         ("ca", "ca_key", "cert", "key", "client", "client_key", "rogue", "rogue_key")}
+
+    def run(*args):
+        subprocess.run(["openssl"] + list(args), check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=wsb test CA",
+        "-keyout", p["ca_key"], "-out", p["ca"])
+    for name, key, cn, ext in (("cert", "key", "localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1"),
+                               ("client", "client_key", "wsb-client", "extendedKeyUsage=clientAuth")):
+        csr = os.path.join(d, name + ".csr")
+        extfile = os.path.join(d, name + ".ext")
+        with open(extfile, "w") as f:
+            f.write(ext + "\n")
+        run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/O=wsbridge/CN=" + cn, "-keyout", p[key],
+            "-out", csr)
+        run("x509", "-req", "-in", csr, "-CA", p["ca"], "-CAkey", p["ca_key"], "-CAcreateserial", "-days",
+            "2", "-extfile", extfile, "-out", p[name])
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=rogue",
+        "-keyout", p["rogue_key"], "-out", p["rogue"])
+    return p
+
+
+def client_context(pki, cert=None, key=None, **kw):
+    """An ssl.SSLContext trusting pki's CA, optionally presenting cert/key."""
+    import ssl
+    ctx = ssl.create_default_context(cafile=pki["ca"])
+    if cert:
+        ctx.load_cert_chain(cert, key)
+    for k, v in kw.items():
+        setattr(ctx, k, v)
+    return ctx

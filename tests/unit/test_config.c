@@ -133,9 +133,11 @@ static void test_every_flag(void)
     config_free(&c);
 
     /* parsed (syntax and values checked), then refused: not yet served */
-    refused(parse(&c, "--ssl", "--sslcert", "c.pem", "--sslkey=k.pem", "cat", NULL),
-            "--ssl is not yet supported", "--ssl with cert and key");
-    refused(parse(&c, "--sslca=ca.pem", "cat", NULL), "--sslca is not yet", "--sslca");
+    rc = parse(&c, "--ssl", "--sslcert", "c.pem", "--sslkey=k.pem", "--sslca=ca.pem", "cat", NULL);
+    ok(rc == -1 && c.ssl && c.port == 443 && c.sslca && strcmp(c.sslca, "ca.pem") == 0,
+       "--ssl with cert, key and CA parses; --port defaults to 443");
+    config_free(&c);
+    refused(parse(&c, "--sslca=ca.pem", "cat", NULL), "--sslca needs --ssl", "--sslca alone");
     rc = parse(&c, "--dir=/tmp/", NULL);
     ok(rc == -1 && c.dir && strcmp(c.dir, "/tmp") == 0 && !c.command,
        "--dir alone parses, to the directory's real path (%s)", c.dir ? c.dir : "-");
@@ -150,12 +152,14 @@ static void test_every_flag(void)
     refused(parse(&c, "--cgidir=/etc/passwd", NULL), "--cgidir=/etc/passwd: not a dir",
             "--cgidir must be a directory");
     refused(parse(&c, "--devconsole", "cat", NULL), "--devconsole is not yet", "--devconsole");
-    refused(parse(&c, "--redirport", "8081", "cat", NULL), "--redirport is not yet",
-            "--redirport 8081");
+    rc = parse(&c, "--redirport", "8081", "--unixsocket=/tmp/ws.sock", "cat", NULL);
+    ok(rc == -1 && c.redirport == 8081 && c.unixsocket && strcmp(c.unixsocket, "/tmp/ws.sock") == 0,
+       "--redirport 8081, --unixsocket");
+    config_free(&c);
     refused(parse(&c, "--redirport=x", "cat", NULL), "--redirport needs a port",
             "--redirport's value is checked first");
-    refused(parse(&c, "--unixsocket=/tmp/ws.sock", "cat", NULL), "--unixsocket is not yet",
-            "--unixsocket");
+    refused(parse(&c, "--unixsocket=", "cat", NULL), "--unixsocket needs a path",
+            "--unixsocket empty");
     refused(parse(&c, "--passstderr=t", "cat", NULL), "--passstderr is not yet", "--passstderr=t");
     rc = parse(&c, "--passenv=", "--origin=", "cat", NULL);
     ok(rc == -1 && c.passenv && !c.passenv[0] && c.origins && !c.origins[0],

@@ -1,0 +1,91 @@
+/*
+ * tls: the server's SSL_CTX (see tls.h).
+ */
+#include "build-config.h"
+
+#include "tls.h"
+
+#include <openssl/err.h>
+
+#include "log.h"
+
+/* Logs and empties OpenSSL's error queue: one line per reason. */
+static void log_ssl_errors(const char *what)
+{
+    unsigned long e;
+    char buf[256];
+    int n = 0;
+
+    while ((e = ERR_get_error()) != 0) {
+        ERR_error_string_n(e, buf, sizeof buf);
+        log_error(0, "%s: %s", what, buf);
+        n++;
+    }
+    if (n == 0)
+        log_error(0, "%s: failed", what);
+}
+
+SSL_CTX *tls_ctx_new(const char *cert, const char *key, const char *ca)
+{
+    static const unsigned char sid_ctx[] = "wsbridge";
+    SSL_CTX *ctx;
+
+    ERR_clear_error();
+    ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx) {
+        log_ssl_errors("TLS context");
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    /* Renegotiation would make a read produce writes at any time: refused (TLS 1.3 has none). */
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    /* An idle connection keeps no 16 KiB record buffers. */
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* Without an id context, resuming a session fails once client certificates are verified. */
+    SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+        log_ssl_errors(cert);
+        goto fail;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+        log_ssl_errors(key);
+        goto fail;
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        log_ssl_errors("--sslkey does not match --sslcert");
+        goto fail;
+    }
+    if (ca) {
+        STACK_OF(X509_NAME) *names;
+
+        if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+            log_ssl_errors(ca);
+            goto fail;
+        }
+        /* the CAs named to the client, so it can pick its certificate */
+        names = SSL_load_client_CA_file(ca);
+        if (!names) {
+            log_ssl_errors(ca);
+            goto fail;
+        }
+        SSL_CTX_set_client_CA_list(ctx, names);
+        /* websocketd: RequireAndVerifyClientCert */
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    }
+    return ctx;
+
+fail:
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+int tls_ctx_reload(SSL_CTX **ctx, const char *cert, const char *key, const char *ca)
+{
+    SSL_CTX *fresh = tls_ctx_new(cert, key, ca);
+
+    if (!fresh)
+        return -1;
+    SSL_CTX_free(*ctx); /* each connection holds its own reference */
+    *ctx = fresh;
+    return 0;
+}

@@ -1,0 +1,482 @@
+/*
+ * transport_tls: TLS over another transport, through two memory BIOs (see
+ * tls.h). The inner transport carries ciphertext only; SSL never touches a
+ * descriptor.
+ *
+ * Reads: ciphertext from the inner transport is appended to net_in, then
+ * pump() runs the handshake or decrypts into the user's buffers for as long
+ * as the user wants bytes. read_stop() stops the inner transport too, so
+ * net_in holds at most one inner read beyond the stop; read_start() resumes
+ * what is already buffered from an idle handle, on a later tick, never
+ * from inside the call.
+ *
+ * Writes: the plaintext is encrypted at once (in pieces of at most
+ * TLS_PIECE bytes, so a large write does not double in memory) and the
+ * ciphertext is copied out of net_out into inner writes; the user's
+ * request completes with the inner write that carries its last bytes.
+ * Everything SSL produces on its own (handshake messages, alerts, session
+ * tickets, close_notify) goes down the same way, in order.
+ */
+#include "build-config.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include "log.h"
+#include "tls.h"
+
+#define TLS_PIECE (64u * 1024u)
+
+struct transport_tls;
+
+/* One inner write: ciphertext, and the user's request it completes (or NULL). */
+struct tls_out {
+    struct transport_write w;
+    struct transport_tls *tt;
+    struct transport_write *user;
+    char data[];
+};
+
+struct transport_tls {
+    struct transport base;
+    struct transport *inner;
+    SSL *ssl;
+    BIO *net_in;    /* ciphertext from the peer, for SSL to read */
+    BIO *net_out;   /* ciphertext SSL wrote, for the peer */
+    uv_idle_t pump; /* read_start(): delivers what is already buffered, on a later tick */
+    transport_done_cb shutdown_cb;
+    transport_done_cb close_cb;
+    int write_error;  /* the first failed inner write: later writes fail with it */
+    int inner_status; /* the inner transport's end (UV_EOF or an error), 0 before */
+    int end_status;   /* what the user gets after the last plaintext: UV_EOF, UV_EPROTO... */
+    unsigned closes_pending;
+    bool want_read;     /* between the user's read_start and read_stop */
+    bool inner_reading; /* the inner transport is started */
+    bool handshaken;
+    bool fatal;         /* SSL failed: no more SSL calls that write (no close_notify) */
+    bool end_delivered; /* read_cb had end_status */
+    bool shutting;
+    bool closing;
+    char *subject; /* the client certificate's, once asked for */
+    char peer[64]; /* "1.2.3.4:5678", for the log */
+};
+
+#define TLS_OF(t) ((struct transport_tls *)(t))
+
+/* Decrypted in place by SSL, so one buffer serves every connection (one loop thread). */
+static char cipher_in[TLS_PIECE];
+
+/* The reason of OpenSSL's last error, and the queue emptied (it is per thread, shared). */
+static const char *ssl_reason(char *buf, size_t len, const char *fallback)
+{
+    unsigned long e = ERR_peek_last_error();
+
+    if (e)
+        ERR_error_string_n(e, buf, len);
+    else
+        snprintf(buf, len, "%s", fallback);
+    ERR_clear_error();
+    return buf;
+}
+
+/* ---------------------------------------------------------------- writes */
+
+static void out_done(struct transport_write *w, int status)
+{
+    struct tls_out *o = w->data;
+    struct transport_tls *tt = o->tt;
+    struct transport_write *user = o->user;
+
+    if (status && !tt->write_error)
+        tt->write_error = status;
+    free(o);
+    if (user)
+        user->cb(user, status ? status : tt->write_error);
+}
+
+/* Sends what net_out holds (and completes user with it). 0 or a UV error. */
+static int flush_out(struct transport_tls *tt, struct transport_write *user)
+{
+    size_t n = BIO_ctrl_pending(tt->net_out);
+    struct tls_out *o;
+    uv_buf_t b;
+    int r;
+
+    if (n == 0 && !user)
+        return 0;
+    if (tt->closing) {
+        (void)BIO_reset(tt->net_out);
+        return UV_ECANCELED;
+    }
+    o = malloc(sizeof *o + n);
+    if (!o)
+        return UV_ENOMEM; /* the ciphertext stays in net_out, in order, for the next flush */
+    if (n && BIO_read(tt->net_out, o->data, (int)n) != (int)n) {
+        free(o);
+        return UV_EIO;
+    }
+    o->tt = tt;
+    o->user = user;
+    o->w.cb = out_done;
+    o->w.data = o;
+    b = uv_buf_init(o->data, (unsigned)n);
+    r = tt->inner->ops->write(tt->inner, &o->w, &b, 1);
+    if (r) {
+        free(o);
+        if (!tt->write_error)
+            tt->write_error = r;
+    }
+    return r;
+}
+
+static int tls_write(struct transport *t, struct transport_write *w, const uv_buf_t *bufs,
+                     unsigned nbufs)
+{
+    struct transport_tls *tt = TLS_OF(t);
+    char why[256];
+
+    if (tt->closing)
+        return UV_ECANCELED;
+    if (!tt->handshaken || tt->fatal || tt->shutting)
+        return UV_ENOTCONN; /* before the handshake there is nobody to answer in plaintext */
+    if (tt->write_error)
+        return tt->write_error;
+    for (unsigned i = 0; i < nbufs; i++) {
+        size_t off = 0;
+        while (off < bufs[i].len) {
+            size_t n = bufs[i].len - off;
+            int r;
+
+            if (n > TLS_PIECE)
+                n = TLS_PIECE;
+            ERR_clear_error();
+            r = SSL_write(tt->ssl, bufs[i].base + off, (int)n);
+            if (r <= 0) {
+                log_info(0, "TLS write to %s: %s", tt->peer, ssl_reason(why, sizeof why, "failed"));
+                tt->fatal = true;
+                return UV_EPROTO;
+            }
+            off += (size_t)r;
+            if (BIO_ctrl_pending(tt->net_out) >= TLS_PIECE && (r = flush_out(tt, NULL)) != 0)
+                return r;
+        }
+    }
+    return flush_out(tt, w);
+}
+
+static size_t tls_write_queue_size(const struct transport *t)
+{
+    const struct transport_tls *tt = (const struct transport_tls *)t;
+    /* everything is encrypted and handed down at once: the queue is below, in ciphertext */
+    return tt->inner->ops->write_queue_size(tt->inner);
+}
+
+/* ---------------------------------------------------------------- reads */
+
+static void handshake_step(struct transport_tls *tt)
+{
+    char why[256];
+    int r, e;
+
+    ERR_clear_error();
+    r = SSL_do_handshake(tt->ssl);
+    if (r == 1) {
+        tt->handshaken = true;
+        log_debug(0, "TLS with %s: %s, %s", tt->peer, SSL_get_version(tt->ssl),
+                  SSL_get_cipher_name(tt->ssl));
+        return;
+    }
+    e = SSL_get_error(tt->ssl, r);
+    if (e == SSL_ERROR_WANT_READ && !tt->inner_status)
+        return; /* more ciphertext to come */
+    if (e == SSL_ERROR_WANT_READ) {
+        ERR_clear_error();
+        log_info(0, "TLS handshake with %s: %s", tt->peer,
+                 tt->inner_status == UV_EOF ? "the client closed the connection"
+                                            : uv_strerror(tt->inner_status));
+        tt->end_status = tt->inner_status;
+    } else {
+        log_info(0, "TLS handshake with %s failed: %s", tt->peer,
+                 ssl_reason(why, sizeof why, "handshake failure"));
+        tt->end_status = UV_EPROTO;
+    }
+    tt->fatal = true;
+}
+
+/* One SSL_read into a user buffer. false when the loop must stop. */
+static bool read_one(struct transport_tls *tt)
+{
+    char why[256];
+    uv_buf_t b = uv_buf_init(NULL, 0);
+    int n, e;
+
+    tt->base.alloc_cb(&tt->base, TLS_PIECE, &b);
+    if (!b.base || b.len == 0) {
+        tt->end_delivered = true;
+        tt->base.read_cb(&tt->base, UV_ENOBUFS, &b);
+        return false;
+    }
+    ERR_clear_error();
+    n = SSL_read(tt->ssl, b.base, (int)b.len);
+    if (n > 0) {
+        tt->base.read_cb(&tt->base, n, &b);
+        return true;
+    }
+    e = SSL_get_error(tt->ssl, n);
+    if (e == SSL_ERROR_WANT_READ) {
+        if (tt->inner_status)
+            tt->end_status = tt->inner_status; /* closed without close_notify: an end all the same */
+    } else if (e == SSL_ERROR_ZERO_RETURN) {
+        tt->end_status = UV_EOF; /* close_notify */
+    } else {
+        log_info(0, "TLS read from %s: %s", tt->peer, ssl_reason(why, sizeof why, "failed"));
+        tt->fatal = true;
+        tt->end_status = UV_EPROTO;
+    }
+    tt->base.read_cb(&tt->base, 0, &b); /* gives the buffer back */
+    return false;
+}
+
+static void pump(struct transport_tls *tt)
+{
+    if (!tt->handshaken && !tt->fatal)
+        handshake_step(tt);
+    while (tt->want_read && !tt->closing && !tt->end_delivered) {
+        if (tt->handshaken && !tt->end_status && read_one(tt))
+            continue;
+        if (!tt->end_status || !tt->want_read || tt->closing || tt->end_delivered)
+            break;
+        uv_buf_t none = uv_buf_init(NULL, 0);
+        tt->end_delivered = true;
+        tt->base.read_cb(&tt->base, tt->end_status, &none);
+    }
+    flush_out(tt, NULL); /* handshake messages, alerts, tickets: whatever SSL wrote */
+}
+
+static void on_pump(uv_idle_t *h)
+{
+    struct transport_tls *tt = h->data;
+
+    uv_idle_stop(h);
+    pump(tt);
+}
+
+static void inner_alloc(struct transport *inner, size_t suggested, uv_buf_t *buf)
+{
+    (void)inner;
+    (void)suggested;
+    *buf = uv_buf_init(cipher_in, sizeof cipher_in);
+}
+
+static void inner_read(struct transport *inner, ssize_t nread, const uv_buf_t *buf)
+{
+    struct transport_tls *tt = inner->data;
+
+    if (tt->closing)
+        return;
+    if (nread > 0) {
+        if (BIO_write(tt->net_in, buf->base, (int)nread) != (int)nread) {
+            ERR_clear_error();
+            tt->inner_status = UV_ENOMEM;
+        }
+    } else if (nread < 0) {
+        tt->inner_status = (int)nread;
+    }
+    if (tt->inner_status && tt->inner_reading) {
+        inner->ops->read_stop(inner);
+        tt->inner_reading = false;
+    }
+    pump(tt);
+}
+
+static int tls_read_start(struct transport *t)
+{
+    struct transport_tls *tt = TLS_OF(t);
+    int r;
+
+    if (tt->closing || tt->want_read)
+        return 0;
+    if (!tt->inner_reading && !tt->inner_status) {
+        r = tt->inner->ops->read_start(tt->inner);
+        if (r)
+            return r;
+        tt->inner_reading = true;
+    }
+    tt->want_read = true;
+    /* plaintext (or the end) may be waiting from before read_stop: delivered on the next tick */
+    if (tt->handshaken || tt->end_status)
+        uv_idle_start(&tt->pump, on_pump);
+    return 0;
+}
+
+static void tls_read_stop(struct transport *t)
+{
+    struct transport_tls *tt = TLS_OF(t);
+
+    tt->want_read = false;
+    if (tt->closing)
+        return;
+    uv_idle_stop(&tt->pump);
+    if (tt->inner_reading) {
+        tt->inner->ops->read_stop(tt->inner);
+        tt->inner_reading = false;
+    }
+}
+
+/* ---------------------------------------------------------------- shutdown, close */
+
+static void inner_shutdown_done(struct transport *inner)
+{
+    struct transport_tls *tt = inner->data;
+
+    if (tt->shutdown_cb && !tt->closing)
+        tt->shutdown_cb(&tt->base);
+}
+
+static int tls_shutdown(struct transport *t, transport_done_cb cb)
+{
+    struct transport_tls *tt = TLS_OF(t);
+
+    if (tt->closing)
+        return UV_ECANCELED;
+    if (!tt->handshaken || tt->shutting)
+        return UV_ENOTCONN;
+    tt->shutting = true;
+    tt->shutdown_cb = cb;
+    if (!tt->fatal) {
+        ERR_clear_error();
+        SSL_shutdown(tt->ssl); /* queues close_notify; the peer's is not waited for */
+        ERR_clear_error();
+        flush_out(tt, NULL);
+    }
+    return tt->inner->ops->shutdown(tt->inner, inner_shutdown_done);
+}
+
+static void part_closed(struct transport_tls *tt)
+{
+    transport_done_cb cb = tt->close_cb;
+
+    if (--tt->closes_pending)
+        return;
+    if (cb)
+        cb(&tt->base);
+    SSL_free(tt->ssl); /* and both BIOs */
+    free(tt->subject);
+    free(tt);
+}
+
+static void inner_closed(struct transport *inner)
+{
+    part_closed(inner->data);
+}
+
+static void pump_closed(uv_handle_t *h)
+{
+    part_closed(h->data);
+}
+
+static void tls_close(struct transport *t, transport_done_cb cb)
+{
+    struct transport_tls *tt = TLS_OF(t);
+
+    if (tt->closing)
+        return;
+    tt->closing = true;
+    tt->want_read = false;
+    tt->close_cb = cb;
+    uv_close((uv_handle_t *)&tt->pump, pump_closed);
+    tt->inner->ops->close(tt->inner, inner_closed); /* cancels the inner writes: out_done */
+}
+
+/* ---------------------------------------------------------------- identity */
+
+static int tls_peer(const struct transport *t, char *host, size_t hostlen, int *port)
+{
+    const struct transport_tls *tt = (const struct transport_tls *)t;
+    return tt->inner->ops->peer(tt->inner, host, hostlen, port);
+}
+
+static const char *tls_subject(struct transport *t)
+{
+    struct transport_tls *tt = TLS_OF(t);
+    X509 *cert;
+    BIO *mem;
+    char *p = NULL;
+    long n;
+
+    if (tt->subject)
+        return tt->subject;
+    cert = SSL_get0_peer_certificate(tt->ssl);
+    if (!cert || SSL_get_verify_result(tt->ssl) != X509_V_OK)
+        return "";
+    mem = BIO_new(BIO_s_mem());
+    if (mem && X509_NAME_print_ex(mem, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0 &&
+        (n = BIO_get_mem_data(mem, &p)) > 0)
+        tt->subject = strndup(p, (size_t)n);
+    BIO_free(mem);
+    ERR_clear_error();
+    return tt->subject ? tt->subject : "";
+}
+
+static const struct transport_ops tls_ops = {
+    .read_start = tls_read_start,
+    .read_stop = tls_read_stop,
+    .write = tls_write,
+    .write_queue_size = tls_write_queue_size,
+    .shutdown = tls_shutdown,
+    .close = tls_close,
+    .peer = tls_peer,
+    .tls_subject = tls_subject,
+};
+
+const char *transport_tls_subject(struct transport *t)
+{
+    return t->ops->tls_subject ? t->ops->tls_subject(t) : NULL;
+}
+
+int transport_tls_new(uv_loop_t *loop, SSL_CTX *ctx, struct transport *inner,
+                      struct transport **out)
+{
+    struct transport_tls *tt;
+    char host[48];
+    int port = 0;
+
+    *out = NULL;
+    tt = calloc(1, sizeof *tt);
+    if (!tt)
+        return UV_ENOMEM;
+    ERR_clear_error();
+    tt->ssl = SSL_new(ctx);
+    tt->net_in = BIO_new(BIO_s_mem());
+    tt->net_out = BIO_new(BIO_s_mem());
+    if (!tt->ssl || !tt->net_in || !tt->net_out) {
+        BIO_free(tt->net_in);
+        BIO_free(tt->net_out);
+        SSL_free(tt->ssl);
+        free(tt);
+        ERR_clear_error();
+        return UV_ENOMEM;
+    }
+    /* an empty BIO means "wait for more", not end of file */
+    BIO_set_mem_eof_return(tt->net_in, -1);
+    BIO_set_mem_eof_return(tt->net_out, -1);
+    SSL_set_bio(tt->ssl, tt->net_in, tt->net_out);
+    SSL_set_accept_state(tt->ssl);
+    uv_idle_init(loop, &tt->pump);
+    tt->pump.data = tt;
+    tt->closes_pending = 2;
+    tt->inner = inner;
+    tt->base.ops = &tls_ops;
+    if (inner->ops->peer(inner, host, sizeof host, &port) != 0)
+        snprintf(host, sizeof host, "unknown");
+    snprintf(tt->peer, sizeof tt->peer, "%s:%d", host, port);
+    inner->data = tt;
+    inner->alloc_cb = inner_alloc;
+    inner->read_cb = inner_read;
+    *out = &tt->base;
+    return 0;
+}
