@@ -985,7 +985,7 @@ int main(int argc, char **argv)
 
     raise_nofile(b->conns);
     pat_init();
-    b->mem0.rss = b->mem1.rss = -1;
+    b->mem0 = b->mem1 = (struct mem){-1, -1, -1, -1, -1, -1};
     if (b->server_pid)
         mem_sample(b->server_pid, &b->mem0);
     struct rusage ru0, ru1;
@@ -1015,6 +1015,8 @@ int main(int argc, char **argv)
     uv_timer_start(&b->stop_timer, on_stop, limit, 0);
     uv_run(b->loop, UV_RUN_DEFAULT);
     getrusage(RUSAGE_SELF, &ru1);
+    if (uv_loop_close(b->loop) != 0)
+        fprintf(stderr, "wsbridge-bench: handles left open at the end\n");
 
     if (!b->timing)
         b->t_start = b->t_end; /* never got going: no rates */
@@ -1047,7 +1049,9 @@ int main(int argc, char **argv)
                    b->warm, b->conns, b->healthy, b->late, b->unanswered, b->dropped);
         if (b->mode == M_BIG)
             printf("  big: %" PRIu64 " bytes %s\n", b->size,
-                   b->big_done ? "sent, echoed and checked" : "NOT back");
+                   !b->big_done       ? "NOT back"
+                   : b->errors_verify ? "back, DIFFERENT"
+                                      : "back and the same");
         printf("  errors: protocol %" PRIu64 ", connection %" PRIu64 ", verify %" PRIu64
                ", unanswered %" PRIu64 "\n",
                b->errors_proto, b->errors_conn, b->errors_verify, b->unanswered);
@@ -1076,5 +1080,9 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < 16 && b->closes[i]; i++)
         printf("%s\"%u\":%u", i ? "," : "", b->close_code[i], b->closes[i]);
     printf("}}\n");
+    for (int i = 0; i < b->conns; i++)
+        free(b->c[i].sent_at);
+    free(b->c);
+    free(b);
     return errors ? 1 : 0;
 }
