@@ -140,6 +140,8 @@ void config_usage(FILE *out)
           "  --cgidir=DIR           run the CGI/1.1 scripts under DIR for plain HTTP requests\n"
           "  --cgi-timeout=MS       stop a CGI script silent for MS; 504 if it had not\n"
           "                         answered yet (default 60000)\n"
+          "  --devconsole           answer every plain GET/HEAD with an HTML console to try the\n"
+          "                         program from a browser (not with --staticdir/--cgidir)\n"
           "\n"
           "Requests:\n"
           "  --origin=LIST          accept only these origins (comma-separated host[:port],\n"
@@ -158,7 +160,7 @@ void config_usage(FILE *out)
           "  --loglevel=LEVEL       debug, trace, access, info, error or fatal (default access)\n"
           "\n"
           "Not yet supported (accepted for websocketd compatibility, then refused):\n"
-          "  --devconsole, --passstderr\n"
+          "  --passstderr\n"
           "\n"
           "  --help, -h             this text\n"
           "  --version              the version\n"
@@ -428,7 +430,6 @@ static int validate(struct config *c)
         const char *name;
         bool set;
     } unsupported[] = {
-        {"devconsole", c->devconsole},
         {"passstderr", c->passstderr},
     };
     for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++)

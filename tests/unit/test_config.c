@@ -151,7 +151,9 @@ static void test_every_flag(void)
             "--staticdir must be a directory");
     refused(parse(&c, "--cgidir=/etc/passwd", NULL), "--cgidir=/etc/passwd: not a dir",
             "--cgidir must be a directory");
-    refused(parse(&c, "--devconsole", "cat", NULL), "--devconsole is not yet", "--devconsole");
+    rc = parse(&c, "--devconsole", "cat", NULL);
+    ok(rc == -1 && c.devconsole, "--devconsole with COMMAND");
+    config_free(&c);
     rc = parse(&c, "--redirport", "8081", "--unixsocket=/tmp/ws.sock", "cat", NULL);
     ok(rc == -1 && c.redirport == 8081 && c.unixsocket && strcmp(c.unixsocket, "/tmp/ws.sock") == 0,
        "--redirport 8081, --unixsocket");

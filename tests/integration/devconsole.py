@@ -1,0 +1,320 @@
+"""--devconsole: the console page served by wsbridge, driven in headless Chromium.
+
+The browser (Debian's chromium, DevTools protocol over our RawClient)
+opens the page wsbridge serves for a plain GET, connects to the example
+greeter, sends with Enter, recalls history with Up/Down, and sees replies,
+binary messages (--binary cat) and close codes with reasons; screenshots go
+next to the test's log. Reflection: raw hostile targets and Host headers
+come back escaped, and the escaped page, rendered by the browser, runs no
+injected script. --devconsole with --staticdir or --cgidir is exit 4.
+"""
+import html
+import http.server
+import json
+import shutil
+import threading
+
+from wsbtest import *
+
+time_limit(240)
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def ex(name):
+    return os.path.join(EXAMPLES, name)
+
+
+# ---------------------------------------------------------------- exit 4 (no browser needed)
+
+for flag in ("--staticdir", "--cgidir"):
+    p = subprocess.run([WSBRIDGE, "--port=0", "--devconsole", "%s=%s" % (flag, SCRATCH)],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
+    ok(p.returncode == 4, "--devconsole with %s: exit 4" % flag, p.returncode, 4)
+    ok(b"--devconsole" in p.stderr, "--devconsole with %s: the message says why" % flag, p.stderr)
+
+
+# ---------------------------------------------------------------- raw HTTP: the page and reflection
+
+def get(port, target, host="127.0.0.1", method="GET"):
+    """(status, headers, body) of one request, read to EOF."""
+    if isinstance(target, str):
+        target = target.encode()
+    req = (b"%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+           % (method.encode(), target, host.encode()))
+    status, headers, body, s = http_request(port, req)
+    s.settimeout(10 * (3 if SANITIZED else 1))
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    s.close()
+    return status, headers, body
+
+
+def url_box(body):
+    m = re.search(rb'id="url"[^>]*value="([^"]*)"', body)
+    return m.group(1).decode("ascii", "replace") if m else None
+
+
+XSS = '/"><script>window.pwned=1</script><img/src=x/onerror="window.pwned=2">'
+XSS_ESC = html.escape(XSS)
+xss_page = None
+
+with Server(ex("greeter.sh"), flags=["--devconsole"]) as srv:
+    status, headers, body = get(srv.port, "/any/path?q=1")
+    ok(status == 200, "GET of any path: 200", status)
+    ok(headers.get("content-type") == "text/html; charset=utf-8", "Content-Type text/html; charset=utf-8",
+       headers.get("content-type"))
+    ok(body.startswith(b"<!DOCTYPE html>") and body.rstrip().endswith(b"</html>"), "the page, whole")
+    ok(int(headers.get("content-length", -1)) == len(body), "Content-Length matches", headers, len(body))
+    ok(url_box(body) == "ws://127.0.0.1/any/path?q=1", "URL box: ws:// + Host + request URI", url_box(body))
+    ok(not re.search(rb'(src|href)="?[a-z]+:', body), "no external asset")
+
+    status, headers, head_body = get(srv.port, "/any/path?q=1", method="HEAD")
+    ok(status == 200 and head_body == b"" and int(headers.get("content-length", -1)) == len(body),
+       "HEAD: 200, same Content-Length, no body", (status, headers.get("content-length"), head_body[:40]))
+
+    status, headers, body = get(srv.port, XSS)
+    xss_page = body
+    ok(status == 200, "hostile target: 200", status)
+    ok(b"window.pwned" not in body.replace(XSS_ESC.encode(), b""), "hostile target only in escaped form")
+    ok(url_box(body) == "ws://127.0.0.1" + XSS_ESC, "hostile target: escaped in the URL box", url_box(body),
+       "ws://127.0.0.1" + XSS_ESC)
+    ok(body.count(b"<script") == 1 and body.count(b"</script") == 1, "one script element, the page's own")
+
+    for target in (b"/</script>", b"/'`\"\xe2\x80\xa8\xe2\x80\xa9", b"/a\\\"\\", b"/\xff\xfe"):
+        status, _, body = get(srv.port, target)
+        box = url_box(body) or ""
+        ok(status == 200 and body.count(b"<script") == 1 and not re.search(r"[<>\"'`\x80-\uffff]", box),
+           "target %r comes back escaped" % target, box)
+    status, _, body = get(srv.port, "/", host='h"><svg onload=alert(1)>')
+    ok(status == 200 and url_box(body) == "ws://h%22%3E%3Csvg%20onload=alert(1)%3E/" and b"<svg" not in body,
+       "hostile Host: percent-encoded, no markup", url_box(body))
+
+    # the console does not take the WebSocket's place
+    c = RawClient(srv.port, "/any/path")
+    c.send_text("Ada")
+    ok(c.recv() == (OP_TEXT, b"Hello, Ada!"), "upgrades still reach the program")
+    c.close()
+
+
+# ---------------------------------------------------------------- the browser
+
+if not CHROMIUM:
+    ok(True, "the browser part # SKIP chromium is not installed (scripts/setup installs it)")
+
+
+class Browser:
+    """Headless Chromium and one page, driven over the DevTools protocol."""
+
+    def __init__(self):
+        self.errlog_path = scratch("chromium.log")
+        self.errlog = open(self.errlog_path, "wb")
+        profile = scratch("profile")
+        shutil.rmtree(profile, ignore_errors=True)
+        self.proc = subprocess.Popen(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+             "--no-first-run", "--no-default-browser-check", "--disable-extensions",
+             "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
+             "--user-data-dir=" + profile, "--window-size=1100,720", "about:blank"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.errlog, start_new_session=True)
+        m = wait_for(self._listening, timeout=30)
+        if not m:
+            self.close()
+            raise RuntimeError("chromium did not print its DevTools address; see %s" % self.errlog_path)
+        port = int(m.group(1))
+        # the page target's own socket (the browser's answers only Target/Browser methods)
+        targets = json.loads(subprocess.run(
+            [sys.executable, "-c", "import urllib.request,sys;"
+             "sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:%d/json/list',timeout=10).read().decode())"
+             % port], capture_output=True, timeout=30).stdout)
+        page = next(t for t in targets if t["type"] == "page")
+        path = page["webSocketDebuggerUrl"].split(str(port), 1)[1]
+        self.ws = RawClient(port, path, timeout=30)
+        self.id = 0
+        self.events = []
+        for domain in ("Page", "Runtime", "Log"):
+            self.call(domain + ".enable")
+
+    def _listening(self):
+        with open(self.errlog_path, "rb") as f:
+            return re.search(rb"DevTools listening on ws://127\.0\.0\.1:(\d+)/", f.read())
+
+    def call(self, method, **params):
+        self.id += 1
+        self.ws.send_text(json.dumps({"id": self.id, "method": method, "params": params}))
+        while True:
+            op, payload = self.ws.recv()
+            if op != OP_TEXT:
+                continue
+            msg = json.loads(payload)
+            if msg.get("id") == self.id:
+                if "error" in msg:
+                    raise RuntimeError("%s: %s" % (method, msg["error"]))
+                return msg.get("result", {})
+            if "method" in msg:
+                self.events.append(msg)
+
+    def js(self, expr):
+        r = self.call("Runtime.evaluate", expression=expr, returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in r:
+            raise RuntimeError("%s: %s" % (expr, r["exceptionDetails"]))
+        return r["result"].get("value")
+
+    def wait_js(self, expr, timeout=10):
+        return wait_for(lambda: self.js(expr), timeout=timeout, interval=0.05)
+
+    def navigate(self, url):
+        self.call("Page.navigate", url=url)
+        return self.wait_js("document.readyState === 'complete' && location.href === %s" % json.dumps(url))
+
+    def key(self, key, code=None, vk=0):
+        for t in ("keyDown", "keyUp"):
+            self.call("Input.dispatchKeyEvent", type=t, key=key, code=code or key, windowsVirtualKeyCode=vk)
+
+    def type_and_enter(self, text):
+        self.js("document.getElementById('msg').focus()")
+        self.call("Input.insertText", text=text)
+        self.key("Enter", vk=13)
+
+    def log_lines(self, cls=""):
+        return self.js("Array.from(document.querySelectorAll('#log div%s')).map(function (d) {"
+                       " return d.childNodes[2].textContent; })" % cls)
+
+    def wait_line(self, cls, text, timeout=10):
+        return wait_for(lambda: any(text in l for l in self.log_lines(cls)), timeout=timeout, interval=0.05)
+
+    def screenshot(self, name):
+        import base64 as b64
+        data = b64.b64decode(self.call("Page.captureScreenshot", format="png")["data"])
+        path = os.path.join(LOG_DIR, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path, data
+
+    def problems(self):
+        """Console errors, CSP violations, dialogs seen so far."""
+        out = []
+        for e in self.events:
+            m, p = e["method"], e.get("params", {})
+            if m == "Log.entryAdded" and p["entry"]["level"] == "error" and "favicon" not in p["entry"].get("url", ""):
+                out.append(p["entry"]["text"])
+            elif m == "Runtime.exceptionThrown":
+                out.append(p["exceptionDetails"].get("text"))
+            elif m == "Page.javascriptDialogOpening":
+                out.append("dialog: " + p.get("message", ""))
+        return out
+
+    def close(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.errlog.close()
+
+
+if CHROMIUM:
+    b = Browser()
+    try:
+        # --- the greeter, typed into the page
+        with Server(ex("greeter.sh"), flags=["--devconsole"]) as srv:
+            page = "http://127.0.0.1:%d/chat/room?x=1&y=%%22" % srv.port
+            ok(b.navigate(page), "the browser loads the console")
+            want = "ws://127.0.0.1:%d/chat/room?x=1&y=%%22" % srv.port
+            ok(b.js("document.getElementById('url').value") == want, "URL box prefilled", b.js(
+                "document.getElementById('url').value"), want)
+            ok(b.js("document.getElementById('status').textContent") == "closed",
+               "the script ran under the page's CSP")
+            b.js("document.getElementById('connect').click()")
+            ok(b.wait_js("document.getElementById('status').textContent === 'open'"), "Connect: open")
+            b.type_and_enter("World")
+            ok(b.wait_line(".out", "World"), "the message is logged as out")
+            ok(b.wait_line(".in", "Hello, World!"), "the reply is logged as in", b.log_lines())
+            b.type_and_enter("Ada")
+            ok(b.wait_line(".in", "Hello, Ada!"), "a second reply")
+            recalled = []
+            for k in ("ArrowUp", "ArrowUp", "ArrowUp", "ArrowDown", "ArrowDown"):
+                b.key(k, vk=38 if k == "ArrowUp" else 40)
+                recalled.append(b.js("document.getElementById('msg').value"))
+            ok(recalled == ["Ada", "World", "World", "Ada", ""], "history: Up/Down recall what was sent",
+               recalled)
+            # a close code the browser refuses is reported, not thrown away
+            b.js("document.getElementById('code').value = '1006'")
+            b.js("document.getElementById('disconnect').click()")
+            ok(b.wait_line(".err", "cannot close"), "close code 1006 refused by the browser is logged")
+            b.js("document.getElementById('code').value = '4001';"
+                 "document.getElementById('reason').value = 'done here'")
+            b.js("document.getElementById('disconnect').click()")
+            ok(b.wait_js("document.getElementById('status').textContent === 'closed'"), "Disconnect: closed")
+            lines = b.log_lines(".info")
+            ok(any("closing with code 4001" in l and 'reason "done here"' in l for l in lines),
+               "our close code and reason are logged", lines)
+            ok(any(l.startswith("closed: code 4001") for l in lines), "the server's answer: code 4001, clean",
+               lines)
+            path, png = b.screenshot("devconsole.png")
+            ok(png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000, "screenshot saved: %s" % path, len(png))
+
+        # --- binary both ways (--binary cat echoes raw bytes as binary messages)
+        with Server("cat", flags=["--devconsole", "--binary"]) as srv:
+            ok(b.navigate("http://127.0.0.1:%d/" % srv.port), "the console of a --binary server")
+            b.js("document.getElementById('connect').click()")
+            ok(b.wait_js("document.getElementById('status').textContent === 'open'"), "binary: open")
+            b.js("document.getElementById('mode').value = 'hex'")
+            b.type_and_enter("00 01 fe ff")
+            ok(b.wait_line(".out.bin", "binary, 4 bytes: 00 01 fe ff"), "binary out, as hex")
+            ok(b.wait_line(".in.bin", "binary, 4 bytes: 00 01 fe ff"), "binary in, as hex", b.log_lines())
+            b.type_and_enter("zz")
+            ok(b.wait_line(".err", "not hex bytes: zz"), "bad hex is refused with a message")
+            b.screenshot("devconsole-binary.png")
+
+        # --- the server closes: code and reason shown
+        with Server("sh", "-c", 'read -r line; echo "bye $line"; exit 3', flags=["--devconsole"]) as srv:
+            ok(b.navigate("http://127.0.0.1:%d/" % srv.port), "the console of a program that exits 3")
+            b.js("document.getElementById('connect').click()")
+            ok(b.wait_js("document.getElementById('status').textContent === 'open'"), "exit 3: open")
+            b.type_and_enter("now")
+            ok(b.wait_line(".in", "bye now"), "its last words arrive")
+            ok(b.wait_js("document.getElementById('status').textContent === 'closed'"), "the server closed")
+            lines = b.log_lines()
+            ok(any('closed: code 1011 (Internal Error), reason "exit status 3"' in l for l in lines),
+               "close code and reason shown", lines)
+            b.screenshot("devconsole-close.png")
+
+        # --- the hostile page, as wsbridge escaped it, rendered by the browser
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(xss_page)))
+                self.end_headers()
+                self.wfile.write(xss_page)
+
+            def log_message(self, *a):
+                pass
+
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        t = threading.Thread(target=httpd.serve_forever, daemon=True)
+        t.start()
+        try:
+            ok(b.navigate("http://127.0.0.1:%d/" % httpd.server_address[1]), "the escaped hostile page loads")
+            ok(b.js("typeof window.pwned") == "undefined", "no injected script ran", b.js("typeof window.pwned"))
+            ok(b.js("document.scripts.length") == 1 and b.js("document.images.length") == 0,
+               "no injected element", (b.js("document.scripts.length"), b.js("document.images.length")))
+            ok(b.js("document.getElementById('url').value") == "ws://127.0.0.1" + XSS,
+               "the box shows the hostile target as text", b.js("document.getElementById('url').value"))
+            ok(b.js("document.getElementById('status').textContent") == "closed", "the page's own script ran")
+        finally:
+            httpd.shutdown()
+            httpd.server_close()
+
+        probs = b.problems()
+        ok(probs == [], "no console error, CSP violation or dialog in any page", probs)
+    finally:
+        b.close()
+done()
