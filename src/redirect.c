@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "handshake.h"
 #include "log.h"
@@ -139,8 +140,11 @@ static void answer(struct redirect *r, enum handshake_status st)
     if (st == HANDSHAKE_ERROR) {
         status = r->hs.status ? r->hs.status : 400;
     } else {
+        unsigned nhost = 0;
+        for (unsigned i = 0; i < r->hs.nheaders; i++)
+            nhost += strcasecmp(r->hs.headers[i].name, "Host") == 0;
         host = handshake_find(&r->hs, "Host");
-        hn = host ? host_part(host->value) : 0;
+        hn = host && nhost == 1 ? host_part(host->value) : 0;
         if (hn == 0)
             status = 400;
         if (r->hs.url && r->hs.url[0] == '/')
