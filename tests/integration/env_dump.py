@@ -6,12 +6,7 @@ from wsbtest import *
 
 def env_of(port, path, extra):
     c = RawClient(port, path, extra=extra)
-    lines = []
-    while True:
-        op, payload = c.recv()
-        if op == OP_CLOSE:
-            break
-        lines.append(payload.decode())
+    lines = [m.decode() for _, m in c.messages_until_close()[0]]
     return dict(l.split("=", 1) for l in lines if "=" in l)
 
 

@@ -10,12 +10,8 @@ cases = [
 for cmd, code, reason, lines in cases:
     with Server(*cmd) as srv:
         c = RawClient(srv.port)
-        got = []
-        while True:
-            op, p = c.recv()
-            if op == OP_CLOSE:
-                break
-            got.append(p)
+        msgs, p = c.messages_until_close()
+        got = [m for _, m in msgs]
         rc = struct.unpack("!H", p[:2])[0] if len(p) >= 2 else None
         why = p[2:].decode()
         ok(got == lines, "%s: its output arrives before the close" % cmd[-1], got, lines)

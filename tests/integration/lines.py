@@ -16,12 +16,7 @@ def script(body):
 def messages_of(cmd):
     with Server(cmd) as srv:
         c = RawClient(srv.port)
-        out = []
-        while True:
-            op, payload = c.recv()
-            if op == OP_CLOSE:
-                return out, payload
-            out.append((op, payload))
+        return c.messages_until_close()
 
 
 s = script(r"printf 'one\ntwo\r\n\r\n\nthree\rx\r\nlast without newline'")

@@ -10,13 +10,8 @@ except OSError:
 def remote_host(flags):
     with Server(os.path.join(EXAMPLES, "env.sh"), flags=flags) as srv:
         c = RawClient(srv.port)
-        env = {}
-        while True:
-            op, p = c.recv()
-            if op == OP_CLOSE:
-                return env.get("REMOTE_HOST")
-            k, _, v = p.decode().partition("=")
-            env[k] = v
+        env = dict(m.decode().partition("=")[::2] for _, m in c.messages_until_close()[0])
+        return env.get("REMOTE_HOST")
 
 
 ok(remote_host(["--reverselookup"]) == name, "with --reverselookup: %s" % name, remote_host(["--reverselookup"]), name)

@@ -367,6 +367,16 @@ class RawClient:
             parts.append(p)
         return op, b"".join(parts)
 
+    def messages_until_close(self):
+        """([(opcode, payload)...] of the data messages, close frame's payload): reads to the close."""
+        got = []
+        while True:
+            op, payload = self.recv()
+            if op == OP_CLOSE:
+                return got, payload
+            if op < 8:
+                got.append((op, payload))
+
     def recv_close(self):
         """Reads until the close frame; returns (code, reason) or (None, None)."""
         while True:
