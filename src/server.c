@@ -165,7 +165,8 @@ static int listen_one(struct server *srv, const char *addr, bool quiet_fail, boo
 static bool unix_alive(const char *path)
 {
     struct sockaddr_un sa;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /* non-blocking: a live server with a full backlog answers EAGAIN instead of hanging us */
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     bool alive;
 
     if (fd < 0)

@@ -83,7 +83,46 @@ static const char *ssl_reason(char *buf, size_t len, const char *fallback)
     return buf;
 }
 
+/*
+ * A memory BIO keeps the largest allocation it ever needed: one big write (or read) would pin
+ * up to TLS_PIECE bytes and more for the connection's life. Once empty, a BIO that grew past
+ * TLS_KEEP is replaced by a fresh one, so an idle connection holds no large buffer.
+ */
+#define TLS_KEEP 4096u
+
+static BIO *fresh_bio(BIO *old)
+{
+    BUF_MEM *bm = NULL;
+    BIO *b;
+
+    if (BIO_ctrl_pending(old) != 0 || BIO_get_mem_ptr(old, &bm) != 1 || !bm || bm->max <= TLS_KEEP)
+        return NULL;
+    b = BIO_new(BIO_s_mem());
+    if (!b) {
+        ERR_clear_error();
+        return NULL; /* keep the big one: still correct */
+    }
+    BIO_set_mem_eof_return(b, -1);
+    return b;
+}
+
+static void shrink_bios(struct transport_tls *tt)
+{
+    BIO *b;
+
+    if ((b = fresh_bio(tt->net_in)) != NULL) {
+        SSL_set0_rbio(tt->ssl, b); /* frees the old one */
+        tt->net_in = b;
+    }
+    if ((b = fresh_bio(tt->net_out)) != NULL) {
+        SSL_set0_wbio(tt->ssl, b);
+        tt->net_out = b;
+    }
+}
+
 /* ---------------------------------------------------------------- writes */
+
+static void on_pump(uv_idle_t *h);
 
 static void out_done(struct transport_write *w, int status)
 {
@@ -130,6 +169,7 @@ static int flush_out(struct transport_tls *tt, struct transport_write *user)
         if (!tt->write_error)
             tt->write_error = r;
     }
+    shrink_bios(tt);
     return r;
 }
 
@@ -158,6 +198,11 @@ static int tls_write(struct transport *t, struct transport_write *w, const uv_bu
             if (r <= 0) {
                 log_info(0, "TLS write to %s: %s", tt->peer, ssl_reason(why, sizeof why, "failed"));
                 tt->fatal = true;
+                /* the stream is broken: the reader hears it too, on the next tick */
+                if (!tt->end_status)
+                    tt->end_status = UV_EPROTO;
+                if (tt->want_read)
+                    uv_idle_start(&tt->pump, on_pump);
                 return UV_EPROTO;
             }
             off += (size_t)r;
@@ -255,6 +300,7 @@ static void pump(struct transport_tls *tt)
         tt->base.read_cb(&tt->base, tt->end_status, &none);
     }
     flush_out(tt, NULL); /* handshake messages, alerts, tickets: whatever SSL wrote */
+    shrink_bios(tt);
 }
 
 static void on_pump(uv_idle_t *h)

@@ -79,7 +79,12 @@ function run(port) {
         if (!refused.test(log) && Date.now() - t0 < 10000) return setTimeout(check, 20);
         ok(refused.test(log), 'the refusal is logged');
         ok((log.match(/ 101 /g) || []).length === 1, 'only the first client had a session');
-        srv.on('exit', (code) => { ok(code === 0, 'server exits 0 on SIGTERM', code, 0); finish(); });
+        srv.on('close', (code) => { // 'close': after the last of its stderr
+          ok(code === 0, 'server exits 0 on SIGTERM', code, 0);
+          if (process.env.WSB_SANITIZED)
+            ok(!/AddressSanitizer|LeakSanitizer|runtime error:/.test(log), 'no sanitizer report');
+          finish();
+        });
         srv.kill('SIGTERM');
       };
       check();
