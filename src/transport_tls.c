@@ -239,10 +239,11 @@ static void handshake_step(struct transport_tls *tt)
     if (e == SSL_ERROR_WANT_READ && !tt->inner_status)
         return; /* more ciphertext to come */
     if (e == SSL_ERROR_WANT_READ) {
+        /* gone before finishing: a port probe or a health check, not worth an INFO line */
         ERR_clear_error();
-        log_info(0, "TLS handshake with %s: %s", tt->peer,
-                 tt->inner_status == UV_EOF ? "the client closed the connection"
-                                            : uv_strerror(tt->inner_status));
+        log_debug(0, "TLS handshake with %s: %s", tt->peer,
+                  tt->inner_status == UV_EOF ? "the client closed the connection"
+                                             : uv_strerror(tt->inner_status));
         tt->end_status = tt->inner_status;
     } else {
         log_info(0, "TLS handshake with %s failed: %s", tt->peer,

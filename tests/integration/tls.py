@@ -110,6 +110,39 @@ with Server("cat", flags=TLS) as srv:
     ok(buf.startswith(b"HTTP/1.1 101") and buf.endswith(b"slow"), "TLS records split in 1- and 7-byte pieces", buf[-40:])
     raw.close()
 
+    # the close handshake ends with TLS's close_notify (an EOF without it is an error to Python)
+    c = RawClient(srv.port, ssl_context=ctx)
+    c.send_text("bye")
+    ok(c.recv() == (OP_TEXT, b"bye"), "a raw TLS client is echoed")
+    c.send_frame(OP_CLOSE, struct.pack("!H", 1000))
+    ok(c.recv_close() == (1000, ""), "close 1000 answered")
+    try:
+        c.sock.settimeout(10)
+        tail = c.sock.recv(100)
+        ok(tail == b"", "then close_notify: a clean TLS end", tail)
+    except ssl.SSLError as e:
+        ok(False, "then close_notify: a clean TLS end (%s)" % e)
+    c.sock.close()
+
+    # garbage after the handshake (a record that fails its MAC): logged, closed, no crash
+    c = RawClient(srv.port, ssl_context=ctx)
+    s = socket.socket(fileno=c.sock.detach())  # the TCP socket under the TLS session
+    s.sendall(b"\x17\x03\x03\x00\x20" + os.urandom(32))
+    s.settimeout(10)
+    try:
+        while s.recv(4096):
+            pass
+        closed = True
+    except ConnectionResetError:
+        closed = True
+    except socket.timeout:
+        closed = False
+    ok(closed, "a forged record: the connection is closed")
+    ok(wait_for(lambda: "TLS read from 127.0.0.1" in srv.log_text()), "and the TLS error is logged")
+    s.close()
+    got, _ = asyncio.run(ws_echo(srv.port, ctx, ["still"]))
+    ok(got == ["still"], "the server goes on", got)
+
 with Server(ENV_SH, flags=TLS) as srv:
     e = env_over(srv.port, client_context(pki))
     ok(e.get("HTTPS") == "on", "HTTPS=on in the environment", e.get("HTTPS"))
