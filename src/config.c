@@ -60,6 +60,7 @@ static const struct flag flags[] = {
     {"passstderr", K_BOOL, OFF(passstderr), 0},
     {"handshake-timeout", K_UINT, OFF(handshake_timeout_ms), 0},
     {"cgi-timeout", K_UINT, OFF(cgi_timeout_ms), 0},
+    {"workers", K_UINT, OFF(workers), 0},
     {"max-header-bytes", K_SIZE, OFF(max_header_bytes), 0},
     {"max-headers", K_UINT, OFF(max_headers), 0},
     {"passenv", K_LIST, OFF(passenv), 0},
@@ -123,6 +124,8 @@ void config_usage(FILE *out)
           "                         without --address and --port, only there\n"
           "\n"
           "Sessions:\n"
+          "  --workers=N            N server processes sharing the port (default: one per\n"
+          "                         CPU; 1: a single process)\n"
           "  --maxforks=N           at most N sessions at once; more get 429 (default: no limit)\n"
           "  --binary               binary mode: raw bytes both ways, no line splitting\n"
           "  --closems=MS           added to each step of the stop sequence (default 0)\n"
@@ -415,6 +418,8 @@ static int validate(struct config *c)
         fprintf(stderr, "wsbridge: --devconsole cannot be used with --staticdir or --cgidir\n");
         return CONFIG_EXIT_DEVCONSOLE;
     }
+    if (c->workers < 1 || c->workers > 256)
+        return bad("--workers must be 1 to 256, not %u", c->workers);
     if ((rc = real_dir(c, "dir", &c->dir)) >= 0 ||
         (rc = real_dir(c, "staticdir", &c->staticdir)) >= 0 ||
         (rc = real_dir(c, "cgidir", &c->cgidir)) >= 0)
@@ -460,6 +465,10 @@ static int parse(struct config *c, int argc, char **argv)
     c->loglevel = LOG_ACCESS;
     c->handshake_timeout_ms = 10000;
     c->cgi_timeout_ms = 60000;
+    {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        c->workers = ncpu > 0 ? (unsigned)ncpu : 1;
+    }
     c->max_header_bytes = 16384;
     c->max_headers = 100;
     for (const char *const *p = default_passenv; *p; p++)

@@ -55,6 +55,7 @@ struct config {
     bool passstderr;
     unsigned handshake_timeout_ms; /* --handshake-timeout, default 10000 */
     unsigned cgi_timeout_ms;   /* --cgi-timeout: a CGI script silent this long is stopped */
+    unsigned workers;          /* --workers: server processes (default: the CPUs) */
     size_t max_header_bytes;   /* --max-header-bytes, default 16384 */
     unsigned max_headers;      /* --max-headers, default 100 */
 

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "log.h"
 #include "server.h"
+#include "workers.h"
 
 int main(int argc, char **argv)
 {
@@ -15,7 +16,11 @@ int main(int argc, char **argv)
     if (rc >= 0)
         return rc;
     log_set_level(cfg.loglevel);
-    rc = server_run(&cfg);
+    /* --unixsocket alone: one listener that only one process can own */
+    if (cfg.workers > 1 && (!cfg.unixsocket || cfg.naddresses || cfg.port_set))
+        rc = workers_run(&cfg);
+    else
+        rc = server_run(&cfg);
     config_free(&cfg);
     return rc;
 }

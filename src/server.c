@@ -21,6 +21,7 @@
 #include "log.h"
 #include "redirect.h"
 #include "session.h"
+#include "workers.h"
 #include "tls.h"
 
 void server_add_session(struct server *srv, struct session *s)
@@ -135,7 +136,17 @@ static int listen_one(struct server *srv, const char *addr, bool quiet_fail, boo
         log_fatal(0, "bad --address '%s': %s", addr, uv_strerror(r));
         return r;
     }
-    uv_tcp_init(srv->loop, tcp);
+    if (workers_count() > 1) {
+        /* --workers: every worker binds the port beside the others (SO_REUSEPORT) and the
+         * kernel spreads the connections over them */
+        uv_os_fd_t fd;
+        int one = 1;
+        uv_tcp_init_ex(srv->loop, tcp, v6 ? AF_INET6 : AF_INET);
+        if (uv_fileno((uv_handle_t *)tcp, &fd) == 0)
+            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    } else {
+        uv_tcp_init(srv->loop, tcp);
+    }
     tcp->data = srv;
     srv->nlisteners++;
     r = uv_tcp_bind(tcp, (struct sockaddr *)&ss, 0);
@@ -156,8 +167,9 @@ static int listen_one(struct server *srv, const char *addr, bool quiet_fail, boo
         return 0;
     }
     srv->port = port; /* --port=0: every listener on the port the kernel chose first */
-    log_info(0, "listening on %s://%s%s%s:%d/", cfg->ssl ? "wss" : "ws", v6 ? "[" : "", host,
-             v6 ? "]" : "", port);
+    /* --workers: every worker listens; the first one says so */
+    log_msg(workers_index() ? LOG_DEBUG : LOG_INFO, 0, "listening on %s://%s%s%s:%d/",
+            cfg->ssl ? "wss" : "ws", v6 ? "[" : "", host, v6 ? "]" : "", port);
     return 0;
 }
 
@@ -388,7 +400,7 @@ int server_run(const struct config *cfg)
         return CONFIG_EXIT_BAD;
     }
     /* websocketd: --unixsocket alone is the only listener */
-    if (cfg->unixsocket && listen_unix(&srv) != 0)
+    if (cfg->unixsocket && workers_index() == 0 && listen_unix(&srv) != 0)
         rc = CONFIG_EXIT_LISTEN;
     if (rc == 0 && (!cfg->unixsocket || cfg->naddresses || cfg->port_set))
         rc = listen_all(&srv, false);

@@ -52,7 +52,6 @@ struct server {
     uv_timer_t shutdown_timer;
     struct session *sessions; /* doubly linked */
     unsigned nsessions;
-    unsigned nforks; /* sessions with a child, for --maxforks */
     unsigned long next_id;
     uint64_t unique_base;
     bool shutting_down;

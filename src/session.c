@@ -18,6 +18,7 @@
 #include "log.h"
 #include "route.h"
 #include "server.h"
+#include "workers.h"
 #include "ws_error.h"
 
 static void transport_closed(struct transport *t);
@@ -54,7 +55,7 @@ static void session_free(struct session *s)
     http_serve_release(s);
     bridge_buf_unref(s->pending_buf);
     if (s->counted)
-        s->srv->nforks--;
+        workers_fork_release();
     server_remove_session(s->srv, s);
     bridge_release(s);
     if (s->hs) {
@@ -516,10 +517,6 @@ int session_spawn(struct session *s, const char *file, char *const *argv, char *
     s->has_child = true;
     session_ref(s); /* released in child_closed */
     r = child_spawn(&s->child, s->srv->loop, file, argv, env, s->srv->cfg->closems);
-    if (r == 0) {
-        s->counted = true;
-        s->srv->nforks++;
-    }
     return r;
 }
 
@@ -567,12 +564,13 @@ static void upgrade(struct session *s, uint8_t *rest, size_t rest_len)
         http_error(s, 404, "no program to serve"); /* only --staticdir/--cgidir */
         return;
     }
-    if (cfg->maxforks && srv->nforks >= cfg->maxforks) {
+    if (!workers_fork_acquire(cfg->maxforks)) {
         log_info(s->id, "--maxforks=%u reached: 429", cfg->maxforks);
         route_free(&rt);
         http_error(s, 429, "maxforks");
         return;
     }
+    s->counted = true; /* released when the session ends */
     if (!origin_allowed(s)) {
         const struct handshake_header *o = handshake_find(s->hs, "Origin");
         log_info(s->id, "origin '%s' refused: 403", o ? o->value : "(none)");
@@ -861,7 +859,8 @@ void session_accept(struct server *srv, uv_stream_t *listener)
         return;
     }
     s->srv = srv;
-    s->id = ++srv->next_id;
+    /* unique across --workers: worker w of n numbers w+1, w+1+n, ... */
+    s->id = srv->next_id++ * workers_count() + workers_index() + 1;
     s->refs = 2; /* the transport and the timer */
     s->t = t;
     t->data = s;

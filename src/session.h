@@ -136,7 +136,7 @@ void session_http_error(struct session *s, int status, const char *why);
 char *session_extra_headers(const struct session *s, bool ws);
 /* The plain-HTTP response is complete: the next request (keep_alive) or the end. */
 void session_http_next(struct session *s, bool keep_alive);
-/* Starts the session's program (s->child; counted in --maxforks until the session ends).
+/* Starts the session's program (s->child; the caller took its --maxforks slot).
  * 0, or a UV error (then child_close still follows when the session ends). */
 int session_spawn(struct session *s, const char *file, char *const *argv, char **env,
                   child_cb on_exit);

@@ -5,7 +5,7 @@ from wsbtest import *
 
 log = os.path.join(LOG_DIR, "addresses.server.log")
 with open(log, "wb") as f:
-    p = subprocess.Popen([WSBRIDGE, "--address=127.0.0.1", "--address=[::1]", "--port=0", "cat"],
+    p = subprocess.Popen([WSBRIDGE, "--address=127.0.0.1", "--address=[::1]", "--port=0", "--workers=1", "cat"],
                          stdin=subprocess.DEVNULL, stdout=f, stderr=f)
 text = wait_for(lambda: len(re.findall(r"listening on ws://", open(log).read())) >= 2 and open(log).read())
 ports = re.findall(r"listening on ws://(?:127\.0\.0\.1|\[::1\]):(\d+)/", text or "")

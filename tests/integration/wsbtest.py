@@ -178,7 +178,10 @@ class Server:
         self.exit_code = None
 
     def __enter__(self):
-        args = [WSBRIDGE, "--address=127.0.0.1", "--port=0", "--loglevel=debug"] + self.flags + self.command
+        # One process unless the test asks for --workers: tests read the server's /proc entries
+        # (children, descriptors, memory) through its PID.
+        workers = [] if any(f.lstrip("-").startswith("workers") for f in self.flags) else ["--workers=1"]
+        args = [WSBRIDGE, "--address=127.0.0.1", "--port=0", "--loglevel=debug"] + workers + self.flags + self.command
         self.log = open(self.log_path, "ab")
         self.log.write(("\n=== %s\n" % " ".join(args)).encode())
         self.log.flush()

@@ -147,6 +147,15 @@ static void test_every_flag(void)
        "--staticdir and --cgidir without COMMAND, --cgi-timeout");
     config_free(&c);
     refused(parse(&c, "--dir=/tmp", "cat", NULL), "either COMMAND or --dir", "--dir with COMMAND");
+    rc = parse(&c, "cat", NULL);
+    ok(rc == -1 && c.workers >= 1 && (long)c.workers == sysconf(_SC_NPROCESSORS_ONLN),
+       "--workers defaults to the CPUs (%u)", c.workers);
+    config_free(&c);
+    rc = parse(&c, "--workers=3", "cat", NULL);
+    ok(rc == -1 && c.workers == 3, "--workers=3");
+    config_free(&c);
+    refused(parse(&c, "--workers=0", "cat", NULL), "--workers must be 1 to 256", "--workers=0");
+    refused(parse(&c, "--workers=257", "cat", NULL), "--workers must be 1 to 256", "--workers=257");
     refused(parse(&c, "--staticdir=/nonexistent-wsb", NULL), "--staticdir=/nonexistent-wsb: not a dir",
             "--staticdir must be a directory");
     refused(parse(&c, "--cgidir=/etc/passwd", NULL), "--cgidir=/etc/passwd: not a dir",

@@ -1,0 +1,250 @@
+/*
+ * workers: the supervisor of --workers=N server processes (workers.h).
+ */
+#include "build-config.h"
+
+#include "workers.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+
+#define WORKERS_MAX 256u
+#define CRASH_LOOP_MS 1000u
+
+/* --maxforks across processes: the total, and each worker's share (given back when it dies). */
+struct fork_counts {
+    unsigned total;
+    unsigned per_worker[WORKERS_MAX];
+};
+
+static struct fork_counts local_counts;
+static struct fork_counts *counts = &local_counts;
+static unsigned my_index, nworkers = 1;
+
+bool workers_fork_acquire(unsigned max)
+{
+    unsigned cur = __atomic_load_n(&counts->total, __ATOMIC_RELAXED);
+
+    do {
+        if (max && cur >= max)
+            return false;
+    } while (!__atomic_compare_exchange_n(&counts->total, &cur, cur + 1, true, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_RELAXED));
+    __atomic_add_fetch(&counts->per_worker[my_index], 1, __ATOMIC_RELAXED);
+    return true;
+}
+
+void workers_fork_release(void)
+{
+    __atomic_sub_fetch(&counts->per_worker[my_index], 1, __ATOMIC_RELAXED);
+    __atomic_sub_fetch(&counts->total, 1, __ATOMIC_ACQ_REL);
+}
+
+unsigned workers_index(void)
+{
+    return my_index;
+}
+
+unsigned workers_count(void)
+{
+    return nworkers;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/*
+ * --port=0: the kernel picks one port for all workers. A socket bound with SO_REUSEPORT to
+ * the first address reserves it (never listening: it receives no connections); the workers
+ * bind the same port beside it. Returns the fd (kept open) and sets *port, or -1.
+ */
+static int reserve_port(const struct config *cfg, int *port)
+{
+    const char *addr = cfg->naddresses ? cfg->addresses[0] : "::";
+    char host[64];
+    struct addrinfo hints, *ai = NULL;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int fd = -1, one = 1;
+
+    snprintf(host, sizeof host, "%s", addr);
+    if (host[0] == '[') {
+        size_t n = strlen(host);
+        if (n >= 2 && host[n - 1] == ']') {
+            memmove(host, host + 1, n - 2);
+            host[n - 2] = '\0';
+        }
+    }
+    memset(&hints, 0, sizeof hints);
+    hints.ai_flags = AI_NUMERICHOST;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, "0", &hints, &ai) != 0 && (cfg->naddresses ||
+                                                    getaddrinfo("0.0.0.0", "0", &hints, &ai) != 0))
+        return -1;
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+                    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+                    getsockname(fd, (struct sockaddr *)&ss, &len) != 0)) {
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(ai);
+    if (fd >= 0)
+        *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                               : ((struct sockaddr_in *)&ss)->sin_port);
+    return fd;
+}
+
+struct worker {
+    pid_t pid;
+    uint64_t started_ms;
+};
+
+static pid_t start_worker(const struct config *cfg, unsigned i, int reserved_fd,
+                          const sigset_t *old)
+{
+    pid_t pid = fork();
+
+    if (pid != 0)
+        return pid;
+    /* the worker */
+    my_index = i;
+    if (reserved_fd >= 0)
+        close(reserved_fd);
+    prctl(PR_SET_PDEATHSIG, SIGTERM); /* the supervisor killed: shut down gracefully */
+    sigprocmask(SIG_SETMASK, old, NULL);
+    struct config copy = *cfg;
+    _exit(server_run(&copy));
+}
+
+static void signal_all(struct worker *w, unsigned n, int sig)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (w[i].pid > 0)
+            kill(w[i].pid, sig);
+}
+
+int workers_run(const struct config *cfg0)
+{
+    struct config cfg = *cfg0;
+    struct worker w[WORKERS_MAX];
+    sigset_t set, old;
+    int reserved = -1, rc = 0;
+    unsigned alive = 0, n = cfg.workers;
+    bool stopping = false;
+
+    if (n > WORKERS_MAX)
+        n = WORKERS_MAX;
+    nworkers = n;
+    counts = mmap(NULL, sizeof *counts, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (counts == MAP_FAILED) {
+        log_fatal(0, "workers: mmap: %s", strerror(errno));
+        return CONFIG_EXIT_BAD;
+    }
+    memset(counts, 0, sizeof *counts);
+    if (cfg.port == 0) { /* explicit --port=0 */
+        reserved = reserve_port(&cfg, &cfg.port);
+        if (reserved < 0) {
+            log_fatal(0, "cannot reserve a port for the workers: %s", strerror(errno));
+            return CONFIG_EXIT_LISTEN;
+        }
+    }
+    /* Programs orphaned by a dying worker are reaped here rather than left to init. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, &old);
+    log_info(0, "starting %u workers", n);
+    for (unsigned i = 0; i < n; i++) {
+        w[i].pid = start_worker(&cfg, i, reserved, &old);
+        w[i].started_ms = now_ms();
+        if (w[i].pid < 0) {
+            log_fatal(0, "fork: %s", strerror(errno));
+            stopping = true;
+            rc = CONFIG_EXIT_BAD;
+            signal_all(w, i, SIGTERM);
+            n = i;
+            break;
+        }
+        alive++;
+    }
+
+    while (alive > 0) {
+        siginfo_t si;
+        int sig = sigwaitinfo(&set, &si);
+        if (sig < 0)
+            continue; /* EINTR */
+        if (sig == SIGHUP) {
+            signal_all(w, n, SIGHUP);
+        } else if (sig == SIGINT || sig == SIGTERM) {
+            log_info(0, "signal %d: stopping %u workers", sig, alive);
+            stopping = true;
+            signal_all(w, n, sig); /* a second signal: the workers stop at once */
+        } else if (sig == SIGCHLD) {
+            pid_t pid;
+            int st;
+            while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+                unsigned i;
+                for (i = 0; i < n && w[i].pid != pid; i++)
+                    ;
+                if (i == n)
+                    continue; /* an orphaned program, reparented to us */
+                w[i].pid = 0;
+                alive--;
+                __atomic_sub_fetch(&counts->total, counts->per_worker[i], __ATOMIC_ACQ_REL);
+                counts->per_worker[i] = 0;
+                int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+                if (stopping) {
+                    if (code != 0 && rc == 0)
+                        rc = code;
+                    continue;
+                }
+                if (code == CONFIG_EXIT_LISTEN || now_ms() - w[i].started_ms < CRASH_LOOP_MS) {
+                    log_fatal(0, "worker %u (pid %d) ended at start (%s %d): stopping", i, pid,
+                              WIFEXITED(st) ? "exit status" : "signal",
+                              WIFEXITED(st) ? code : WTERMSIG(st));
+                    rc = code == CONFIG_EXIT_LISTEN ? CONFIG_EXIT_LISTEN : CONFIG_EXIT_BAD;
+                    stopping = true;
+                    signal_all(w, n, SIGTERM);
+                    continue;
+                }
+                log_error(0, "worker %u (pid %d) died (%s %d): starting it again", i, pid,
+                          WIFEXITED(st) ? "exit status" : "signal",
+                          WIFEXITED(st) ? code : WTERMSIG(st));
+                w[i].pid = start_worker(&cfg, i, reserved, &old);
+                w[i].started_ms = now_ms();
+                if (w[i].pid > 0)
+                    alive++;
+            }
+        }
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (reserved >= 0)
+        close(reserved);
+    munmap(counts, sizeof *counts);
+    counts = &local_counts;
+    log_info(0, "all workers ended");
+    return rc;
+}

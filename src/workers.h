@@ -1,0 +1,39 @@
+/*
+ * workers: --workers=N, N server processes sharing the listening ports.
+ *
+ * With N > 1 the process that parsed the command line becomes a small
+ * supervisor that never runs an event loop: it fixes the port (--port=0:
+ * one kernel choice for every worker), maps a shared counter for
+ * --maxforks, forks N workers and waits. Each worker is an ordinary
+ * server_run() whose TCP listeners set SO_REUSEPORT, so the kernel spreads
+ * new connections over the workers; it reaps its own children. The
+ * --unixsocket listener belongs to worker 0 alone.
+ *
+ * Signals to the supervisor: SIGINT/SIGTERM are passed to every worker,
+ * which shut down gracefully (a second one: at once); the supervisor
+ * exits once all are gone (0, or the first failing worker's status).
+ * SIGHUP is passed on (TLS reload). A worker that dies otherwise is logged
+ * and started again, unless it died within a second of its start
+ * (a crash loop): then everything is stopped and the exit status is 1.
+ * A worker that cannot listen (exit 3) stops the whole server with 3.
+ */
+#ifndef WORKERS_H
+#define WORKERS_H
+
+#include <stdbool.h>
+
+#include "config.h"
+
+/* Runs cfg->workers workers (> 1) until shutdown; returns the exit code. */
+int workers_run(const struct config *cfg);
+
+/* The global --maxforks count (shared by the workers), or the process's own when single.
+ * Takes one slot unless max is reached (max 0: unlimited). */
+bool workers_fork_acquire(unsigned max);
+void workers_fork_release(void);
+
+/* This process's worker index (0 when single) and the number of workers. */
+unsigned workers_index(void);
+unsigned workers_count(void);
+
+#endif
