@@ -149,8 +149,9 @@ static void feed_body(struct cgi *c, const uint8_t *data, size_t len)
         return;
     }
     if (rc == 1) {
+        /* Reads go on, so a client that leaves is noticed (the script is stopped); what it sends
+         * after the body is dropped: the connection closes after a CGI response. */
         c->body_complete = true;
-        s->t->ops->read_stop(s->t);
         maybe_close_stdin(s, c);
     } else if (c->stdin_queued > CGI_HIGH_WATER) {
         c->sock_paused = true;
@@ -161,6 +162,8 @@ static void feed_body(struct cgi *c, const uint8_t *data, size_t len)
 void cgi_body(struct http_resp *r, struct bridge_buf *b, uint8_t *data, size_t len)
 {
     (void)b; /* body pieces are copied into the stdin writes */
+    if (r->cgi->body_complete)
+        return; /* bytes after the body: dropped, and no progress */
     session_timer(r->s, SESSION_T_SEND, r->timeout_ms);
     feed_body(r->cgi, data, len);
 }
@@ -426,12 +429,12 @@ void cgi_start(struct http_resp *r, struct route *rt)
     if (hs->content_length == 0 && !hs->chunked) {
         c->body_complete = true;
         maybe_close_stdin(s, c);
-    } else {
-        if (len)
-            feed_body(c, data, len);
-        if (!c->body_complete && !c->sock_paused)
-            s->t->ops->read_start(s->t);
+    } else if (len) {
+        feed_body(c, data, len);
     }
+    /* Read on: the body, then only to notice a client that leaves (cgi_body drops the rest). */
+    if (!c->sock_paused && !c->errored)
+        s->t->ops->read_start(s->t);
     bridge_buf_unref(b);
 }
 

@@ -238,6 +238,7 @@ static enum cgi_head_state head_line(struct cgi_head *h, char *line, size_t len)
         if (h->status < 200)
             return head_fail(h, "Status 1xx from a script");
         h->reason = vlen > 4 ? v + 4 : NULL;
+        h->has_status = true;
         return CGI_HEAD_MORE;
     }
     if (nlen == 8 && strncasecmp(line, "Location", 8) == 0) {
@@ -295,8 +296,8 @@ enum cgi_head_state cgi_head_feed(struct cgi_head *h, const char *data, size_t l
             h->scanned = next;
             if (!h->has_content_type && !h->has_location && h->status < 300)
                 return head_fail(h, "no Content-Type, Location or Status");
-            if (h->has_location && h->status == 200)
-                h->status = 302;
+            if (h->has_location && !h->has_status)
+                h->status = 302; /* RFC 3875 6.2.3: a client redirect */
             h->state = CGI_HEAD_DONE;
             return h->state;
         }

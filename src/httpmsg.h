@@ -59,6 +59,7 @@ struct cgi_head {
     const char *why;          /* on ERROR, for the log */
 
     /* private */
+    bool has_status;
     char buf[CGI_HEAD_MAX];
     size_t len;
     size_t scanned;
