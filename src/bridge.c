@@ -197,7 +197,7 @@ static void batch_ref(struct batch *b, const uint8_t *p, size_t n, struct bridge
 /* ---------------------------------------------------------------- socket writes */
 
 static struct batch *sock_batch; /* frames collected during one callback, flushed at its end */
-static bool in_socket_data;       /* inside bridge_socket_data() */
+static bool in_socket_data;      /* inside bridge_socket_data() */
 
 static void sock_write_done(struct transport_write *w, int status)
 {
@@ -370,7 +370,8 @@ bool bridge_lines_finish(struct bridge_lines *l, const uint8_t *carry, size_t le
 
 /* ---------------------------------------------------------------- stdout -> socket */
 
-static struct bridge_buf *emit_buf; /* the buffer the line cutter is working in */
+static struct bridge_buf *emit_buf;          /* the buffer the line cutter is working in */
+static void pass_give_up(struct session *s); /* --passstderr, below */
 
 /* Bytes at the end of p that start an incomplete UTF-8 sequence (p valid so far). */
 static size_t utf8_tail(const uint8_t *p, size_t n)
@@ -475,6 +476,10 @@ void bridge_stdout_eof(struct session *s)
 {
     if (s->stdout_eof)
         return;
+    if (s->pass) {
+        pass_give_up(s);
+        return;
+    }
     if (!s->discard_out && !s->srv->cfg->binary) {
         emit_buf = s->carry;
         bridge_lines_finish(&s->lines, s->carry ? s->carry->data + s->carry_off : s->carry_small,
@@ -567,6 +572,379 @@ static void stderr_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *ub)
         s->stderr_reading = false;
         child_close_stderr(&s->child);
     }
+}
+
+/* ---------------------------------------------------------------- --passstderr */
+
+/*
+ * Both streams go out as JSON text messages (stdout as raw binary messages
+ * with --binary). A long line is a fragmented message, and WebSocket cannot
+ * interleave two messages: the stream whose message is open owns the
+ * socket, and the other one holds what it read and stops reading until the
+ * owner's line ends. Each stream keeps at most one read buffer.
+ */
+enum { PASS_NONE, PASS_OUT, PASS_ERR };
+
+#define PASS_SMALL 64u /* a partial line up to this long waits in the session, no buffer pinned */
+
+struct bridge_src {
+    struct bridge_buf *buf; /* bytes not yet sent: buf->data[off..off+len) */
+    uint32_t off, len;
+    uint32_t scanned;          /* leading bytes of that region known to hold no '\n' */
+    uint8_t small[PASS_SMALL]; /* buf == NULL: len bytes here */
+    struct bridge_lines lines;
+    struct ws_utf8_repair repair;
+    uint8_t id;   /* PASS_OUT or PASS_ERR */
+    bool open;    /* this stream's JSON message is open (fin not sent) */
+    bool blocked; /* holds bytes while the other stream's message is open */
+    bool reading, eof, done;
+};
+
+struct bridge_pass {
+    struct bridge_src src[2]; /* [0] stdout, [1] stderr */
+    uint8_t owner;            /* PASS_*: the stream whose fragmented message is open */
+    bool all_done;            /* session_stdout_done() was called */
+};
+
+static const char *const pass_prefix[] = {"", "{\"stream\":\"stdout\",\"data\":\"",
+                                          "{\"stream\":\"stderr\",\"data\":\""};
+
+struct pass_emit {
+    struct session *s;
+    struct bridge_src *src;
+};
+
+/* JSON string escaping of valid UTF-8 (only ASCII bytes change). out NULL: measure only. */
+static size_t json_escape(const uint8_t *p, size_t n, uint8_t *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = p[i];
+        char e = 0;
+        switch (c) {
+        case '"':
+            e = '"';
+            break;
+        case '\\':
+            e = '\\';
+            break;
+        case '\n':
+            e = 'n';
+            break;
+        case '\r':
+            e = 'r';
+            break;
+        case '\t':
+            e = 't';
+            break;
+        case '\b':
+            e = 'b';
+            break;
+        case '\f':
+            e = 'f';
+            break;
+        default:
+            break;
+        }
+        if (e) {
+            if (out) {
+                out[o] = '\\';
+                out[o + 1] = (uint8_t)e;
+            }
+            o += 2;
+        } else if (c < 0x20 || c == 0x7f) {
+            if (out)
+                memcpy(out + o,
+                       (const uint8_t[]){'\\', 'u', '0', '0', (uint8_t)hex[c >> 4],
+                                         (uint8_t)hex[c & 15]},
+                       6);
+            o += 6;
+        } else {
+            if (out)
+                out[o] = c;
+            o++;
+        }
+    }
+    return o;
+}
+
+/* One piece of a line of src: repaired to UTF-8, escaped, wrapped in the JSON prefix (first
+ * piece) and suffix (last piece), sent as one frame of a text message. */
+static void emit_json(void *ctx, const uint8_t *p, size_t n, bool fin)
+{
+    struct pass_emit *e = ctx;
+    struct session *s = e->s;
+    struct bridge_src *src = e->src;
+    const char *prefix = src->open ? "" : pass_prefix[src->id];
+    size_t plen = strlen(prefix);
+    uint8_t *tmp, *out;
+    size_t m, esc, total;
+
+    if (s->discard_out)
+        return;
+    if (!src->open && src->id == PASS_ERR)
+        log_error(s->id, "stderr: %.*s", (int)(n > 1500 ? 1500 : n), (const char *)p);
+    tmp = malloc(3 * n + 8);
+    out = NULL;
+    if (!tmp)
+        goto oom;
+    m = ws_utf8_repair(&src->repair, p, n, tmp);
+    if (fin)
+        m += ws_utf8_repair_end(&src->repair, tmp + m);
+    esc = json_escape(tmp, m, NULL);
+    total = plen + esc + (fin ? 2 : 0);
+    if (total == 0) {
+        free(tmp);
+        return;
+    }
+    out = malloc(total);
+    if (!out)
+        goto oom;
+    memcpy(out, prefix, plen);
+    json_escape(tmp, m, out + plen);
+    if (fin)
+        memcpy(out + plen + esc, "\"}", 2);
+    free(tmp);
+    send_frame(s, WS_OP_TEXT, fin, out, total, NULL, out);
+    src->open = !fin;
+    s->pass->owner = fin ? PASS_NONE : src->id;
+    return;
+oom:
+    /* a message cannot be left open half-sent: the session ends */
+    free(tmp);
+    log_error(s->id, "out of memory while sending the program's output: closing");
+    session_peer_gone(s, false);
+}
+
+static uint8_t *src_region(struct bridge_src *src)
+{
+    return src->buf ? src->buf->data + src->off : src->small;
+}
+
+/* The region is empty or short: give the read buffer back (a short partial line is copied). */
+static void src_shrink(struct bridge_src *src)
+{
+    if (src->buf && src->len <= PASS_SMALL) {
+        memcpy(src->small, src->buf->data + src->off, src->len);
+        bridge_buf_unref(src->buf);
+        src->buf = NULL;
+        src->off = 0;
+    }
+}
+
+static void src_set_reading(struct session *s, struct bridge_src *src, bool on);
+
+/* Sends what src holds, unless the other stream's message is open. After EOF, the rest. */
+static void src_run(struct session *s, struct bridge_src *src)
+{
+    struct bridge_pass *ps = s->pass;
+    struct pass_emit e = {s, src};
+
+    if (src->done)
+        return;
+    if (s->discard_out) {
+        ps->owner = PASS_NONE; /* nothing is sent anymore: nobody waits for anybody */
+    } else if (ps->owner != PASS_NONE && ps->owner != src->id) {
+        if (src->len || src->eof) {
+            src->blocked = true;
+            src_set_reading(s, src, false);
+        }
+        return;
+    }
+    src->blocked = false;
+    if (s->discard_out) {
+        src->len = src->scanned = 0;
+    } else if (src->id == PASS_OUT && s->srv->cfg->binary) {
+        if (src->len)
+            send_frame(s, WS_OP_BINARY, true, src_region(src), src->len, src->buf, NULL);
+        src->len = src->scanned = 0;
+    } else {
+        size_t keep = bridge_lines_cut(&src->lines, src_region(src), src->len, src->scanned,
+                                       BRIDGE_CARRY_MAX, emit_json, &e);
+        if (src->buf)
+            src->off += src->len - (uint32_t)keep;
+        else
+            memmove(src->small, src->small + src->len - keep, keep);
+        src->len = src->scanned = (uint32_t)keep;
+        if (src->eof) {
+            bridge_lines_finish(&src->lines, src_region(src), src->len, emit_json, &e);
+            src->len = src->scanned = 0;
+        }
+    }
+    if (!src->eof) {
+        src_shrink(src);
+        return;
+    }
+    if (ps->owner == src->id) /* the line could not be ended (out of memory): let go */
+        ps->owner = PASS_NONE;
+    src->open = false;
+    src->done = true;
+    src_set_reading(s, src, false);
+    bridge_buf_unref(src->buf);
+    src->buf = NULL;
+    if (src->id == PASS_OUT)
+        child_close_stdout(&s->child);
+    else
+        child_close_stderr(&s->child);
+}
+
+/* Runs whichever stream can go on, then reports the end once both are done. */
+static void pass_pump(struct session *s)
+{
+    struct bridge_pass *ps = s->pass;
+
+    for (int round = 0; round < 4; round++) {
+        bool progress = false;
+        for (int i = 0; i < 2; i++) {
+            struct bridge_src *src = &ps->src[i];
+            if (src->blocked &&
+                (ps->owner == PASS_NONE || ps->owner == src->id || s->discard_out)) {
+                src_run(s, src);
+                progress = true;
+            }
+        }
+        if (!progress)
+            break;
+    }
+    sock_flush(s);
+    if (ps->src[0].done && ps->src[1].done && !ps->all_done) {
+        ps->all_done = true;
+        s->stdout_eof = true;
+        s->stderr_eof = true;
+        session_stdout_done(s);
+    }
+}
+
+static struct bridge_src *src_of(uv_handle_t *h, struct session **sp)
+{
+    struct child *c = h->data;
+    struct session *s = c->data;
+
+    *sp = s;
+    return &s->pass->src[h == (uv_handle_t *)&c->out ? 0 : 1];
+}
+
+static void pass_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
+{
+    struct session *s;
+    struct bridge_src *src = src_of(h, &s);
+    struct bridge_buf *b = src->buf;
+
+    (void)suggested;
+    if (!b || BRIDGE_BUF_SIZE - (src->off + src->len) < BRIDGE_BUF_SIZE / 4) {
+        /* a new buffer, the partial line (<= BRIDGE_CARRY_MAX) moved to its start */
+        struct bridge_buf *nb = bridge_buf_get();
+        if (!nb) {
+            *out = uv_buf_init(NULL, 0);
+            return;
+        }
+        memcpy(nb->data, src_region(src), src->len);
+        bridge_buf_unref(b);
+        src->buf = b = nb;
+        src->off = 0;
+    }
+    size_t start = src->off + src->len;
+    *out = uv_buf_init((char *)b->data + start, (unsigned)(BRIDGE_BUF_SIZE - start));
+}
+
+static void pass_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *ub)
+{
+    struct session *s;
+    struct bridge_src *src = src_of((uv_handle_t *)st, &s);
+
+    (void)ub;
+    session_ref(s);
+    if (nread < 0) {
+        if (nread != UV_EOF)
+            log_debug(s->id, "%s: %s", src->id == PASS_OUT ? "stdout" : "stderr",
+                      uv_strerror((int)nread));
+        src->eof = true;
+        src_set_reading(s, src, false);
+    } else if (nread > 0 && src->buf) {
+        src->len += (uint32_t)nread;
+    }
+    if (nread != 0)
+        src_run(s, src);
+    else
+        src_shrink(src);
+    pass_pump(s);
+    bridge_update_reads(s);
+    session_unref(s);
+}
+
+static void src_set_reading(struct session *s, struct bridge_src *src, bool on)
+{
+    uv_stream_t *st = (uv_stream_t *)(src->id == PASS_OUT ? &s->child.out : &s->child.err);
+
+    if (on == src->reading)
+        return;
+    if (on) {
+        if (uv_read_start(st, pass_alloc, pass_read) == 0)
+            src->reading = true;
+    } else {
+        uv_read_stop(st);
+        src->reading = false;
+    }
+}
+
+/* Reads on while the socket's queue allows, the stream is not held, and its pipe is open. */
+static void pass_update_reads(struct session *s, size_t tq)
+{
+    for (int i = 0; i < 2; i++) {
+        struct bridge_src *src = &s->pass->src[i];
+        bool closed = i == 0 ? s->child.out_closed : s->child.err_closed;
+        if (src->done || src->eof || closed || s->child.closing)
+            continue;
+        bool want = !src->blocked && (s->discard_out || tq < BRIDGE_LOW_WATER ||
+                                      (src->reading && tq <= BRIDGE_HIGH_WATER));
+        src_set_reading(s, src, want);
+    }
+}
+
+/* Gives up on both streams (the program exited and something holds them open): what was read
+ * goes out, the stream whose message is open first. */
+static void pass_give_up(struct session *s)
+{
+    struct bridge_pass *ps = s->pass;
+
+    if (ps->owner != PASS_NONE) {
+        ps->src[ps->owner - 1].eof = true;
+        src_run(s, &ps->src[ps->owner - 1]);
+    }
+    for (int i = 0; i < 2; i++) {
+        ps->src[i].eof = true;
+        src_run(s, &ps->src[i]);
+    }
+    pass_pump(s);
+}
+
+static int pass_start(struct session *s)
+{
+    struct bridge_pass *ps = calloc(1, sizeof *ps);
+
+    if (!ps)
+        return UV_ENOMEM;
+    s->pass = ps;
+    for (int i = 0; i < 2; i++) {
+        ps->src[i].id = (uint8_t)(i == 0 ? PASS_OUT : PASS_ERR);
+        bridge_lines_init(&ps->src[i].lines);
+        ws_utf8_repair_init(&ps->src[i].repair);
+    }
+    src_set_reading(s, &ps->src[0], true);
+    src_set_reading(s, &ps->src[1], true);
+    return ps->src[0].reading && ps->src[1].reading ? 0 : UV_EIO;
+}
+
+static void pass_release(struct session *s)
+{
+    if (!s->pass)
+        return;
+    for (int i = 0; i < 2; i++)
+        bridge_buf_unref(s->pass->src[i].buf);
+    free(s->pass);
+    s->pass = NULL;
 }
 
 /* ---------------------------------------------------------------- socket -> stdin */
@@ -737,8 +1115,10 @@ void bridge_update_reads(struct session *s)
             s->t->ops->read_start(s->t);
         }
     }
-    if (s->has_child && s->child.pid > 0 && !s->stdout_eof && !s->child.out_closed &&
-        !s->child.closing) {
+    if (s->pass && s->has_child && s->child.pid > 0) {
+        pass_update_reads(s, s->t_closing ? 0 : s->t->ops->write_queue_size(s->t));
+    } else if (s->has_child && s->child.pid > 0 && !s->stdout_eof && !s->child.out_closed &&
+               !s->child.closing) {
         size_t tq = s->t_closing ? 0 : s->t->ops->write_queue_size(s->t);
         bool want = s->discard_out || tq < BRIDGE_LOW_WATER ||
                     (s->stdout_reading && tq <= BRIDGE_HIGH_WATER);
@@ -755,6 +1135,8 @@ int bridge_start(struct session *s)
     ws_stream_init(&s->ws, WS_ROLE_SERVER, &stream_settings);
     s->ws.data = s;
     s->ws.max_message = s->srv->cfg->maxframesize;
+    if (s->srv->cfg->passstderr)
+        return pass_start(s);
     stdout_set(s, true);
     if (!s->stdout_reading)
         return UV_EIO;
@@ -766,6 +1148,7 @@ int bridge_start(struct session *s)
 
 void bridge_release(struct session *s)
 {
+    pass_release(s);
     if (s->carry) {
         bridge_buf_unref(s->carry);
         s->carry = NULL;

@@ -35,6 +35,7 @@
 #define BRIDGE_LOW_WATER (64u * 1024u)
 
 struct session;
+struct bridge_pass; /* --passstderr state, private to bridge.c */
 
 /* ---------------------------------------------------------------- pool buffers */
 

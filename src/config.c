@@ -58,6 +58,7 @@ static const struct flag flags[] = {
     {"maxframesize", K_SIZE, OFF(maxframesize), 0},
     {"binary", K_BOOL, OFF(binary), 0},
     {"passstderr", K_BOOL, OFF(passstderr), 0},
+    {"trust-proxy", K_STR, OFF(trust_proxy_list), 0},
     {"handshake-timeout", K_UINT, OFF(handshake_timeout_ms), 0},
     {"cgi-timeout", K_UINT, OFF(cgi_timeout_ms), 0},
     {"workers", K_UINT, OFF(workers), 0},
@@ -128,6 +129,9 @@ void config_usage(FILE *out)
           "                         CPU; 1: a single process)\n"
           "  --maxforks=N           at most N sessions at once; more get 429 (default: no limit)\n"
           "  --binary               binary mode: raw bytes both ways, no line splitting\n"
+          "  --passstderr           send stdout and stderr lines as JSON text messages\n"
+          "                         {\"stream\":\"stdout\"|\"stderr\",\"data\":\"...\"}\n"
+          "                         (with --binary: stdout stays binary, stderr is JSON)\n"
           "  --closems=MS           added to each step of the stop sequence (default 0)\n"
           "  --pingms=MS            ping every MS; drop a client silent for 2*MS (default: off)\n"
           "  --maxframesize=BYTES   largest inbound message; larger ones close with 1009\n"
@@ -147,6 +151,9 @@ void config_usage(FILE *out)
           "                         program from a browser (not with --staticdir/--cgidir)\n"
           "\n"
           "Requests:\n"
+          "  --trust-proxy=LIST     peers (addresses, ADDR/BITS, loopback, private, unix) whose\n"
+          "                         Forwarded / X-Forwarded-For headers name the client\n"
+          "                         (REMOTE_ADDR, REMOTE_PORT); others' are ignored\n"
           "  --origin=LIST          accept only these origins (comma-separated host[:port],\n"
           "                         optionally with scheme); others get 403\n"
           "  --sameorigin           accept only an Origin equal to the Host header; else 403\n"
@@ -161,9 +168,6 @@ void config_usage(FILE *out)
           "\n"
           "Logging:\n"
           "  --loglevel=LEVEL       debug, trace, access, info, error or fatal (default access)\n"
-          "\n"
-          "Not yet supported (accepted for websocketd compatibility, then refused):\n"
-          "  --passstderr\n"
           "\n"
           "  --help, -h             this text\n"
           "  --version              the version\n"
@@ -430,16 +434,11 @@ static int validate(struct config *c)
             return bad("COMMAND not found or not executable: %s", c->command[0]);
         c->command_path = p;
     }
-    /* parsed for websocketd's command lines, but not served yet: refused, not ignored */
-    const struct {
-        const char *name;
-        bool set;
-    } unsupported[] = {
-        {"passstderr", c->passstderr},
-    };
-    for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++)
-        if (unsupported[i].set)
-            return bad("--%s is not yet supported", unsupported[i].name);
+    if (c->trust_proxy_list) {
+        char why[160];
+        if (proxy_trust_parse(&c->trust_proxy, c->trust_proxy_list, why, sizeof why) != 0)
+            return bad("--trust-proxy: %s", why);
+    }
     if (!c->port_set)
         c->port = c->ssl ? 443 : 80;
     return -1;
@@ -512,6 +511,7 @@ static int parse(struct config *c, int argc, char **argv)
 
 void config_free(struct config *c)
 {
+    proxy_trust_free(&c->trust_proxy);
     free(c->addresses);
     free(c->passenv);
     free(c->origins);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "proxy.h"
 
 /* Exit codes (websocketd's). */
 enum config_exit {
@@ -53,6 +54,8 @@ struct config {
     uint64_t maxframesize;     /* largest inbound message; 0 = unlimited */
     bool binary;
     bool passstderr;
+    const char *trust_proxy_list; /* --trust-proxy=LIST as given, or NULL */
+    struct proxy_trust trust_proxy; /* parsed; n == 0: no proxy trusted */
     unsigned handshake_timeout_ms; /* --handshake-timeout, default 10000 */
     unsigned cgi_timeout_ms;   /* --cgi-timeout: a CGI script silent this long is stopped */
     unsigned workers;          /* --workers: server processes (default: the CPUs) */

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "http_serve.h"
 #include "log.h"
+#include "proxy.h"
 #include "route.h"
 #include "server.h"
 #include "workers.h"
@@ -506,6 +507,20 @@ static bool origin_allowed(struct session *s)
     return true;
 }
 
+/* --trust-proxy: the client a trusted proxy's headers name (proxy.h); false: the peer is. Per
+ * request, so one keep-alive connection from a proxy can carry many clients. */
+static bool forwarded_client(const struct session *s, char *addr, size_t len, int *port)
+{
+    struct proxy_scan ps;
+
+    if (s->srv->cfg->trust_proxy.n == 0)
+        return false;
+    proxy_scan_init(&ps, &s->srv->cfg->trust_proxy, s->peer);
+    for (unsigned i = 0; i < s->hs->nheaders; i++)
+        proxy_scan_header(&ps, s->hs->headers[i].name, s->hs->headers[i].value);
+    return proxy_scan_result(&ps, addr, len, port);
+}
+
 int session_spawn(struct session *s, const char *file, char *const *argv, char **env,
                   child_cb on_exit)
 {
@@ -581,9 +596,15 @@ static void upgrade(struct session *s, uint8_t *rest, size_t rest_len)
     memset(&req, 0, sizeof req);
     req.server_software = srv->software;
     req.passenv = cfg->passenv;
-    req.remote_addr = s->peer;
-    req.remote_port = s->peer_port;
-    req.remote_host = s->remote_host;
+    char client[PROXY_ADDR_MAX];
+    int client_port = 0;
+    bool fwd = forwarded_client(s, client, sizeof client, &client_port);
+    if (fwd) /* REMOTE_HOST: --reverselookup looked up the proxy, so the client's address */
+        log_info(s->id, "client %s port %d, forwarded by %s:%d", client, client_port, s->peer,
+                 s->peer_port);
+    req.remote_addr = fwd ? client : s->peer;
+    req.remote_port = fwd ? client_port : s->peer_port;
+    req.remote_host = fwd ? NULL : s->remote_host;
     req.ssl_client_s_dn = transport_tls_subject(s->t); /* NULL: not TLS (the Unix socket) */
     req.https = req.ssl_client_s_dn != NULL;
     req.script_name = "/";

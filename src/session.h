@@ -108,6 +108,7 @@ struct session {
     bool stdin_dead;  /* write failed or closed: inbound data is dropped */
     bool discard_out; /* nothing may be sent anymore: stdout is read and dropped */
     bool in_text;     /* the inbound message in progress is text */
+    struct bridge_pass *pass; /* --passstderr: both streams' state (bridge.c), else NULL */
 };
 
 /* Takes a new connection from a listener. Errors are logged. */

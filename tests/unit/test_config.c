@@ -171,7 +171,20 @@ static void test_every_flag(void)
             "--redirport's value is checked first");
     refused(parse(&c, "--unixsocket=", "cat", NULL), "--unixsocket needs a path",
             "--unixsocket empty");
-    refused(parse(&c, "--passstderr=t", "cat", NULL), "--passstderr is not yet", "--passstderr=t");
+    rc = parse(&c, "--passstderr=t", "cat", NULL);
+    ok(rc == -1 && c.passstderr, "--passstderr=t");
+    config_free(&c);
+    rc = parse(&c, "--trust-proxy", "127.0.0.1, [::1],10.0.0.0/8,loopback,unix", "cat", NULL);
+    ok(rc == -1 && c.trust_proxy.n == 6 && proxy_trusted(&c.trust_proxy, "10.9.8.7") &&
+           proxy_trusted(&c.trust_proxy, "unix-socket") && !proxy_trusted(&c.trust_proxy, "11.0.0.1"),
+       "--trust-proxy LIST parsed into networks");
+    config_free(&c);
+    rc = parse(&c, "cat", NULL);
+    ok(rc == -1 && c.trust_proxy.n == 0 && !proxy_trusted(&c.trust_proxy, "127.0.0.1"),
+       "no --trust-proxy: nobody is trusted");
+    config_free(&c);
+    refused(parse(&c, "--trust-proxy=10.0.0.0/8,example.com", "cat", NULL),
+            "--trust-proxy: 'example.com' is not an address", "--trust-proxy names the bad entry");
     rc = parse(&c, "--passenv=", "--origin=", "cat", NULL);
     ok(rc == -1 && c.passenv && !c.passenv[0] && c.origins && !c.origins[0],
        "empty --passenv and --origin are empty lists");
@@ -207,6 +220,8 @@ static void test_exit_codes(void)
         {"--handshake-timeout=1e3", "not a decimal number"},
         {"--max-header-bytes=+5", "a sign"},
         {"--binary=yes", "not a Go boolean"},
+        {"--trust-proxy=10.0.0.0/33", "prefix too long"},
+        {"--trust-proxy=", "empty trusted list"},
         {"--header=bad header", "--header without a colon"},
         {"--header=X(y): z", "--header with a non-token name"},
         {"--header=X-A: 1\r\nX-B: 2", "--header with CR/LF"},
