@@ -360,6 +360,11 @@ static void on_sighup(uv_signal_t *h, int signum)
     const struct config *cfg = srv->cfg;
 
     (void)signum;
+    if (!srv->ssl_ctx) {
+        /* nothing to reload, but never the default action (death): a supervisor passes it on */
+        log_info(0, "SIGHUP: nothing to reload without --ssl");
+        return;
+    }
     if (tls_ctx_reload(&srv->ssl_ctx, cfg->sslcert, cfg->sslkey, cfg->sslca) == 0)
         log_info(0, "SIGHUP: certificate and key reloaded from %s and %s", cfg->sslcert,
                  cfg->sslkey);
@@ -418,8 +423,7 @@ int server_run(const struct config *cfg)
     if (rc == 0) {
         uv_signal_start(&srv.sigint, on_signal, SIGINT);
         uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
-        if (srv.ssl_ctx)
-            uv_signal_start(&srv.sighup, on_sighup, SIGHUP);
+        uv_signal_start(&srv.sighup, on_sighup, SIGHUP);
         uv_run(srv.loop, UV_RUN_DEFAULT);
     } else {
         close_server_handles(&srv);

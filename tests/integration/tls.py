@@ -236,4 +236,13 @@ with Server("cat", flags=["--ssl", "--sslcert=" + live_cert, "--sslkey=" + live_
     ok(wait_for(lambda: "reload failed" in srv.log_text()), "SIGHUP with a broken key: the failure is logged")
     ok("CN = second" in peer_cn(srv.port) and srv.proc.poll() is None, "and the previous certificate stays in use")
     ok(old.close() == (1000, ""), "the old session closes normally")
+
+# without --ssl SIGHUP is logged and ignored (never the default action: death)
+with Server("cat") as srv:
+    c = RawClient(srv.port)
+    srv.proc.send_signal(signal.SIGHUP)
+    ok(wait_for(lambda: "SIGHUP: nothing to reload" in srv.log_text()), "SIGHUP without --ssl: logged")
+    c.send_text("still here")
+    ok(c.recv() == (OP_TEXT, b"still here") and srv.proc.poll() is None, "and the server and its session go on")
+    c.close()
 done()

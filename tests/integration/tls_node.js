@@ -32,7 +32,7 @@ for (const [name, cn, ext] of [['server', 'localhost', 'subjectAltName=DNS:local
           '-CAcreateserial', '-days', '2', '-extfile', f(name + '.ext'), '-out', f(name + '.pem'));
 }
 
-const srv = spawn(process.env.WSBRIDGE, ['--address=127.0.0.1', '--port=0', '--binary', '--ssl',
+const srv = spawn(process.env.WSBRIDGE, ['--address=127.0.0.1', '--port=0', '--workers=1', '--binary', '--ssl',
                                          `--sslcert=${f('server.pem')}`, `--sslkey=${f('server_key.pem')}`,
                                          `--sslca=${f('ca.pem')}`, 'cat'],
                   { stdio: ['ignore', 'ignore', 'pipe'] });
