@@ -105,3 +105,39 @@ for k, v in hs.items():
     seeds[k] = b"\x10" + v
     seeds[k + "-split"] = b"\x05" + v
 write("handshake", seeds)
+
+# httpmsg: control byte bits 0-1 pick the function (0/1 CGI header block, 2 Range, 3 date);
+# for the header block bits 2-7 the piece size ((ctl >> 2) * 37 + 1: 0x00 bytewise, 0xfc whole).
+cgi_heads = {
+    "lf": b"Content-Type: text/plain\n\nbody",
+    "crlf": b"Content-Type: text/html\r\nX-A: 1\r\n\r\nhello",
+    "status": b"Status: 404 Not Found\r\nContent-Type: text/plain\r\n\r\nnf",
+    "status-only": b"Status: 404\r\n\r\n",
+    "location": b"Location: /elsewhere\r\n\r\n",
+    "location-status": b"Status: 200 OK\r\nLocation: /x\r\n\r\n",
+    "framing": b"Content-Type: a/b\r\nConnection: close\r\nKeep-Alive: 5\r\nTransfer-Encoding: chunked\r\n\r\nb",
+    "length": b"Content-Type: a/b\r\nContent-Length: 5\r\n\r\nhello",
+    "folded": b"Content-Type: a/b\r\n folded\r\n\r\n",
+    "bare-cr": b"Content-Type: a\rb\r\n\r\n",
+    "no-type": b"X-A: 1\r\n\r\nbody",
+    "status-100": b"Status: 100 Continue\r\nContent-Type: a/b\r\n\r\n",
+    "nul": b"Content-Type: a\0b\r\n\r\n",
+    "too-large": b"Content-Type: a/b\r\nX: " + b"a" * 16400 + b"\r\n\r\n",
+}
+seeds = {}
+for k, v in cgi_heads.items():
+    seeds["head-" + k] = b"\xfc" + v
+    if len(v) < 4096:
+        seeds["head-" + k + "-bytewise"] = b"\x00" + v
+        seeds["head-" + k + "-split"] = b"\x15" + v
+size1000 = (1000).to_bytes(8, "big")
+for k, v in {"a-b": b"bytes=0-499", "a-": b"bytes=500-", "suffix": b"bytes=-100", "multi": b"bytes=0-1,5-6",
+             "unit": b"items=0-1", "a-gt-b": b"bytes=5-1", "beyond": b"bytes=1000-",
+             "overflow": b"bytes=0-99999999999999999999999"}.items():
+    seeds["range-" + k] = b"\x02" + size1000 + v
+seeds["range-size0"] = b"\x02" + bytes(8) + b"bytes=0-"
+seeds["range-sizemax"] = b"\x02" + b"\xff" * 8 + b"bytes=-1"
+for k, v in {"imf": b"Sun, 06 Nov 1994 08:49:37 GMT", "rfc850": b"Sunday, 06-Nov-94 08:49:37 GMT",
+             "asctime": b"Sun Nov  6 08:49:37 1994", "bad": b"Sun, 32 Nov 1994 08:49:37 GMT"}.items():
+    seeds["date-" + k] = b"\x03" + v
+write("httpmsg", seeds)
