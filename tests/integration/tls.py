@@ -237,6 +237,19 @@ with Server("cat", flags=["--ssl", "--sslcert=" + live_cert, "--sslkey=" + live_
     ok("CN = second" in peer_cn(srv.port) and srv.proc.poll() is None, "and the previous certificate stays in use")
     ok(old.close() == (1000, ""), "the old session closes normally")
 
+# --workers: the supervisor passes SIGHUP on, every worker reloads
+shutil.copy(certs["first"][0], live_cert)
+shutil.copy(certs["first"][1], live_key)
+with Server("cat", flags=["--workers=2", "--ssl", "--sslcert=" + live_cert, "--sslkey=" + live_key]) as srv:
+    ok(wait_for(lambda: srv.log_text().count("listening on wss://") >= 2), "two workers listening")
+    shutil.copy(certs["second"][0], live_cert)
+    shutil.copy(certs["second"][1], live_key)
+    srv.proc.send_signal(signal.SIGHUP)
+    ok(wait_for(lambda: srv.log_text().count("certificate and key reloaded") >= 2), "both workers reloaded",
+       srv.log_text()[-500:])
+    cns = {peer_cn(srv.port) for _ in range(20)}
+    ok(all("CN = second" in cn for cn in cns), "20 new connections, whichever worker: the new certificate", cns)
+
 # without --ssl SIGHUP is logged and ignored (never the default action: death)
 with Server("cat") as srv:
     c = RawClient(srv.port)

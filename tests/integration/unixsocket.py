@@ -108,6 +108,15 @@ ok(p.wait(20) == 3, "a regular file at PATH: exit 3")
 ok(open(path).read() == "precious\n", "and the file is untouched")
 os.unlink(path)
 
+# --- --ssl is for the TCP listeners: the Unix socket stays plain, without HTTPS=on
+pki = make_pki()
+p, text = start("--ssl", "--sslcert=" + pki["cert"], "--sslkey=" + pki["key"], "--unixsocket=" + path, ENV_SH)
+ok(wait_for(lambda: "listening on unix:" in text()), "--ssl with --unixsocket alone", text())
+head, env = env_over_unix()
+ok(head.startswith(b"HTTP/1.1 101") and "HTTPS" not in env and env.get("REMOTE_ADDR") == "unix-socket",
+   "the Unix socket is plain HTTP, no HTTPS=on", (head[:20], env.get("HTTPS")))
+ok(stop(p) == 0 and not os.path.exists(path), "stopped, file removed")
+
 # --- with --address/--port: the TCP listener and the Unix socket both serve
 with Server("cat", flags=["--unixsocket=" + path]) as srv:
     ok(srv.port and "listening on unix:" + path in srv.log_text(), "--address/--port given: TCP and the Unix socket")
