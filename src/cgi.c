@@ -238,6 +238,8 @@ static void out_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     struct bridge_buf *b = buf->base ? bridge_buf_of(buf->base) : NULL;
 
     if (!c || c->errored || s->t_closing) {
+        /* Nobody takes its output any more: stop the script instead of draining it. */
+        child_stop(ch);
         if (nread < 0)
             child_close_stdout(ch);
     } else if (nread < 0) {
@@ -454,6 +456,9 @@ void cgi_release(struct http_resp *r)
     struct session *s = r->s;
 
     if (s && s->has_child) {
+        /* The response is over (done, failed, or the client left): the script must not outlive
+         * it, blocked on a pipe nobody reads. */
+        child_stop(&s->child);
         if (!s->child.out_closed)
             uv_read_stop((uv_stream_t *)&s->child.out);
         if (!s->child.err_closed)

@@ -46,9 +46,23 @@ static void resp_free(struct http_resp *r)
     free(r);
 }
 
+/* The request's access line. */
+static void resp_log(struct http_resp *r, bool incomplete)
+{
+    struct session *s = r->s;
+    uint64_t ms = uv_now(s->srv->loop) - r->started_ms;
+
+    log_access(s->id, "%s:%d \"%s %s\" %d %" PRIu64 ".%03" PRIu64 "s out=%" PRIu64 "%s", s->peer,
+               s->peer_port, r->method, s->path ? s->path : "-", r->status, ms / 1000, ms % 1000,
+               r->body_bytes, incomplete ? " (incomplete)" : "");
+    s->status = 0; /* logged: the session's own line is not needed */
+    s->nrequests++;
+}
+
 void http_serve_release(struct session *s)
 {
     if (s->resp) {
+        resp_log(s->resp, true); /* the connection ended before the response did */
         s->resp->s = NULL;
         resp_free(s->resp);
         s->resp = NULL;
@@ -58,14 +72,9 @@ void http_serve_release(struct session *s)
 void http_resp_done(struct http_resp *r)
 {
     struct session *s = r->s;
-    uint64_t ms = uv_now(s->srv->loop) - r->started_ms;
     bool keep = r->keep_alive && !r->failed;
 
-    log_access(s->id, "%s:%d \"%s %s\" %d %" PRIu64 ".%03" PRIu64 "s out=%" PRIu64 "%s", s->peer,
-               s->peer_port, r->method, s->path ? s->path : "-", r->status, ms / 1000, ms % 1000,
-               r->body_bytes, r->failed ? " (incomplete)" : "");
-    s->status = 0; /* logged */
-    s->nrequests++;
+    resp_log(r, r->failed);
     s->resp = NULL;
     resp_free(r);
     session_http_next(s, keep);
@@ -175,13 +184,14 @@ char *http_resp_head(struct http_resp *r, int status, const char *reason, const 
 static void reply(struct http_resp *r, int status, const char *fields, const char *ctype,
                   const char *body, size_t body_len)
 {
-    char f[512];
     size_t hlen;
-    char *head;
+    char *head, *f;
 
-    snprintf(f, sizeof f, "%sContent-Type: %s\r\nContent-Length: %zu\r\n", fields, ctype,
-             body_len);
-    head = http_resp_head(r, status, NULL, f, &hlen);
+    /* fields may hold a Location as long as the request target */
+    if (asprintf(&f, "%sContent-Type: %s\r\nContent-Length: %zu\r\n", fields, ctype, body_len) < 0)
+        f = NULL;
+    head = f ? http_resp_head(r, status, NULL, f, &hlen) : NULL;
+    free(f);
     if (head && !r->head_only && body_len) {
         char *all = realloc(head, hlen + body_len);
         if (!all) {

@@ -81,7 +81,7 @@ enum route_status route_resolve(const char *root_real, const char *path, size_t 
     char buf[PATH_MAX];
     size_t blen = strlen(root_real), i = 0;
     enum route_status st = ROUTE_NOT_FOUND;
-    bool found_file = false;
+    bool found_file = false, outside = false;
 
     memset(out, 0, sizeof *out);
     out->path_info = path + len;
@@ -107,14 +107,26 @@ enum route_status route_resolve(const char *root_real, const char *path, size_t 
         if (blen == 0)
             return st;
         if (stat(buf, &out->st) != 0) {
+            if (outside)
+                return refuse(out, ROUTE_FORBIDDEN, "symlink leaves the directory");
             if (errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG || errno == ELOOP)
                 return refuse(out, ROUTE_NOT_FOUND, "no such file");
             if (errno == EACCES)
                 return refuse(out, ROUTE_FORBIDDEN, "permission denied");
             return refuse(out, ROUTE_ERROR, "stat failed");
         }
-        if (S_ISDIR(out->st.st_mode))
+        if (S_ISDIR(out->st.st_mode)) {
+            /* Walking through a symlink out of the root: what is missing out there is 403 like
+             * what exists (404 would tell which names exist outside); what leads back in is
+             * judged by its real path at the end. */
+            struct stat lst;
+            if (lstat(buf, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+                char *real = realpath(buf, NULL);
+                outside = !real || !route_inside(root_real, real);
+                free(real);
+            }
             continue;
+        }
         if (!S_ISREG(out->st.st_mode))
             return refuse(out, ROUTE_FORBIDDEN, "not a regular file");
         found_file = true;

@@ -46,6 +46,7 @@ static void session_free(struct session *s)
                  s->ws.close_sent_code  ? s->ws.close_sent_code
                  : s->ws.close_received ? s->ws.close_recv_code
                                         : (unsigned)WS_CLOSE_ABNORMAL);
+    http_serve_release(s); /* a response cut short gets its access line ("incomplete") */
     /* plain-HTTP requests had a line each (http_serve.c); one not answered yet gets one here */
     if (s->status != 0 || s->nrequests == 0)
         log_access(s->id,
@@ -53,7 +54,6 @@ static void session_free(struct session *s)
                    " %s close=%s",
                    s->peer, s->peer_port, s->path ? s->path : "-", s->status, ms / 1000, ms % 1000,
                    s->bytes_in, s->bytes_out, st, close);
-    http_serve_release(s);
     bridge_buf_unref(s->pending_buf);
     if (s->counted)
         workers_fork_release();
