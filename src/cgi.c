@@ -17,6 +17,7 @@
 #include "http_serve.h"
 #include "httpmsg.h"
 #include "log.h"
+#include "proxy.h"
 #include "route.h"
 #include "server.h"
 #include "session.h"
@@ -354,7 +355,7 @@ void cgi_start(struct http_resp *r, struct route *rt)
     struct handshake *hs = s->hs;
     struct child_env_request req;
     const struct handshake_header *ctype = handshake_find(hs, "Content-Type");
-    char clen[24] = "";
+    char clen[24] = "", client[PROXY_ADDR_MAX];
     char *argv[2] = {rt->file, NULL};
     char **env;
     struct cgi *c;
@@ -382,13 +383,7 @@ void cgi_start(struct http_resp *r, struct route *rt)
 
     if (hs->content_length)
         snprintf(clen, sizeof clen, "%" PRIu64, hs->content_length);
-    memset(&req, 0, sizeof req);
-    req.server_software = srv->software;
-    req.passenv = cfg->passenv;
-    req.remote_addr = s->peer;
-    req.remote_port = s->peer_port;
-    req.remote_host = s->remote_host;
-    req.https = cfg->ssl;
+    session_env_request(s, &req, client, sizeof client);
     req.method = r->method;
     req.script_name = hs->path;
     req.script_name_len = rt->script_len;
@@ -397,13 +392,6 @@ void cgi_start(struct http_resp *r, struct route *rt)
     req.script_filename = rt->file;
     req.content_length = clen;
     req.content_type = ctype ? ctype->value : "";
-    req.path = hs->path;
-    req.path_len = hs->path_len;
-    req.query = hs->query;
-    req.url = hs->url;
-    req.headers = hs->headers;
-    req.nheaders = hs->nheaders;
-    req.unique_id = session_unique_id(s);
     env = child_env_build(&req);
     rc = env ? session_spawn(s, rt->file, argv, env, on_exit_cb) : UV_ENOMEM;
     free(env);

@@ -521,6 +521,34 @@ static bool forwarded_client(const struct session *s, char *addr, size_t len, in
     return proxy_scan_result(&ps, addr, len, port);
 }
 
+void session_env_request(struct session *s, struct child_env_request *req, char *client,
+                         size_t client_len)
+{
+    const struct config *cfg = s->srv->cfg;
+    int client_port = 0;
+    bool fwd = forwarded_client(s, client, client_len, &client_port);
+
+    if (fwd) /* REMOTE_HOST: --reverselookup looked up the proxy, so the client's address */
+        log_info(s->id, "client %s port %d, forwarded by %s:%d", client, client_port, s->peer,
+                 s->peer_port);
+    memset(req, 0, sizeof *req);
+    req->server_software = s->srv->software;
+    req->passenv = cfg->passenv;
+    req->remote_addr = fwd ? client : s->peer;
+    req->remote_port = fwd ? client_port : s->peer_port;
+    req->remote_host = fwd ? NULL : s->remote_host;
+    req->ssl_client_s_dn = transport_tls_subject(s->t); /* NULL: not TLS (the Unix socket) */
+    req->https = req->ssl_client_s_dn != NULL;
+    req->script_name = "/";
+    req->path = s->hs->path;
+    req->path_len = s->hs->path_len;
+    req->query = s->hs->query;
+    req->url = s->hs->url;
+    req->headers = s->hs->headers;
+    req->nheaders = s->hs->nheaders;
+    req->unique_id = session_unique_id(s);
+}
+
 int session_spawn(struct session *s, const char *file, char *const *argv, char **env,
                   child_cb on_exit)
 {
@@ -593,21 +621,8 @@ static void upgrade(struct session *s, uint8_t *rest, size_t rest_len)
         http_error(s, 403, "origin");
         return;
     }
-    memset(&req, 0, sizeof req);
-    req.server_software = srv->software;
-    req.passenv = cfg->passenv;
     char client[PROXY_ADDR_MAX];
-    int client_port = 0;
-    bool fwd = forwarded_client(s, client, sizeof client, &client_port);
-    if (fwd) /* REMOTE_HOST: --reverselookup looked up the proxy, so the client's address */
-        log_info(s->id, "client %s port %d, forwarded by %s:%d", client, client_port, s->peer,
-                 s->peer_port);
-    req.remote_addr = fwd ? client : s->peer;
-    req.remote_port = fwd ? client_port : s->peer_port;
-    req.remote_host = fwd ? NULL : s->remote_host;
-    req.ssl_client_s_dn = transport_tls_subject(s->t); /* NULL: not TLS (the Unix socket) */
-    req.https = req.ssl_client_s_dn != NULL;
-    req.script_name = "/";
+    session_env_request(s, &req, client, sizeof client);
     if (cfg->dir) {
         req.script_name = s->hs->path;
         req.script_name_len = rt.script_len;
@@ -615,13 +630,6 @@ static void upgrade(struct session *s, uint8_t *rest, size_t rest_len)
         req.path_info_len = rt.path_info_len;
         req.script_filename = rt.file;
     }
-    req.path = s->hs->path;
-    req.path_len = s->hs->path_len;
-    req.query = s->hs->query;
-    req.url = s->hs->url;
-    req.headers = s->hs->headers;
-    req.nheaders = s->hs->nheaders;
-    req.unique_id = session_unique_id(s);
     env = child_env_build(&req);
     if (!env) {
         route_free(&rt);

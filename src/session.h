@@ -143,6 +143,11 @@ int session_spawn(struct session *s, const char *file, char *const *argv, char *
                   child_cb on_exit);
 /* A child started with session_spawn() was reaped: the session may end now. */
 void session_child_exited(struct session *s);
+/* The environment request for the request in s->hs: the client (--trust-proxy: the forwarded
+ * one, written into client[client_len]), TLS, the request line and headers, SCRIPT_NAME "/".
+ * The caller sets what differs (--dir, CGI). */
+void session_env_request(struct session *s, struct child_env_request *req, char *client,
+                         size_t client_len);
 /* UNIQUE_ID for the child's environment. */
 uint64_t session_unique_id(const struct session *s);
 /* Ends the connection after what is queued has been sent. */
