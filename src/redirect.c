@@ -171,8 +171,8 @@ static void answer(struct redirect *r, enum handshake_status st)
     else
         n = handshake_write_error(status, extra, r->out, cap);
     free(extra);
-    log_access(0, "%s:%d redirect \"%s\" %d", r->peer, r->peer_port,
-               r->hs.url ? r->hs.url : "-", status);
+    log_access(0, "%s:%d redirect \"%s\" %d", r->peer, r->peer_port, r->hs.url ? r->hs.url : "-",
+               status);
     if (n <= 0 || (size_t)n >= cap) {
         close_now(r);
         return;
@@ -181,8 +181,7 @@ static void answer(struct redirect *r, enum handshake_status st)
     r->w.cb = write_done;
     r->w.data = r;
     r->t->ops->read_stop(r->t);
-    if (r->t->ops->write(r->t, &r->w, &b, 1) != 0 ||
-        r->t->ops->shutdown(r->t, shutdown_done) != 0)
+    if (r->t->ops->write(r->t, &r->w, &b, 1) != 0 || r->t->ops->shutdown(r->t, shutdown_done) != 0)
         close_now(r);
 }
 

@@ -11,12 +11,12 @@
  * file there is removed, a live one (a server answers) or a file that is
  * not a socket is refused (exit 3); the file is removed at shutdown.
  * SIGHUP under --ssl: the certificate and key are read again for new
- * connections (open ones keep theirs); a failure keeps the old ones. RLIMIT_NOFILE's soft limit is raised to the hard one.
- * SIGPIPE is ignored. SIGINT/SIGTERM: stop accepting, close 1001 to every
- * client, stop every child with the kill ladder, return 0 once all
- * sessions are gone; after SERVER_SHUTDOWN_MS + closems whatever is left is
- * killed (SIGKILL to each group) and closed. A second signal does that at
- * once.
+ * connections (open ones keep theirs); a failure keeps the old ones;
+ * without --ssl it is logged and ignored. RLIMIT_NOFILE's soft limit is
+ * raised to the hard one. SIGPIPE is ignored. SIGINT/SIGTERM: stop
+ * accepting, close 1001 to every client, stop every child with the kill
+ * ladder, return 0 once all sessions are gone; after SERVER_SHUTDOWN_MS + closems whatever is left
+ * is killed (SIGKILL to each group) and closed. A second signal does that at once.
  */
 #ifndef SERVER_H
 #define SERVER_H
@@ -41,10 +41,10 @@ struct server {
     uv_tcp_t *listeners; /* --port's, then --redirport's */
     unsigned nlisteners;
     unsigned nredirect; /* how many of listeners (the last ones) are --redirport's */
-    int port; /* the port listened on (the kernel's choice with --port=0) */
+    int port;           /* the port listened on (the kernel's choice with --port=0) */
     uv_pipe_t unix_listener;
-    bool unix_open;   /* unix_listener initialised */
-    bool unix_bound;  /* the socket file is ours: removed at shutdown */
+    bool unix_open;  /* unix_listener initialised */
+    bool unix_bound; /* the socket file is ours: removed at shutdown */
     uint64_t unix_dev, unix_ino;
     struct ssl_ctx_st *ssl_ctx; /* --ssl: the current context (SIGHUP replaces it) */
     struct redirect *redirects; /* open --redirport connections */

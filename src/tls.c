@@ -56,7 +56,7 @@ SSL_CTX *tls_ctx_new(const char *cert, const char *key, const char *ca)
         goto fail;
     }
     if (ca) {
-        STACK_OF(X509_NAME) *names;
+        STACK_OF(X509_NAME) * names;
 
         if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
             log_ssl_errors(ca);

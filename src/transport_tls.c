@@ -275,7 +275,8 @@ static bool read_one(struct transport_tls *tt)
     e = SSL_get_error(tt->ssl, n);
     if (e == SSL_ERROR_WANT_READ) {
         if (tt->inner_status)
-            tt->end_status = tt->inner_status; /* closed without close_notify: an end all the same */
+            tt->end_status =
+                tt->inner_status; /* closed without close_notify: an end all the same */
     } else if (e == SSL_ERROR_ZERO_RETURN) {
         tt->end_status = UV_EOF; /* close_notify */
     } else {
