@@ -410,12 +410,9 @@ void cgi_start(struct http_resp *r, struct route *rt)
     uv_read_start((uv_stream_t *)&s->child.err, err_alloc, err_read);
 
     /* The bytes behind the header block are the body's start. */
-    struct bridge_buf *b = s->pending_buf;
-    uint8_t *data = s->pending;
-    size_t len = s->pending_len;
-    s->pending_buf = NULL;
-    s->pending = NULL;
-    s->pending_len = 0;
+    uint8_t *data;
+    size_t len;
+    struct bridge_buf *b = session_take_pending(s, &data, &len);
     if (hs->content_length == 0 && !hs->chunked) {
         c->body_complete = true;
         maybe_close_stdin(s, c);

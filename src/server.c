@@ -108,7 +108,18 @@ static void raise_nofile(void)
     log_info(0, "open file limit: %llu", (unsigned long long)rl.rlim_cur);
 }
 
-/* "[::1]" -> "::1"; "" or NULL -> NULL. */
+void server_address_host(const char *addr, char *host, size_t len)
+{
+    snprintf(host, len, "%s", addr);
+    if (host[0] == '[') {
+        size_t n = strlen(host);
+        if (n >= 2 && host[n - 1] == ']') {
+            memmove(host, host + 1, n - 2);
+            host[n - 2] = '\0';
+        }
+    }
+}
+
 static int listen_one(struct server *srv, const char *addr, bool quiet_fail, bool redirect)
 {
     const struct config *cfg = srv->cfg;
@@ -119,14 +130,7 @@ static int listen_one(struct server *srv, const char *addr, bool quiet_fail, boo
     bool v6;
     int want = redirect ? cfg->redirport : srv->port ? srv->port : cfg->port;
 
-    snprintf(host, sizeof host, "%s", addr);
-    if (host[0] == '[') {
-        size_t n = strlen(host);
-        if (n >= 2 && host[n - 1] == ']') {
-            memmove(host, host + 1, n - 2);
-            host[n - 2] = '\0';
-        }
-    }
+    server_address_host(addr, host, sizeof host);
     v6 = strchr(host, ':') != NULL;
     if (v6)
         r = uv_ip6_addr(host, want, (struct sockaddr_in6 *)&ss);

@@ -60,6 +60,9 @@ struct server {
     char software[64]; /* "wsbridge/0.1.0" */
 };
 
+/* An --address as a host for inet_pton: "[::1]" -> "::1", others as they are. */
+void server_address_host(const char *addr, char *host, size_t len);
+
 /* Runs until shutdown. Returns the exit code (0, or CONFIG_EXIT_LISTEN). */
 int server_run(const struct config *cfg);
 

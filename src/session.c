@@ -784,16 +784,25 @@ static void handshake_limits_of(const struct server *srv, struct handshake_limit
         srv->cfg->max_headers ? srv->cfg->max_headers : HANDSHAKE_MAX_HEADERS_DEFAULT;
 }
 
-void session_http_next(struct session *s, bool keep_alive)
+struct bridge_buf *session_take_pending(struct session *s, uint8_t **data, size_t *len)
 {
-    struct handshake_limits lim;
     struct bridge_buf *b = s->pending_buf;
-    uint8_t *data = s->pending;
-    size_t len = s->pending_len;
 
+    *data = s->pending;
+    *len = s->pending_len;
     s->pending_buf = NULL;
     s->pending = NULL;
     s->pending_len = 0;
+    return b;
+}
+
+void session_http_next(struct session *s, bool keep_alive)
+{
+    struct handshake_limits lim;
+    uint8_t *data;
+    size_t len;
+    struct bridge_buf *b = session_take_pending(s, &data, &len);
+
     free(s->path);
     s->path = NULL;
     if (!keep_alive || s->srv->shutting_down || s->t_closing || s->t_shutdown) {

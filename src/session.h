@@ -135,6 +135,9 @@ void session_timer(struct session *s, enum session_timer_mode mode, uint64_t ms)
 void session_http_error(struct session *s, int status, const char *why);
 /* --header and --header-http (http) or --header-ws lines as "Name: v\r\n"..., or NULL. */
 char *session_extra_headers(const struct session *s, bool ws);
+/* Takes the bytes behind the request's header block (*data, *len; the buffer holding them is
+ * returned with its reference, or NULL). */
+struct bridge_buf *session_take_pending(struct session *s, uint8_t **data, size_t *len);
 /* The plain-HTTP response is complete: the next request (keep_alive) or the end. */
 void session_http_next(struct session *s, bool keep_alive);
 /* Starts the session's program (s->child; the caller took its --maxforks slot).

@@ -86,14 +86,7 @@ static int reserve_port(const struct config *cfg, int *port)
     socklen_t len = sizeof ss;
     int fd = -1, one = 1;
 
-    snprintf(host, sizeof host, "%s", addr);
-    if (host[0] == '[') {
-        size_t n = strlen(host);
-        if (n >= 2 && host[n - 1] == ']') {
-            memmove(host, host + 1, n - 2);
-            host[n - 2] = '\0';
-        }
-    }
+    server_address_host(addr, host, sizeof host);
     memset(&hints, 0, sizeof hints);
     hints.ai_flags = AI_NUMERICHOST;
     hints.ai_socktype = SOCK_STREAM;
