@@ -164,6 +164,17 @@ with Server(flags=["--staticdir=" + ROOT, "--cgidir=" + CGI]) as srv:
     (r,), _ = raw(P, req("//sub"))
     ok(r.status == 301 and r.headers.get("location") == "/sub/", "//sub redirects on-site (/sub/, not //sub/)",
        (r.status, r.headers.get("location")))
+    q = "q=" + "a" * 600  # a Location longer than a small fixed buffer
+    s = socket.create_connection(("127.0.0.1", P), timeout=5)
+    s.sendall(req("/sub?" + q) + req("/hello.txt"))
+    f = s.makefile("rb")
+    try:
+        r1, r2 = read_response(f), read_response(f)
+    except (OSError, ValueError):
+        r1 = r2 = None
+    s.close()
+    ok(r1 and r1.status == 301 and r1.headers.get("location") == "/sub/?" + q and r2 and r2.status == 200
+       and r2.body == HELLO, "a 301 with a 600-byte query: the whole Location, then the next response (B5)")
     r = get(P, "/badindex/")
     ok(r.status == 404 and b"secret" not in r.body, "an index.html symlinked out of the root: 404", (r.status, r.body))
     r = get(P, "/sp%20ace.txt")

@@ -288,6 +288,10 @@ static void test_forbidden(void)
     check("/link-dir-out/secret.sh/x", WX, E403);
     check("/link-prefix", WX, E403);
     check("/link-dir-out/..", 0, E403);
+    /* through a symlink out of the root a missing name answers like an existing one: no
+     * existence oracle outside (B4) */
+    check("/link-dir-out/no-such-file", WX, E403);
+    check("/link-dir-out/no-such-file", 0, E403);
     /* out and back in: the object served is inside */
     check("/link-dir-out/back", WX, FILE_(18, "", "root/script.sh"));
 
