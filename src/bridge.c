@@ -679,6 +679,9 @@ static void emit_json(void *ctx, const uint8_t *p, size_t n, bool fin)
     struct bridge_src *src = e->src;
     const char *prefix = src->open ? "" : pass_prefix[src->id];
     size_t plen = strlen(prefix);
+    /* short lines (most of them) cost no allocation: a payload up to BATCH_COPY_MAX is copied
+     * into the write batch */
+    uint8_t tmp_small[1024], out_small[BATCH_COPY_MAX];
     uint8_t *tmp, *out;
     size_t m, esc, total;
 
@@ -686,7 +689,7 @@ static void emit_json(void *ctx, const uint8_t *p, size_t n, bool fin)
         return;
     if (!src->open && src->id == PASS_ERR)
         log_error(s->id, "stderr: %.*s", (int)(n > 1500 ? 1500 : n), (const char *)p);
-    tmp = malloc(3 * n + 8);
+    tmp = 3 * n + 8 <= sizeof tmp_small ? tmp_small : malloc(3 * n + 8);
     out = NULL;
     if (!tmp)
         goto oom;
@@ -696,24 +699,27 @@ static void emit_json(void *ctx, const uint8_t *p, size_t n, bool fin)
     esc = json_escape(tmp, m, NULL);
     total = plen + esc + (fin ? 2 : 0);
     if (total == 0) {
-        free(tmp);
+        if (tmp != tmp_small)
+            free(tmp);
         return;
     }
-    out = malloc(total);
+    out = total <= sizeof out_small ? out_small : malloc(total);
     if (!out)
         goto oom;
     memcpy(out, prefix, plen);
     json_escape(tmp, m, out + plen);
     if (fin)
         memcpy(out + plen + esc, "\"}", 2);
-    free(tmp);
-    send_frame(s, WS_OP_TEXT, fin, out, total, NULL, out);
+    if (tmp != tmp_small)
+        free(tmp);
+    send_frame(s, WS_OP_TEXT, fin, out, total, NULL, out == out_small ? NULL : out);
     src->open = !fin;
     s->pass->owner = fin ? PASS_NONE : src->id;
     return;
 oom:
     /* a message cannot be left open half-sent: the session ends */
-    free(tmp);
+    if (tmp != tmp_small)
+        free(tmp);
     log_error(s->id, "out of memory while sending the program's output: closing");
     session_peer_gone(s, false);
 }
