@@ -12,6 +12,16 @@
  * --binary: inbound binary messages -> raw bytes; each stdout read -> one
  * binary message. stderr lines are logged at ERROR with the connection id.
  *
+ * --passstderr: stdout and stderr lines are both cut as above and each is
+ * sent as a text message {"stream":"stdout"|"stderr","data":"..."} (JSON-
+ * escaped, control bytes as \u00XX, repaired UTF-8); a long line is a
+ * fragmented message, the JSON prefix in its first fragment and the suffix
+ * in its last. Messages cannot interleave, so the stream whose message is
+ * open owns the socket and the other one holds what it read (one buffer)
+ * and stops reading until that line ends. With --binary, stdout chunks stay
+ * binary messages (under the same rule) and stderr lines are JSON. The
+ * session hears "stdout done" once both streams are over.
+ *
  * Memory: reads use BRIDGE_BUF_SIZE pool buffers taken in alloc_cb and
  * given back once the bytes are written onward (payload is never copied:
  * frames are gather writes of a header and the bytes in the read buffer),
