@@ -198,6 +198,24 @@ with Server(flags=["--cgidir=" + CGI], env=environ) as srv:
     r = request(P, "GET", "/../cgi/env.sh")
     ok(r.status == 403, "a .. escape: 403", r.status)
 
+    # ---------------------------------------------------------------- 30 scripts at once
+    results = []
+
+    def one():
+        try:
+            rr = request(P, "GET", "/env.sh/c")
+            results.append(rr.status == 200 and b"PATH_INFO=/c" in rr.body)
+        except OSError:
+            results.append(False)
+
+    threads = [threading.Thread(target=one) for _ in range(30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(TIMEOUT * 3)
+    ok(results.count(True) == 30, "30 concurrent script requests all answered", results.count(True))
+    ok(wait_for(lambda: not zombies(srv.pid) and not children(srv.pid)), "no script or zombie left after them")
+
     # ---------------------------------------------------------------- 50 MiB out, streamed
     base_hwm = rss_kib(srv.pid, "VmHWM")
     s = socket.create_connection(("127.0.0.1", P), timeout=TIMEOUT * 3)

@@ -23,6 +23,9 @@ CGI = os.path.join(ROOT, "cgi-bin")
 SOURCE_MARK = "SECRET-SOURCE-" + "7f3a"  # in the script's source, never in its output
 
 
+TIMEOUT = 30 if SANITIZED else 10
+
+
 def write(path, data, mode=0o644):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "wb") as f:
@@ -340,6 +343,32 @@ with Server(flags=["--staticdir=" + ROOT, "--cgidir=" + CGI]) as srv:
         want = bf.read(100)
     ok(r.status == 206 and r.body == want, "a range deep in the 64 MiB file", (r.status, len(r.body)))
     ok(wait_for(lambda: "\"GET /big.bin\" 200" in srv.log_text()), "the access line of the big file")
+
+    # ---------------------------------------------------------------- a file that shrinks mid-send
+    shrink = os.path.join(ROOT, "shrink.bin")
+    with open(shrink, "wb") as sf:
+        sf.write(b"z" * (16 << 20))
+    s = socket.create_connection(("127.0.0.1", P), timeout=TIMEOUT)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)  # the server cannot run far ahead
+    s.sendall(req("/shrink.bin"))
+    got = len(s.recv(65536))
+    os.truncate(shrink, 1000)
+    closed = False
+    try:
+        while True:
+            d = s.recv(1 << 20)
+            if not d:
+                closed = True
+                break
+            got += len(d)
+    except socket.timeout:
+        pass
+    s.close()
+    ok(closed and got < (16 << 20), "a file truncated mid-send: the connection ends short, no hang", (closed, got))
+    ok(wait_for(lambda: re.search(r'"GET /shrink\.bin" 200 .*\(incomplete\)', srv.log_text())),
+       "its access line says incomplete")
+    r = get(P, "/shrink.bin")
+    ok(r.status == 200 and len(r.body) == 1000, "the server serves on: the file's new size", (r.status, len(r.body)))
     log = srv.log_text()
     ok(re.search(r'"GET /hello\.txt" 200 \d+\.\d{3}s out=%d' % len(HELLO), log), "an access line per request")
 done()
