@@ -516,6 +516,7 @@ void http_serve(struct session *s, uint8_t *rest, size_t rest_len)
         s->pending_buf = s->rbuf;
         s->pending = rest;
         s->pending_len = rest_len;
+        s->t->ops->read_stop(s->t); /* one buffer held at most (CGI reads the body itself) */
     }
 
     if (cfg->cgidir) {
@@ -561,7 +562,33 @@ void http_serve_body(struct session *s, struct bridge_buf *b, uint8_t *data, siz
 {
     struct http_resp *r = s->resp;
 
-    if (r && r->cgi)
+    if (r && r->cgi) {
         cgi_body(r, b, data, len);
-    /* else: reads are stopped while a response runs; nothing else consumes bytes */
+        return;
+    }
+    /* The next request(s), sent before this response is out: kept for after it, and reading
+     * stops until then (one buffer per connection at most). */
+    s->t->ops->read_stop(s->t);
+    if (!s->pending_buf) {
+        bridge_buf_ref(b);
+        s->pending_buf = b;
+        s->pending = data;
+        s->pending_len = len;
+    } else if (s->pending_len + len <= BRIDGE_BUF_SIZE) {
+        /* a transport that delivered once more after read_stop: both go into one buffer */
+        struct bridge_buf *nb = bridge_buf_get();
+        if (nb) {
+            memcpy(nb->data, s->pending, s->pending_len);
+            memcpy(nb->data + s->pending_len, data, len);
+            bridge_buf_unref(s->pending_buf);
+            s->pending_buf = nb;
+            s->pending = nb->data;
+            s->pending_len += len;
+        } else {
+            session_peer_gone(s, false);
+        }
+    } else {
+        log_info(s->id, "more than %u bytes of pipelined requests: closing", BRIDGE_BUF_SIZE);
+        session_peer_gone(s, false);
+    }
 }

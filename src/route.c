@@ -81,7 +81,7 @@ enum route_status route_resolve(const char *root_real, const char *path, size_t 
     char buf[PATH_MAX];
     size_t blen = strlen(root_real), i = 0;
     enum route_status st = ROUTE_NOT_FOUND;
-    bool found_file = false, outside = false;
+    bool found_file = false, outside = false, symlinks = false, walked = false;
 
     memset(out, 0, sizeof *out);
     out->path_info = path + len;
@@ -92,9 +92,6 @@ enum route_status route_resolve(const char *root_real, const char *path, size_t 
     memcpy(buf, root_real, blen + 1);
     if (blen == 1 && buf[0] == '/')
         blen = 0; /* components append "/name" */
-    if (stat(blen ? buf : "/", &out->st) != 0)
-        return refuse(out, ROUTE_NOT_FOUND, "root directory is gone");
-
     while (i < len && !found_file) {
         while (i < len && path[i] == '/')
             i++;
@@ -106,7 +103,16 @@ enum route_status route_resolve(const char *root_real, const char *path, size_t 
         blen = append_component(buf, blen, sizeof buf, path, start, i, out, &st);
         if (blen == 0)
             return st;
-        if (stat(buf, &out->st) != 0) {
+        walked = true;
+        /* lstat first: with no symlink on the way the path is already the real one, and the
+         * realpath() below (a readlink per component) is not needed */
+        int rc = lstat(buf, &out->st);
+        bool is_link = rc == 0 && S_ISLNK(out->st.st_mode);
+        if (is_link) {
+            symlinks = true;
+            rc = stat(buf, &out->st);
+        }
+        if (rc != 0) {
             if (outside)
                 return refuse(out, ROUTE_FORBIDDEN, "symlink leaves the directory");
             if (errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG || errno == ELOOP)
@@ -119,8 +125,7 @@ enum route_status route_resolve(const char *root_real, const char *path, size_t 
             /* Walking through a symlink out of the root: what is missing out there is 403 like
              * what exists (404 would tell which names exist outside); what leads back in is
              * judged by its real path at the end. */
-            struct stat lst;
-            if (lstat(buf, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+            if (is_link) {
                 char *real = realpath(buf, NULL);
                 outside = !real || !route_inside(root_real, real);
                 free(real);
@@ -137,7 +142,9 @@ enum route_status route_resolve(const char *root_real, const char *path, size_t 
         out->path_info_len = len - i;
     }
 
-    char *real = realpath(blen ? buf : "/", NULL);
+    if (!walked && stat(blen ? buf : "/", &out->st) != 0) /* the path is the root itself */
+        return refuse(out, ROUTE_NOT_FOUND, "root directory is gone");
+    char *real = symlinks ? realpath(blen ? buf : "/", NULL) : strdup(blen ? buf : "/");
     if (!real)
         return refuse(out, errno == ENOMEM ? ROUTE_ERROR : ROUTE_NOT_FOUND, "realpath failed");
     if (!route_inside(root_real, real)) {

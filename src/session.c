@@ -761,7 +761,8 @@ static void http_data(struct session *s, uint8_t *data, size_t len)
         return;
     }
     if (!handshake_wants_websocket(s->hs)) {
-        s->t->ops->read_stop(s->t); /* one request at a time; a body is read by its consumer */
+        /* Reads go on (no epoll churn per keep-alive request): what comes during the response
+         * is the body's (CGI) or is kept for after it (http_serve_body). */
         http_serve(s, data + consumed, len - consumed);
         return;
     }
