@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <openssl/evp.h>
 #include <uv.h>
 
@@ -117,9 +118,16 @@ static const uint8_t *pat_at(uint64_t seq, uint64_t off)
 
 /* ------------------------------------------------------------------ /proc */
 
+/*
+ * The server is the process given and every descendant running the same
+ * executable (wsbridge --workers=N forks N worker processes that hold the
+ * sessions); the children are the other descendants (the programs).
+ * Memory sums over each group; hwm is the sum of the server processes'
+ * peaks.
+ */
 struct mem {
-    long rss, pss, hwm;            /* KiB; -1 when unreadable */
-    long kids, kids_rss, kids_pss; /* direct children: number, sums in KiB */
+    long procs, rss, pss, hwm;     /* server processes; KiB; -1 when unreadable */
+    long kids, kids_rss, kids_pss; /* the programs: number, sums in KiB */
 };
 
 /* The number after `key` in /proc/PID/FILE, or -1. */
@@ -158,26 +166,84 @@ static int ppid_of(int pid)
     return ppid;
 }
 
+static bool same_exe(int pid, const char *exe)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/exe", pid);
+    ssize_t n = readlink(path, buf, sizeof buf - 1);
+    if (n < 0)
+        return false;
+    buf[n] = '\0';
+    return strcmp(buf, exe) == 0;
+}
+
+static void mem_add(long *sum, long v)
+{
+    *sum += v > 0 ? v : 0;
+}
+
 static void mem_sample(int pid, struct mem *m)
 {
-    m->rss = proc_field(pid, "status", "VmRSS:");
-    m->hwm = proc_field(pid, "status", "VmHWM:");
-    m->pss = proc_field(pid, "smaps_rollup", "Pss:");
-    m->kids = m->kids_rss = m->kids_pss = 0;
+    struct pp {
+        int pid, ppid;
+    } *all = NULL;
+    size_t n = 0, cap = 0;
+    char path[64], exe[4096];
+    int *tree = NULL;
+    size_t ntree = 0;
+
+    *m = (struct mem){-1, -1, -1, -1, -1, -1, -1};
+    snprintf(path, sizeof path, "/proc/%d/exe", pid);
+    ssize_t el = readlink(path, exe, sizeof exe - 1);
+    if (el < 0)
+        return;
+    exe[el] = '\0';
     DIR *d = opendir("/proc");
     if (!d)
         return;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        int cpid = atoi(e->d_name);
-        if (cpid <= 0 || ppid_of(cpid) != pid)
+        int p = atoi(e->d_name);
+        if (p <= 0)
             continue;
-        long r = proc_field(cpid, "status", "VmRSS:"), p = proc_field(cpid, "smaps_rollup", "Pss:");
-        m->kids++;
-        m->kids_rss += r > 0 ? r : 0;
-        m->kids_pss += p > 0 ? p : 0;
+        if (n == cap) {
+            struct pp *grown = realloc(all, (cap = cap ? 2 * cap : 1024) * sizeof *all);
+            if (!grown)
+                break;
+            all = grown;
+        }
+        all[n].pid = p;
+        all[n++].ppid = ppid_of(p);
     }
     closedir(d);
+    /* the descendants of pid, breadth first: tree[] grows as their children are found */
+    tree = malloc((n + 1) * sizeof *tree);
+    if (!tree) {
+        free(all);
+        return;
+    }
+    tree[ntree++] = pid;
+    for (size_t i = 0; i < ntree; i++)
+        for (size_t j = 0; j < n; j++)
+            if (all[j].ppid == tree[i] && ntree <= n)
+                tree[ntree++] = all[j].pid;
+    m->procs = m->rss = m->pss = m->hwm = m->kids = m->kids_rss = m->kids_pss = 0;
+    for (size_t i = 0; i < ntree; i++) {
+        long rss = proc_field(tree[i], "status", "VmRSS:");
+        long pss = proc_field(tree[i], "smaps_rollup", "Pss:");
+        if (i == 0 || same_exe(tree[i], exe)) {
+            m->procs++;
+            mem_add(&m->rss, rss);
+            mem_add(&m->pss, pss);
+            mem_add(&m->hwm, proc_field(tree[i], "status", "VmHWM:"));
+        } else {
+            m->kids++;
+            mem_add(&m->kids_rss, rss);
+            mem_add(&m->kids_pss, pss);
+        }
+    }
+    free(tree);
+    free(all);
 }
 
 /* ------------------------------------------------------------------ state */
@@ -865,7 +931,9 @@ static void usage(FILE *out)
           "  -r, --ramp=N        connections being opened at once (default: all; hold: 64)\n"
           "  -n, --count=N       stop after N messages in all\n"
           "  -p, --server-pid=PID, --pid=PID  report the server's RSS, PSS and peak RSS and\n"
-          "                      its children's, before and at the end (connections open)\n"
+          "                      its children's, before and at the end (connections open);\n"
+          "                      the server is PID and its descendants running the same\n"
+          "                      executable (--workers), the children all other descendants\n"
           "  -j, --json          print only the JSON line\n"
           "  -h, --help\n"
           "The server must echo lines (e.g. wsbridge ... cat). Every reply is checked.\n"
@@ -985,7 +1053,7 @@ int main(int argc, char **argv)
 
     raise_nofile(b->conns);
     pat_init();
-    b->mem0 = b->mem1 = (struct mem){-1, -1, -1, -1, -1, -1};
+    b->mem0 = b->mem1 = (struct mem){-1, -1, -1, -1, -1, -1, -1};
     if (b->server_pid)
         mem_sample(b->server_pid, &b->mem0);
     struct rusage ru0, ru1;
@@ -1057,26 +1125,27 @@ int main(int argc, char **argv)
                b->errors_proto, b->errors_conn, b->errors_verify, b->unanswered);
         printf("  client CPU: %.0f%%\n", cpu_pct);
         if (b->server_pid)
-            printf("  server KiB: RSS %ld -> %ld, PSS %ld -> %ld, peak RSS %ld; children: %ld -> "
-                   "%ld, RSS %ld -> %ld, PSS %ld -> %ld\n",
-                   b->mem0.rss, b->mem1.rss, b->mem0.pss, b->mem1.pss, b->mem1.hwm, b->mem0.kids,
-                   b->mem1.kids, b->mem0.kids_rss, b->mem1.kids_rss, b->mem0.kids_pss,
-                   b->mem1.kids_pss);
+            printf("  server (%ld -> %ld processes) KiB: RSS %ld -> %ld, PSS %ld -> %ld, peak RSS "
+                   "%ld; children: %ld -> %ld, RSS %ld -> %ld, PSS %ld -> %ld\n",
+                   b->mem0.procs, b->mem1.procs, b->mem0.rss, b->mem1.rss, b->mem0.pss, b->mem1.pss,
+                   b->mem1.hwm, b->mem0.kids, b->mem1.kids, b->mem0.kids_rss, b->mem1.kids_rss,
+                   b->mem0.kids_pss, b->mem1.kids_pss);
     }
     printf("{\"mode\":\"%s\",\"c\":%d,\"d\":%d,\"s\":%" PRIu64 ",\"binary\":%s,\"seconds\":%.3f,"
            "\"messages\":%" PRIu64 ",\"msg_per_s\":%.1f,\"mb_per_s\":%.3f,\"p50_us\":%.1f,"
            "\"p90_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,\"handshake_p50_us\":%.1f,"
            "\"cycles\":%" PRIu64 ",\"cycles_per_s\":%.1f,\"opened\":%d,\"healthy\":%" PRIu64
            ",\"late\":%" PRIu64 ",\"unanswered\":%" PRIu64 ",\"dropped\":%" PRIu64
-           ",\"errors\":%" PRIu64 ",\"client_cpu_pct\":%.1f,\"server_rss_kib\":[%ld,%ld],"
+           ",\"errors\":%" PRIu64 ",\"client_cpu_pct\":%.1f,\"server_procs\":[%ld,%ld],"
+           "\"server_rss_kib\":[%ld,%ld],"
            "\"server_pss_kib\":[%ld,%ld],\"server_hwm_kib\":%ld,\"children\":[%ld,%ld],"
            "\"children_rss_kib\":[%ld,%ld],\"children_pss_kib\":[%ld,%ld],\"close_codes\":{",
            mname, b->conns, b->depth, b->size, b->binary ? "true" : "false", secs, b->msgs, rate,
            mbs, h_pct(&b->lat, .5), h_pct(&b->lat, .9), h_pct(&b->lat, .99),
            (double)b->lat.max / 1e3, h_pct(&b->hs_lat, .5), b->cycles, cps, b->warm, b->healthy,
-           b->late, b->unanswered, b->dropped, errors, cpu_pct, b->mem0.rss, b->mem1.rss,
-           b->mem0.pss, b->mem1.pss, b->mem1.hwm, b->mem0.kids, b->mem1.kids, b->mem0.kids_rss,
-           b->mem1.kids_rss, b->mem0.kids_pss, b->mem1.kids_pss);
+           b->late, b->unanswered, b->dropped, errors, cpu_pct, b->mem0.procs, b->mem1.procs,
+           b->mem0.rss, b->mem1.rss, b->mem0.pss, b->mem1.pss, b->mem1.hwm, b->mem0.kids,
+           b->mem1.kids, b->mem0.kids_rss, b->mem1.kids_rss, b->mem0.kids_pss, b->mem1.kids_pss);
     for (unsigned i = 0; i < 16 && b->closes[i]; i++)
         printf("%s\"%u\":%u", i ? "," : "", b->close_code[i], b->closes[i]);
     printf("}}\n");
