@@ -128,6 +128,7 @@ static const uint8_t *pat_at(uint64_t seq, uint64_t off)
 struct mem {
     long procs, rss, pss, hwm;     /* server processes; KiB; -1 when unreadable */
     long kids, kids_rss, kids_pss; /* the programs: number, sums in KiB */
+    double cpu;                    /* server processes: user + system seconds so far */
 };
 
 /* The number after `key` in /proc/PID/FILE, or -1. */
@@ -147,6 +148,25 @@ static long proc_field(int pid, const char *file, const char *key)
         }
     fclose(f);
     return v;
+}
+
+/* user + system CPU seconds of pid (fields 14 and 15 of /proc/PID/stat) */
+static double cpu_of(int pid)
+{
+    char path[64], line[1024];
+    unsigned long ut = 0, st = 0;
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    if (fgets(line, sizeof line, f)) {
+        char *p = strrchr(line, ')');
+        if (!p ||
+            sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+            ut = st = 0;
+    }
+    fclose(f);
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static int ppid_of(int pid)
@@ -192,7 +212,7 @@ static void mem_sample(int pid, struct mem *m)
     int *tree = NULL;
     size_t ntree = 0;
 
-    *m = (struct mem){-1, -1, -1, -1, -1, -1, -1};
+    *m = (struct mem){-1, -1, -1, -1, -1, -1, -1, 0};
     snprintf(path, sizeof path, "/proc/%d/exe", pid);
     ssize_t el = readlink(path, exe, sizeof exe - 1);
     if (el < 0)
@@ -236,6 +256,7 @@ static void mem_sample(int pid, struct mem *m)
             mem_add(&m->rss, rss);
             mem_add(&m->pss, pss);
             mem_add(&m->hwm, proc_field(tree[i], "status", "VmHWM:"));
+            m->cpu += cpu_of(tree[i]);
         } else {
             m->kids++;
             mem_add(&m->kids_rss, rss);
@@ -295,7 +316,7 @@ struct bench {
     unsigned closes[16];
     uint16_t close_code[16];
     struct hist lat, hs_lat, cycle_lat;
-    struct mem mem0, mem1;
+    struct mem mem0, mem1, mem_t; /* before, at the end, when the clock started */
     uv_timer_t stop_timer, tick_timer, drain_timer;
     uint64_t tick;
 };
@@ -341,6 +362,8 @@ static void settle(struct conn *c)
         return;
     b->msgs = b->bytes = 0;
     memset(&b->lat, 0, sizeof b->lat);
+    if (b->server_pid)
+        mem_sample(b->server_pid, &b->mem_t); /* the server's CPU from here on */
     b->t_start = uv_hrtime();
     b->timing = true;
     uv_timer_start(&b->stop_timer, on_stop, (uint64_t)(b->seconds * 1000), 0);
@@ -942,6 +965,8 @@ static void usage(FILE *out)
           "not back when the next was due. big: one message streamed in 1 MiB fragments,\n"
           "MB/s = its size over the round trip; watch the server's peak RSS.\n"
           "The client opens as many descriptors as connections and raises its own limit.\n"
+          "With -p, the server's CPU time (user + system, from /proc) per message in the\n"
+          "timed window: steadier than msg/s when the machine is shared.\n"
           "The client reports its own CPU use: near 100% means it, not the server,\n"
           "is the bottleneck. Exit status 1 when any error was counted.\n",
           out);
@@ -1053,7 +1078,7 @@ int main(int argc, char **argv)
 
     raise_nofile(b->conns);
     pat_init();
-    b->mem0 = b->mem1 = (struct mem){-1, -1, -1, -1, -1, -1, -1};
+    b->mem0 = b->mem1 = b->mem_t = (struct mem){-1, -1, -1, -1, -1, -1, -1, 0};
     if (b->server_pid)
         mem_sample(b->server_pid, &b->mem0);
     struct rusage ru0, ru1;
@@ -1068,6 +1093,7 @@ int main(int argc, char **argv)
     b->stop_timer.data = b->tick_timer.data = b->drain_timer.data = b;
     b->t_start = uv_hrtime();
     b->timing = b->mode == M_CONNECT;
+    b->mem_t = b->mem0; /* connect and big: the server's CPU from the start */
     for (int i = 0; i < b->conns; i++)
         if (!(b->c[i].sent_at = calloc((size_t)b->depth, sizeof(uint64_t))))
             return 3;
@@ -1096,6 +1122,9 @@ int main(int argc, char **argv)
                      1e6;
     double rate = secs > 0 ? (double)b->msgs / secs : 0,
            mbs = secs > 0 ? (double)b->bytes / secs / 1e6 : 0;
+    /* server CPU per message: steadier than msg/s on a loaded machine */
+    double srv_cpu = b->server_pid && b->mem1.procs > 0 ? b->mem1.cpu - b->mem_t.cpu : -1;
+    double cpu_msg = srv_cpu >= 0 && b->msgs ? srv_cpu * 1e6 / (double)b->msgs : -1;
     double cps = secs > 0 ? (double)b->cycles / secs : 0,
            cpu_pct = secs > 0 ? 100.0 * cpu / secs : 0;
     uint64_t errors = b->errors_proto + b->errors_conn + b->errors_verify + b->unanswered;
@@ -1124,6 +1153,9 @@ int main(int argc, char **argv)
                ", unanswered %" PRIu64 "\n",
                b->errors_proto, b->errors_conn, b->errors_verify, b->unanswered);
         printf("  client CPU: %.0f%%\n", cpu_pct);
+        if (srv_cpu >= 0)
+            printf("  server CPU: %.2f s in the timed window, %.1f us per message\n", srv_cpu,
+                   cpu_msg);
         if (b->server_pid)
             printf("  server (%ld -> %ld processes) KiB: RSS %ld -> %ld, PSS %ld -> %ld, peak RSS "
                    "%ld; children: %ld -> %ld, RSS %ld -> %ld, PSS %ld -> %ld\n",
@@ -1136,16 +1168,18 @@ int main(int argc, char **argv)
            "\"p90_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,\"handshake_p50_us\":%.1f,"
            "\"cycles\":%" PRIu64 ",\"cycles_per_s\":%.1f,\"opened\":%d,\"healthy\":%" PRIu64
            ",\"late\":%" PRIu64 ",\"unanswered\":%" PRIu64 ",\"dropped\":%" PRIu64
-           ",\"errors\":%" PRIu64 ",\"client_cpu_pct\":%.1f,\"server_procs\":[%ld,%ld],"
+           ",\"errors\":%" PRIu64 ",\"client_cpu_pct\":%.1f,\"server_cpu_s\":%.3f,"
+           "\"server_cpu_us_per_msg\":%.2f,\"server_procs\":[%ld,%ld],"
            "\"server_rss_kib\":[%ld,%ld],"
            "\"server_pss_kib\":[%ld,%ld],\"server_hwm_kib\":%ld,\"children\":[%ld,%ld],"
            "\"children_rss_kib\":[%ld,%ld],\"children_pss_kib\":[%ld,%ld],\"close_codes\":{",
            mname, b->conns, b->depth, b->size, b->binary ? "true" : "false", secs, b->msgs, rate,
            mbs, h_pct(&b->lat, .5), h_pct(&b->lat, .9), h_pct(&b->lat, .99),
            (double)b->lat.max / 1e3, h_pct(&b->hs_lat, .5), b->cycles, cps, b->warm, b->healthy,
-           b->late, b->unanswered, b->dropped, errors, cpu_pct, b->mem0.procs, b->mem1.procs,
-           b->mem0.rss, b->mem1.rss, b->mem0.pss, b->mem1.pss, b->mem1.hwm, b->mem0.kids,
-           b->mem1.kids, b->mem0.kids_rss, b->mem1.kids_rss, b->mem0.kids_pss, b->mem1.kids_pss);
+           b->late, b->unanswered, b->dropped, errors, cpu_pct, srv_cpu, cpu_msg, b->mem0.procs,
+           b->mem1.procs, b->mem0.rss, b->mem1.rss, b->mem0.pss, b->mem1.pss, b->mem1.hwm,
+           b->mem0.kids, b->mem1.kids, b->mem0.kids_rss, b->mem1.kids_rss, b->mem0.kids_pss,
+           b->mem1.kids_pss);
     for (unsigned i = 0; i < 16 && b->closes[i]; i++)
         printf("%s\"%u\":%u", i ? "," : "", b->close_code[i], b->closes[i]);
     printf("}}\n");
