@@ -277,7 +277,9 @@ with Server(flags=["--cgidir=" + CGI, "--cgi-timeout=500"]) as srv:
     secs = time.monotonic() - t0
     ok(r.status == 504, "a silent script with --cgi-timeout=500: 504", r.status)
     ok(secs < 10, "the 504 comes soon (%.2f s)" % secs)
-    pids = open(os.path.join(PIDS, "hang")).read().split() if os.path.exists(os.path.join(PIDS, "hang")) else []
+    hangfile = os.path.join(PIDS, "hang")
+    wait_for(lambda: os.path.exists(hangfile) and os.path.getsize(hangfile) > 0, timeout=2)
+    pids = open(hangfile).read().split() if os.path.exists(hangfile) else []
     ok(len(pids) == 2, "the script ran (its pid and its sleep's)", pids)
     if pids:
         pgid = int(pids[0])

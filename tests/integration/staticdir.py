@@ -106,13 +106,13 @@ def read_response(f, head_only=False):
     return Resp(int(m.group(1)), m.group(2).decode(), headers, body)
 
 
-def raw(port, data, count=1, head_only=()):
-    """Sends data on one connection, reads count responses; (responses, closed after?)."""
+def raw(port, data, count=1, head_only=(), wait_close=0.5):
+    """Sends data on one connection, reads count responses; (responses, closed within wait_close s?)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=30 if SANITIZED else 10)
     s.sendall(data)
     f = s.makefile("rb")
     out = [read_response(f, i in head_only) for i in range(count)]
-    s.settimeout(0.5)
+    s.settimeout(wait_close)
     try:
         closed = f.read(1) == b""
     except (socket.timeout, OSError):
@@ -281,9 +281,9 @@ with Server(flags=["--staticdir=" + ROOT, "--cgidir=" + CGI]) as srv:
     ok(rs[0].body == HELLO and rs[1].body == DIGITS and b"sub index" in rs[3].body,
        "pipelined responses carry their own bodies")
     ok(not closed, "the connection stays open after them")
-    rs, closed = raw(P, req("/hello.txt", extra="Connection: close\r\n") + req("/digits.bin"), 1)
+    rs, closed = raw(P, req("/hello.txt", extra="Connection: close\r\n") + req("/digits.bin"), 1, wait_close=TIMEOUT)
     ok(rs[0].status == 200 and closed, "Connection: close: one response, then the server closes")
-    rs, closed = raw(P, b"GET /hello.txt HTTP/1.0\r\n\r\n")
+    rs, closed = raw(P, b"GET /hello.txt HTTP/1.0\r\n\r\n", wait_close=TIMEOUT)
     ok(rs[0] and rs[0].status == 200 and closed, "HTTP/1.0 without keep-alive: closed after the response")
     rs, closed = raw(P, b"GET /hello.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + req("/digits.bin"), 2)
     ok(rs[0].headers.get("connection", "").lower() == "keep-alive" and rs[1] and rs[1].body == DIGITS,
