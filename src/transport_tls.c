@@ -11,9 +11,12 @@
  * from inside the call.
  *
  * Writes: the plaintext is encrypted at once (in pieces of at most
- * TLS_PIECE bytes, so a large write does not double in memory) and the
- * ciphertext is copied out of net_out into inner writes; the user's
- * request completes with the inner write that carries its last bytes.
+ * TLS_PIECE bytes, so a large write does not double in memory). SSL's
+ * write BIO is our own: it appends the records to tt->out, a buffer sized
+ * for the piece before SSL_write, which then goes down as the inner write
+ * itself (no copy, no growth by reallocation, nothing kept while idle);
+ * the user's request completes with the inner write that carries its last
+ * bytes.
  * Everything SSL produces on its own (handshake messages, alerts, session
  * tickets, close_notify) goes down the same way, in order.
  */
@@ -38,6 +41,7 @@ struct tls_out {
     struct transport_write w;
     struct transport_tls *tt;
     struct transport_write *user;
+    size_t len, cap;
     char data[];
 };
 
@@ -45,9 +49,10 @@ struct transport_tls {
     struct transport base;
     struct transport *inner;
     SSL *ssl;
-    BIO *net_in;    /* ciphertext from the peer, for SSL to read */
-    BIO *net_out;   /* ciphertext SSL wrote, for the peer */
-    uv_idle_t pump; /* read_start(): delivers what is already buffered, on a later tick */
+    BIO *net_in;         /* ciphertext from the peer, for SSL to read */
+    BIO *net_out;        /* SSL's write BIO: appends to out */
+    struct tls_out *out; /* ciphertext not handed down yet, or NULL */
+    uv_idle_t pump;      /* read_start(): delivers what is already buffered, on a later tick */
     transport_done_cb shutdown_cb;
     transport_done_cb close_cb;
     int write_error;  /* the first failed inner write: later writes fail with it */
@@ -114,10 +119,83 @@ static void shrink_bios(struct transport_tls *tt)
         SSL_set0_rbio(tt->ssl, b); /* frees the old one */
         tt->net_in = b;
     }
-    if ((b = fresh_bio(tt->net_out)) != NULL) {
-        SSL_set0_wbio(tt->ssl, b);
-        tt->net_out = b;
+}
+
+/* ---------------------------------------------------------------- the write BIO */
+
+/* Room for more bytes in tt->out: exactly that much (sized before an SSL_write), or at least
+ * double (SSL writing on its own: handshake, alerts). 0 or -1. */
+static int out_reserve(struct transport_tls *tt, size_t more, bool exact)
+{
+    struct tls_out *o = tt->out;
+    size_t len = o ? o->len : 0, cap = len + more;
+
+    if (o && cap <= o->cap)
+        return 0;
+    if (!exact && o && cap < 2 * o->cap)
+        cap = 2 * o->cap;
+    if (!exact && cap < 1024)
+        cap = 1024;
+    o = realloc(o, sizeof *o + cap);
+    if (!o)
+        return -1; /* tt->out unchanged */
+    o->len = len;
+    o->cap = cap;
+    tt->out = o;
+    return 0;
+}
+
+static int outbio_write(BIO *b, const char *data, int len)
+{
+    struct transport_tls *tt = BIO_get_data(b);
+
+    BIO_clear_retry_flags(b);
+    if (len <= 0)
+        return 0;
+    if (out_reserve(tt, (size_t)len, false) != 0)
+        return -1; /* SSL_write fails: the connection ends */
+    memcpy(tt->out->data + tt->out->len, data, (size_t)len);
+    tt->out->len += (size_t)len;
+    return len;
+}
+
+static long outbio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    struct transport_tls *tt = BIO_get_data(b);
+
+    (void)num;
+    (void)ptr;
+    switch (cmd) {
+    case BIO_CTRL_FLUSH:
+        return 1; /* flush_out() sends when we decide */
+    case BIO_CTRL_PENDING:
+    case BIO_CTRL_WPENDING:
+        return tt && tt->out ? (long)tt->out->len : 0;
+    default:
+        return 0;
     }
+}
+
+static int outbio_create(BIO *b)
+{
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+/* Made once, kept for the process's life (OpenSSL's BIO methods are never per connection). */
+static BIO_METHOD *outbio_method(void)
+{
+    static BIO_METHOD *m;
+
+    if (!m) {
+        m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "wsbridge ciphertext");
+        if (m && (!BIO_meth_set_write(m, outbio_write) || !BIO_meth_set_ctrl(m, outbio_ctrl) ||
+                  !BIO_meth_set_create(m, outbio_create))) {
+            BIO_meth_free(m);
+            m = NULL;
+        }
+    }
+    return m;
 }
 
 /* ---------------------------------------------------------------- writes */
@@ -137,47 +215,83 @@ static void out_done(struct transport_write *w, int status)
         user->cb(user, status ? status : tt->write_error);
 }
 
-/* Sends what net_out holds (and completes user with it). 0 or a UV error. */
+/* Sends tt->out (and completes user with it). 0 or a UV error. */
 static int flush_out(struct transport_tls *tt, struct transport_write *user)
 {
-    size_t n = BIO_ctrl_pending(tt->net_out);
     struct tls_out *o;
     uv_buf_t b;
     int r;
 
-    if (n == 0 && !user)
+    if ((!tt->out || tt->out->len == 0) && !user)
         return 0;
     if (tt->closing) {
-        (void)BIO_reset(tt->net_out);
+        free(tt->out);
+        tt->out = NULL;
         return UV_ECANCELED;
     }
-    o = malloc(sizeof *o + n);
-    if (!o)
-        return UV_ENOMEM; /* the ciphertext stays in net_out, in order, for the next flush */
-    if (n && BIO_read(tt->net_out, o->data, (int)n) != (int)n) {
-        free(o);
-        return UV_EIO;
-    }
+    if (!tt->out && out_reserve(tt, 0, true) != 0)
+        return UV_ENOMEM;
+    o = tt->out;
+    tt->out = NULL; /* the inner write owns it now */
     o->tt = tt;
     o->user = user;
     o->w.cb = out_done;
     o->w.data = o;
-    b = uv_buf_init(o->data, (unsigned)n);
+    b = uv_buf_init(o->data, (unsigned)o->len);
     r = tt->inner->ops->write(tt->inner, &o->w, &b, 1);
     if (r) {
         free(o);
         if (!tt->write_error)
             tt->write_error = r;
     }
-    shrink_bios(tt);
     return r;
+}
+
+/* Small buffers (a frame header, a short message) are gathered here into whole records: one
+ * SSL_write each would cost a record (22+ bytes, a tag computation) per iovec. Always empty
+ * between calls (one loop thread). */
+static char stage[16384];
+static size_t staged;
+
+/* SSL_write of n bytes, into tt->out (sized for left more bytes to come). 0 or a UV error. */
+static int encrypt(struct transport_tls *tt, const char *data, size_t n, size_t left)
+{
+    char why[256];
+    size_t want;
+    int r;
+
+    /* what is there goes down first once it makes a piece */
+    if (tt->out && tt->out->len >= TLS_PIECE && (r = flush_out(tt, NULL)) != 0)
+        return r;
+    /* room for the records: 64 bytes of header, tag and padding per 16 KiB record is more
+     * than TLS 1.2 or 1.3 adds; sized once per piece, not grown record by record */
+    want = n + (n / 16384 + 2) * 64;
+    if (!tt->out || tt->out->cap - tt->out->len < want) {
+        size_t piece = left < TLS_PIECE ? left : TLS_PIECE;
+        if (out_reserve(tt, (piece > n ? piece : n) + (piece / 16384 + 2) * 64 + want - n, true))
+            return UV_ENOMEM;
+    }
+    ERR_clear_error();
+    r = SSL_write(tt->ssl, data, (int)n);
+    if (r != (int)n) { /* memory BIO semantics: all or an error */
+        log_info(0, "TLS write to %s: %s", tt->peer, ssl_reason(why, sizeof why, "failed"));
+        tt->fatal = true;
+        /* the stream is broken: the reader hears it too, on the next tick */
+        if (!tt->end_status)
+            tt->end_status = UV_EPROTO;
+        if (tt->want_read)
+            uv_idle_start(&tt->pump, on_pump);
+        return UV_EPROTO;
+    }
+    return 0;
 }
 
 static int tls_write(struct transport *t, struct transport_write *w, const uv_buf_t *bufs,
                      unsigned nbufs)
 {
     struct transport_tls *tt = TLS_OF(t);
-    char why[256];
+    size_t left = 0;
+    int r = 0;
 
     if (tt->closing)
         return UV_ECANCELED;
@@ -185,32 +299,37 @@ static int tls_write(struct transport *t, struct transport_write *w, const uv_bu
         return UV_ENOTCONN; /* before the handshake there is nobody to answer in plaintext */
     if (tt->write_error)
         return tt->write_error;
-    for (unsigned i = 0; i < nbufs; i++) {
-        size_t off = 0;
-        while (off < bufs[i].len) {
-            size_t n = bufs[i].len - off;
-            int r;
+    for (unsigned i = 0; i < nbufs; i++)
+        left += bufs[i].len;
+    staged = 0;
+    for (unsigned i = 0; i < nbufs && r == 0; i++) {
+        const char *p = bufs[i].base;
+        size_t n = bufs[i].len;
 
-            if (n > TLS_PIECE)
-                n = TLS_PIECE;
-            ERR_clear_error();
-            r = SSL_write(tt->ssl, bufs[i].base + off, (int)n);
-            if (r <= 0) {
-                log_info(0, "TLS write to %s: %s", tt->peer, ssl_reason(why, sizeof why, "failed"));
-                tt->fatal = true;
-                /* the stream is broken: the reader hears it too, on the next tick */
-                if (!tt->end_status)
-                    tt->end_status = UV_EPROTO;
-                if (tt->want_read)
-                    uv_idle_start(&tt->pump, on_pump);
-                return UV_EPROTO;
+        while (n > 0 && r == 0) {
+            size_t c;
+            if (staged == 0 && n >= sizeof stage) {
+                /* a large buffer: straight from it, a piece at a time */
+                c = n < TLS_PIECE ? n : TLS_PIECE;
+                r = encrypt(tt, p, c, left);
+            } else {
+                c = sizeof stage - staged < n ? sizeof stage - staged : n;
+                memcpy(stage + staged, p, c);
+                staged += c;
+                if (staged == sizeof stage) {
+                    r = encrypt(tt, stage, staged, left);
+                    staged = 0;
+                }
             }
-            off += (size_t)r;
-            if (BIO_ctrl_pending(tt->net_out) >= TLS_PIECE && (r = flush_out(tt, NULL)) != 0)
-                return r;
+            p += c;
+            n -= c;
+            left -= c;
         }
     }
-    return flush_out(tt, w);
+    if (r == 0 && staged)
+        r = encrypt(tt, stage, staged, left);
+    staged = 0;
+    return r ? r : flush_out(tt, w);
 }
 
 static size_t tls_write_queue_size(const struct transport *t)
@@ -413,6 +532,7 @@ static void part_closed(struct transport_tls *tt)
     if (cb)
         cb(&tt->base);
     SSL_free(tt->ssl); /* and both BIOs */
+    free(tt->out);
     free(tt->subject);
     free(tt);
 }
@@ -500,7 +620,7 @@ int transport_tls_new(uv_loop_t *loop, SSL_CTX *ctx, struct transport *inner,
     ERR_clear_error();
     tt->ssl = SSL_new(ctx);
     tt->net_in = BIO_new(BIO_s_mem());
-    tt->net_out = BIO_new(BIO_s_mem());
+    tt->net_out = outbio_method() ? BIO_new(outbio_method()) : NULL;
     if (!tt->ssl || !tt->net_in || !tt->net_out) {
         BIO_free(tt->net_in);
         BIO_free(tt->net_out);
@@ -511,7 +631,7 @@ int transport_tls_new(uv_loop_t *loop, SSL_CTX *ctx, struct transport *inner,
     }
     /* an empty BIO means "wait for more", not end of file */
     BIO_set_mem_eof_return(tt->net_in, -1);
-    BIO_set_mem_eof_return(tt->net_out, -1);
+    BIO_set_data(tt->net_out, tt);
     SSL_set_bio(tt->ssl, tt->net_in, tt->net_out);
     SSL_set_accept_state(tt->ssl);
     uv_idle_init(loop, &tt->pump);

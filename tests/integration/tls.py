@@ -150,6 +150,18 @@ with Server(ENV_SH, flags=TLS) as srv:
        "SERVER_PORT defaults to 443 (no port in Host), SSL_CLIENT_VERIFY=NONE without --sslca",
        {k: e.get(k) for k in ("SERVER_PORT", "SSL_CLIENT_VERIFY", "SSL_CLIENT_S_DN")})
 
+# --- plain HTTP answers go through TLS too: a static file over https, byte for byte
+import urllib.request
+www = scratch("www")
+os.makedirs(www, exist_ok=True)
+blob = os.urandom(5_000_000)
+with open(os.path.join(www, "blob.bin"), "wb") as f:
+    f.write(blob)
+with Server(flags=TLS + ["--staticdir=" + www]) as srv:
+    body = urllib.request.urlopen("https://localhost:%d/blob.bin" % srv.port, context=client_context(pki),
+                                  timeout=30).read()
+    ok(body == blob, "a 5 MB static file over https, byte for byte", len(body))
+
 # --- --sslca: client certificates required and verified
 with Server(ENV_SH, flags=TLS + ["--sslca=" + pki["ca"]]) as srv:
     e = env_over(srv.port, client_context(pki, pki["client"], pki["client_key"]))
