@@ -11,8 +11,9 @@
  * context frees the old one only once its last connection is gone.
  *
  * transport_tls_new() wraps a connected transport (TCP or Unix socket):
- * the ciphertext goes through two memory BIOs, so the inner transport and
- * everything above (the session, the bridge) never see TLS. The handshake
+ * the ciphertext comes in through a memory BIO and goes out through a BIO
+ * of ours that hands SSL's records down as inner writes, so the inner
+ * transport and everything above (the session, the bridge) never see TLS. The handshake
  * runs before the first plaintext byte is delivered; a failed handshake is
  * logged (INFO) and reported to read_cb as UV_EPROTO. write() before the
  * handshake is complete returns UV_ENOTCONN (nothing to answer in
