@@ -48,6 +48,7 @@ script("broken.sh", "printf 'this is not a header\\r\\n\\r\\nbody'\n")
 script("folded.sh", "printf 'Content-Type: text/plain\\r\\n folded\\r\\n\\r\\nbody'\n")
 script("nothing.sh", "exit 0\n")
 script("hang.sh", "sleep 60 &\necho $$ $! > '%s/hang'\nwait\n" % PIDS)
+script("headhang.sh", "echo $$ > '%s/headhang'\nprintf 'Content-Type: text/plain\\r\\n\\r\\npartial'\nexec sleep 60\n" % PIDS)
 script("hold.sh", "echo $$ > '%s/hold'\nexec sleep 60\n" % PIDS)
 script("big.sh", HDR % "application/octet-stream" + "head -c 52428800 /dev/zero\n")
 script("stderr.sh", "echo err-line-one >&2\necho err-line-two >&2\n" + HDR % "text/plain" + "echo ok\n")
@@ -287,6 +288,13 @@ with Server(flags=["--cgidir=" + CGI, "--cgi-timeout=500"]) as srv:
            "the script's process group is gone afterwards", group_members(pgid))
     ok(wait_for(lambda: not zombies(srv.pid)), "no zombie left")
     ok("504" in srv.log_text(), "the 504 is logged")
+    # silent after its head: no 504 any more, the connection ends and the script is stopped
+    st, head, body, err = raw_exchange(srv.port, [b"GET /headhang.sh HTTP/1.1\r\nHost: t\r\n\r\n"])
+    ok(st == 200 and body == b"partial", "a script silent after its head: its part, then the connection closes",
+       (st, body))
+    hh = os.path.join(PIDS, "headhang")
+    pid = int(open(hh).read()) if os.path.exists(hh) else 0
+    ok(pid and wait_for(lambda: not alive(pid), timeout=5), "and the script is stopped")
 
 # --cgi-timeout=20000: long enough that a stop within wait_for's 5 s (15 s sanitized) is the
 # client's departure, short enough that the slot comes back for the last check even if it is not
