@@ -281,6 +281,23 @@ with Server(flags=["--staticdir=" + ROOT, "--cgidir=" + CGI]) as srv:
     ok(rs[0].body == HELLO and rs[1].body == DIGITS and b"sub index" in rs[3].body,
        "pipelined responses carry their own bodies")
     ok(not closed, "the connection stays open after them")
+    # 1001 pipelined: 1000 answered (HTTP_MAX_KEEPALIVE_REQUESTS), the last with Connection: close
+    s = socket.create_connection(("127.0.0.1", P), timeout=TIMEOUT)
+    s.sendall(req("/hello.txt") * 1001)
+    out = bytearray()
+    try:
+        while True:
+            d = s.recv(1 << 20)
+            if not d:
+                break
+            out += d
+    except socket.timeout:
+        out += b"<TIMEOUT>"
+    s.close()
+    ok(out.count(b"HTTP/1.1 200 OK") == 1000 and out.count(b"Connection: close") == 1
+       and out.endswith(b"Connection: close\r\n\r\n" + HELLO),
+       "1001 pipelined requests: 1000 answered, the last says Connection: close, then the end",
+       (out.count(b"HTTP/1.1 200 OK"), bytes(out[-60:])))
     rs, closed = raw(P, req("/hello.txt", extra="Connection: close\r\n") + req("/digits.bin"), 1, wait_close=TIMEOUT)
     ok(rs[0].status == 200 and closed, "Connection: close: one response, then the server closes")
     rs, closed = raw(P, b"GET /hello.txt HTTP/1.0\r\n\r\n", wait_close=TIMEOUT)
