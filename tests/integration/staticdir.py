@@ -306,6 +306,29 @@ with Server(flags=["--staticdir=" + ROOT, "--cgidir=" + CGI]) as srv:
     ok(rs[0].headers.get("connection", "").lower() == "keep-alive" and rs[1] and rs[1].body == DIGITS,
        "HTTP/1.0 with keep-alive: kept, says so", rs[0].headers)
 
+    # a body is never read as the next request (no smuggling): 405 or 200, then the end
+    inner = req("/digits.bin")
+    for what, data in (("POST with Content-Length", b"POST /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n"
+                        % len(inner) + inner),
+                       ("POST chunked", b"POST /hello.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n"
+                        % len(inner) + inner + b"\r\n0\r\n\r\n"),
+                       ("GET with a body", b"GET /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n"
+                        % len(inner) + inner)):
+        s = socket.create_connection(("127.0.0.1", P), timeout=TIMEOUT)
+        s.sendall(data)
+        out = bytearray()
+        try:
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    break
+                out += d
+        except socket.timeout:
+            out += b"<TIMEOUT>"
+        s.close()
+        ok(out.count(b"HTTP/1.1 ") == 1 and DIGITS not in out and not out.endswith(b"<TIMEOUT>"),
+           "%s: one response, the body never served as a request, closed" % what, bytes(out[:40]))
+
     # ---------------------------------------------------------------- escapes
     for path, code in (("/.hidden.txt", 403), ("/.git/config", 403), ("/%2egit/config", 403),
                        ("/sub/../hello.txt", 403), ("/sub/%2e%2e/hello.txt", 403),
