@@ -422,4 +422,8 @@ with Server(flags=["--staticdir=" + ROOT, "--cgidir=" + CGI]) as srv:
     ok(r.status == 200 and len(r.body) == 1000, "the server serves on: the file's new size", (r.status, len(r.body)))
     log = srv.log_text()
     ok(re.search(r'"GET /hello\.txt" 200 \d+\.\d{3}s out=%d' % len(HELLO), log), "an access line per request")
+# the two large files are not kept next to the logs
+for big in (BIG, os.path.join(ROOT, "shrink.bin")):
+    if os.path.exists(big):
+        os.remove(big)
 done()
