@@ -199,7 +199,9 @@ static void send_head(struct cgi *c)
     size_t hlen;
 
     c->head_sent = true;
-    c->out_left = c->head.has_length ? c->head.content_length : UINT64_MAX;
+    c->out_left = c->head.no_body      ? 0
+                  : c->head.has_length ? c->head.content_length
+                                       : UINT64_MAX;
     head = http_resp_head(r, c->head.status, c->head.reason, c->head.out ? c->head.out : "",
                           &hlen);
     if (!head || http_resp_write(r, head, hlen, NULL, NULL, 0) != 0) {

@@ -169,10 +169,21 @@ static void publish_url(struct handshake *h)
         return; /* the target was not complete */
     h->url = h->arena;
     const char *q = memchr(h->url, '?', h->url_len);
+    const char *end = q ? q : h->url + h->url_len; /* the path's end */
     h->path = h->url;
-    h->path_len = q ? (size_t)(q - h->url) : h->url_len;
+    h->path_len = (size_t)(end - h->url);
     h->query = q ? q + 1 : h->url + h->url_len;
-    h->query_len = q ? h->url_len - h->path_len - 1 : 0;
+    h->query_len = q ? (size_t)(h->url + h->url_len - q - 1) : 0;
+    /* absolute-form (RFC 9112 3.2.2, "http://host/p"): the path follows the authority; a
+     * server must accept it. url stays as sent (REQUEST_URI). */
+    if (h->path_len && h->url[0] != '/') {
+        const char *colon = memchr(h->url, ':', h->path_len);
+        if (colon && colon > h->url && end - colon >= 3 && colon[1] == '/' && colon[2] == '/') {
+            const char *slash = memchr(colon + 3, '/', (size_t)(end - colon - 3));
+            h->path = slash ? slash : "/";
+            h->path_len = slash ? (size_t)(end - slash) : 1;
+        }
+    }
 }
 
 static int on_headers_complete(llhttp_t *p)

@@ -294,10 +294,11 @@ enum cgi_head_state cgi_head_feed(struct cgi_head *h, const char *data, size_t l
             /* Bytes fed before this call: h->len - take. The block ends at next. */
             *consumed = next - (h->len - take);
             h->scanned = next;
-            if (!h->has_content_type && !h->has_location && h->status < 300)
+            if (!h->has_content_type && !h->has_location && h->status < 300 && h->status != 204)
                 return head_fail(h, "no Content-Type, Location or Status");
             if (h->has_location && !h->has_status)
                 h->status = 302; /* RFC 3875 6.2.3: a client redirect */
+            h->no_body = h->status == 204 || h->status == 304;
             h->state = CGI_HEAD_DONE;
             return h->state;
         }

@@ -53,6 +53,7 @@ struct cgi_head {
     bool has_content_type;
     bool has_location;
     bool has_length;          /* the script sent Content-Length */
+    bool no_body;             /* 204 or 304: nothing may follow the head (RFC 9112 6.3) */
     uint64_t content_length;
     char *out;                /* the header lines to send on, each "Name: value\r\n" */
     size_t out_len;

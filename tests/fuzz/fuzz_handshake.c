@@ -11,6 +11,7 @@
  * documented ones; check and the writers run on any complete request and
  * write well-formed responses.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,9 +65,14 @@ static void check_complete(struct handshake *h)
 
     if (!h->method || !h->url || !h->path || !h->query || h->status != 0)
         abort();
-    if (strlen(h->url) != h->url_len || h->path != h->url || h->path_len > h->url_len)
+    /* the path is the url's start (origin-form), what follows the authority (absolute-form), or
+     * "/" (an absolute-form target without a path); the query is the url's end after a '?' */
+    bool path_in_url = h->path >= h->url && h->path + h->path_len <= h->url + h->url_len;
+    if (strlen(h->url) != h->url_len || h->path_len > h->url_len ||
+        !(path_in_url || (h->path_len == 1 && h->path[0] == '/')))
         abort();
-    if (h->query_len && (h->query != h->url + h->path_len + 1 || h->url[h->path_len] != '?'))
+    if (h->query_len && (h->query[-1] != '?' || h->query + h->query_len != h->url + h->url_len ||
+                         (path_in_url && h->query < h->path + h->path_len)))
         abort();
     for (unsigned i = 0; i < h->nheaders; i++)
         check_header(&h->headers[i]);

@@ -159,8 +159,8 @@ with Server(flags=["--staticdir=" + ROOT, "--cgidir=" + CGI]) as srv:
     r = get(P, "/hello.txt", "POST")
     ok(r.status == 405 and "GET" in r.headers.get("allow", ""), "POST: 405 with Allow", (r.status, r.headers))
     (r,), _ = raw(P, b"GET http://127.0.0.1/hello.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-    todo(r and r.status == 200 and r.body == HELLO, "an absolute-form request target (RFC 9112 3.2.2: MUST accept)",
-         "B7: absolute-form targets are 404", r and (r.status, r.body))
+    ok(r and r.status == 200 and r.body == HELLO, "an absolute-form request target (RFC 9112 3.2.2: MUST accept)",
+       r and (r.status, r.body))
     r = get(P, "/empty.txt")
     ok(r.status == 200 and r.body == b"" and r.headers.get("content-length") == "0", "an empty file")
     r = get(P, "/link-in.txt")

@@ -185,6 +185,27 @@ static void test_valid(void)
           0, 1, NULL);
     check("absolute-form target, HTTP/1.1 with an empty Host",
           "GET http://a/b?c HTTP/1.1\r\nHost:\r\n" UPGRADE_HEADERS "\r\n", 0, 1, NULL);
+    {
+        /* absolute-form: routed by the path after the authority, REQUEST_URI as sent */
+        static const char *const forms[][3] = {
+            {"GET http://a:8/b/c?q=1 HTTP/1.1\r\nHost: a\r\n\r\n", "/b/c", "q=1"},
+            {"GET https://a HTTP/1.1\r\nHost: a\r\n\r\n", "/", ""},
+            {"GET http://a?x HTTP/1.1\r\nHost: a\r\n\r\n", "/", "x"},
+            {"GET /p://x HTTP/1.1\r\nHost: a\r\n\r\n", "/p://x", ""},
+        };
+        for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+            struct handshake h;
+            size_t used;
+            handshake_init(&h, NULL);
+            int st = handshake_execute(&h, forms[i][0], strlen(forms[i][0]), &used);
+            ok(st == HANDSHAKE_COMPLETE && h.path_len == strlen(forms[i][1]) &&
+                   memcmp(h.path, forms[i][1], h.path_len) == 0 &&
+                   strcmp(h.query, forms[i][2]) == 0 && strncmp(h.url, forms[i][0] + 4, 4) == 0,
+               "target %.*s: path %s, query '%s'", (int)(strchr(forms[i][0] + 4, ' ') - forms[i][0] - 4),
+               forms[i][0] + 4, forms[i][1], forms[i][2]);
+            handshake_free(&h);
+        }
+    }
     check("plain GET completes, not a websocket (check says 400)",
           "GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n", 400, 0, NULL);
     check_tail("plain GET, pipelined second request not consumed",
