@@ -583,8 +583,12 @@ static const char *tls_subject(struct transport *t)
         return "";
     mem = BIO_new(BIO_s_mem());
     if (mem && X509_NAME_print_ex(mem, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0 &&
-        (n = BIO_get_mem_data(mem, &p)) > 0)
-        tt->subject = strndup(p, (size_t)n);
+        (n = BIO_get_mem_data(mem, &p)) > 0 && (tt->subject = malloc((size_t)n + 1)) != NULL) {
+        /* the BIO's bytes are not NUL-terminated: copied, not strndup()ed (which may look
+         * one byte past them) */
+        memcpy(tt->subject, p, (size_t)n);
+        tt->subject[n] = '\0';
+    }
     BIO_free(mem);
     ERR_clear_error();
     return tt->subject ? tt->subject : "";
