@@ -18,6 +18,7 @@
 /* ---------------------------------------------------------------- pool buffers */
 
 #define POOL_KEEP 64u /* free buffers kept for reuse (the rest go back to malloc) */
+#define BATCH_KEEP_MAX 1024u /* free write batches kept at most (~5.3 MiB) */
 
 static struct bridge_buf *free_bufs;
 static unsigned nfree_bufs;
@@ -111,7 +112,14 @@ static void batch_put(struct batch *b)
         bridge_buf_unref(b->bufs[i]);
     for (unsigned i = 0; i < b->nheap; i++)
         free(b->heap[i]);
-    if (nfree_batches < POOL_KEEP) {
+    /* Free batches kept: enough for every session to have one out per direction (d=1: 200
+     * sessions keep 400 in flight), so a steady load never goes back to malloc -- a batch is
+     * above glibc's tcache, and at c=200 the allocator was a fifth of the server's time
+     * (doc/PERFORMANCE.md). Capped: at most BATCH_KEEP_MAX idle batches stay allocated. */
+    unsigned keep = POOL_KEEP + 2u * b->s->srv->nsessions;
+    if (keep > BATCH_KEEP_MAX)
+        keep = BATCH_KEEP_MAX;
+    if (nfree_batches < keep) {
         b->next = free_batches;
         free_batches = b;
         nfree_batches++;
