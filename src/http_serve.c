@@ -82,7 +82,7 @@ void http_resp_done(struct http_resp *r)
 
 /* ---------------------------------------------------------------- writing */
 
-static void resp_pump(struct http_resp *r);
+static void resp_pump(struct http_resp *r, char *head, size_t hlen);
 
 static void resp_write_done(struct transport_write *w, int status)
 {
@@ -105,7 +105,7 @@ static void resp_write_done(struct transport_write *w, int status)
         if (r->cgi)
             cgi_written(r);
         else
-            resp_pump(r);
+            resp_pump(r, NULL, 0);
     }
     session_unref(s);
 }
@@ -222,8 +222,19 @@ void http_reply_status(struct http_resp *r, int status, const char *fields)
 
 /* ---------------------------------------------------------------- static files */
 
-static void resp_pump(struct http_resp *r)
+/*
+ * Sends the file's next chunks, at most two in flight. head (malloc'd, taken; NULL after the
+ * first call) goes out with the first chunk, so a small file is one write; with nothing to
+ * send (HEAD, 304, an empty file) it goes alone.
+ */
+static void resp_pump(struct http_resp *r, char *head, size_t hlen)
 {
+    if (head && r->remaining == 0) {
+        r->finished = true;
+        if (http_resp_write(r, head, hlen, NULL, NULL, 0) != 0)
+            r->failed = true;
+        head = NULL; /* taken by http_resp_write, sent or not */
+    }
     while (!r->failed && r->remaining > 0 && r->inflight < 2) {
         struct bridge_buf *b = bridge_buf_get();
         size_t want = r->remaining < BRIDGE_BUF_SIZE ? (size_t)r->remaining : BRIDGE_BUF_SIZE;
@@ -249,9 +260,11 @@ static void resp_pump(struct http_resp *r)
         r->body_bytes += (uint64_t)got;
         if (r->remaining == 0)
             r->finished = true;
-        if (http_resp_write(r, NULL, 0, b, b->data, (size_t)got) != 0)
+        if (http_resp_write(r, head, head ? hlen : 0, b, b->data, (size_t)got) != 0)
             r->failed = true;
+        head = NULL;
     }
+    free(head); /* the first chunk could not be read */
     if (r->inflight == 0 && (r->failed || r->remaining == 0))
         http_resp_done(r);
 }
@@ -313,13 +326,9 @@ static void serve_file(struct http_resp *r, const char *file)
     }
     if (status == 304) {
         snprintf(fields, sizeof fields, "ETag: %s\r\nLast-Modified: %s\r\n", etag, lastmod);
+        r->remaining = 0;
         head = http_resp_head(r, 304, NULL, fields, &hlen);
-        r->finished = true;
-        if (!head || http_resp_write(r, head, hlen, NULL, NULL, 0) != 0) {
-            r->failed = true;
-            http_resp_done(r);
-        }
-        return;
+        goto send;
     }
 
     if ((h = handshake_find(hs, "Range")) != NULL) {
@@ -350,41 +359,13 @@ static void serve_file(struct http_resp *r, const char *file)
     head = http_resp_head(r, status, NULL, fields, &hlen);
     if (r->head_only)
         r->remaining = 0;
+send:
     if (!head) {
         r->failed = true;
         http_resp_done(r);
         return;
     }
-
-    /* The head goes out with the first chunk: one write for a small file. */
-    struct bridge_buf *b = NULL;
-    ssize_t got = 0;
-    if (r->remaining) {
-        size_t want = r->remaining < BRIDGE_BUF_SIZE ? (size_t)r->remaining : BRIDGE_BUF_SIZE;
-        b = bridge_buf_get();
-        if (b)
-            do
-                got = pread(r->fd, b->data, want, (off_t)r->off);
-            while (got < 0 && errno == EINTR);
-        if (!b || got <= 0) {
-            bridge_buf_unref(b);
-            free(head);
-            r->failed = true;
-            http_resp_done(r);
-            return;
-        }
-        r->off += (uint64_t)got;
-        r->remaining -= (uint64_t)got;
-        r->body_bytes = (uint64_t)got;
-    }
-    if (r->remaining == 0)
-        r->finished = true;
-    if (http_resp_write(r, head, hlen, b, b ? b->data : NULL, (size_t)got) != 0) {
-        r->failed = true;
-        http_resp_done(r);
-        return;
-    }
-    resp_pump(r);
+    resp_pump(r, head, hlen);
 }
 
 /* Directory URL: with a trailing '/', its index.html; without, a redirect to it. */
