@@ -49,30 +49,30 @@ void server_remove_session(struct server *srv, struct session *s)
         maybe_done(srv);
 }
 
-static void on_connection(uv_stream_t *listener, int status)
+/* The server, when a new connection is to be taken; NULL after a failure or at shutdown. */
+static struct server *accepting(uv_stream_t *listener, int status)
 {
     struct server *srv = listener->data;
 
     if (status < 0) {
         log_error(0, "accept: %s", uv_strerror(status));
-        return;
+        return NULL;
     }
-    if (srv->shutting_down)
-        return;
-    session_accept(srv, listener);
+    return srv->shutting_down ? NULL : srv;
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct server *srv = accepting(listener, status);
+    if (srv)
+        session_accept(srv, listener);
 }
 
 static void on_redirect_connection(uv_stream_t *listener, int status)
 {
-    struct server *srv = listener->data;
-
-    if (status < 0) {
-        log_error(0, "accept: %s", uv_strerror(status));
-        return;
-    }
-    if (srv->shutting_down)
-        return;
-    redirect_accept(srv, listener);
+    struct server *srv = accepting(listener, status);
+    if (srv)
+        redirect_accept(srv, listener);
 }
 
 int server_accept_transport(struct server *srv, uv_stream_t *listener, struct transport **out)
