@@ -402,11 +402,6 @@ char *session_extra_headers(const struct session *s, bool ws)
     return extra_headers(cfg->headers, ws ? cfg->headers_ws : cfg->headers_http);
 }
 
-void session_finish_transport(struct session *s)
-{
-    finish_transport(s);
-}
-
 /* "scheme://host[:port]" or "host[:port]" into parts (pointers into s). */
 struct origin_parts {
     const char *scheme, *host, *port;
@@ -521,6 +516,15 @@ static bool forwarded_client(const struct session *s, char *addr, size_t len, in
     return proxy_scan_result(&ps, addr, len, port);
 }
 
+static uint64_t session_unique_id(const struct session *s)
+{
+    /* splitmix64 of a per-process random base and the connection id */
+    uint64_t z = s->srv->unique_base + s->id * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return (z ^ (z >> 31)) >> 1;
+}
+
 void session_env_request(struct session *s, struct child_env_request *req, char *client,
                          size_t client_len)
 {
@@ -561,15 +565,6 @@ int session_spawn(struct session *s, const char *file, char *const *argv, char *
     session_ref(s); /* released in child_closed */
     r = child_spawn(&s->child, s->srv->loop, file, argv, env, s->srv->cfg->closems);
     return r;
-}
-
-uint64_t session_unique_id(const struct session *s)
-{
-    /* splitmix64 of a per-process random base and the connection id */
-    uint64_t z = s->srv->unique_base + s->id * 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return (z ^ (z >> 31)) >> 1;
 }
 
 static void upgrade(struct session *s, uint8_t *rest, size_t rest_len)

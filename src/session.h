@@ -151,10 +151,6 @@ void session_child_exited(struct session *s);
  * The caller sets what differs (--dir, CGI). */
 void session_env_request(struct session *s, struct child_env_request *req, char *client,
                          size_t client_len);
-/* UNIQUE_ID for the child's environment. */
-uint64_t session_unique_id(const struct session *s);
-/* Ends the connection after what is queued has been sent. */
-void session_finish_transport(struct session *s);
 
 /* sizeof(struct session) + the transport's, for the memory budget log. */
 size_t session_memory(void);
