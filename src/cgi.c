@@ -398,7 +398,7 @@ void cgi_start(struct http_resp *r, struct route *rt)
     rc = env ? session_spawn(s, rt->file, argv, env, on_exit_cb) : UV_ENOMEM;
     free(env);
     if (rc) {
-        log_error(s->id, "cannot start %s: %s", rt->file, uv_strerror(rc));
+        log_error(s->id, "cannot start %s: %s", rt->file, child_strerror(rc));
         route_free(rt);
         c->errored = true;
         http_reply_status(r, 500, "");

@@ -7,12 +7,16 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* The stop schedule (websocketd's): each step waits this long + closems. */
 static const unsigned ladder_ms[] = {100, 250, 500};
@@ -51,18 +55,96 @@ static void ladder_step(uv_timer_t *t)
         uv_timer_start(&c->timer, ladder_step, ladder_ms[c->ladder - 1] + c->closems, 0);
 }
 
-static void on_proc_exit(uv_process_t *p, int64_t status, int sig)
-{
-    struct child *c = p->data;
+/* ---------------------------------------------------------------- reaping */
 
-    c->exited = true;
-    c->exit_status = status;
-    c->term_signal = sig;
-    uv_timer_stop(&c->timer);
-    c->ladder = 4;
-    if (c->on_exit)
-        c->on_exit(c);
+/*
+ * One reaper per process (each --workers process runs one loop): SIGCHLD
+ * through a uv_signal_t, waitpid(-1, WNOHANG) until nothing is left, and a
+ * pid -> child table to find whose leader it was. A pid that is not in the
+ * table (a leader whose session already closed, an orphan reparented to a
+ * subreaper) is reaped and forgotten. libuv's own uv_spawn would instead
+ * call waitpid() once per live process handle on every SIGCHLD.
+ */
+#define REAPER_BUCKETS 1024u
+
+static struct {
+    uv_signal_t sig;
+    bool running;
+    struct child *bucket[REAPER_BUCKETS];
+} reaper;
+
+static struct child **reaper_slot(int pid)
+{
+    return &reaper.bucket[(unsigned)pid % REAPER_BUCKETS];
 }
+
+static void reaper_add(struct child *c)
+{
+    struct child **slot = reaper_slot(c->pid);
+    c->reap_next = *slot;
+    *slot = c;
+}
+
+static struct child *reaper_take(int pid)
+{
+    for (struct child **pp = reaper_slot(pid); *pp; pp = &(*pp)->reap_next) {
+        struct child *c = *pp;
+        if (c->pid == pid) {
+            *pp = c->reap_next;
+            c->reap_next = NULL;
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static void on_sigchld(uv_signal_t *h, int signum)
+{
+    pid_t pid;
+    int st;
+
+    (void)h;
+    (void)signum;
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        struct child *c = reaper_take(pid);
+        if (!c)
+            continue;
+        c->exited = true;
+        c->exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
+        c->term_signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+        uv_timer_stop(&c->timer);
+        c->ladder = 4;
+        if (c->on_exit)
+            c->on_exit(c);
+    }
+}
+
+int child_reaper_start(uv_loop_t *loop)
+{
+    int r;
+
+    if (reaper.running)
+        return 0;
+    if ((r = uv_signal_init(loop, &reaper.sig)) != 0)
+        return r;
+    if ((r = uv_signal_start(&reaper.sig, on_sigchld, SIGCHLD)) != 0) {
+        uv_close((uv_handle_t *)&reaper.sig, NULL);
+        return r;
+    }
+    uv_unref((uv_handle_t *)&reaper.sig); /* sessions keep the loop alive, not the reaper */
+    reaper.running = true;
+    return 0;
+}
+
+void child_reaper_close(void)
+{
+    if (!reaper.running)
+        return;
+    reaper.running = false;
+    uv_close((uv_handle_t *)&reaper.sig, NULL);
+}
+
+/* ---------------------------------------------------------------- spawning */
 
 static int init_pipe(struct child *c, uv_loop_t *loop, uv_pipe_t *p)
 {
@@ -74,12 +156,67 @@ static int init_pipe(struct child *c, uv_loop_t *loop, uv_pipe_t *p)
     return 0;
 }
 
+static void close_fds(int *fd, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fd[i] >= 0) {
+            close(fd[i]);
+            fd[i] = -1;
+        }
+}
+
+/*
+ * posix_spawn (glibc: clone(CLONE_VM | CLONE_VFORK), no copy of our page
+ * tables, which is what made uv_spawn's fork() cost grow with the server's
+ * size) with: a new session (pid == pgid, as UV_PROCESS_DETACHED), every
+ * signal at its default and none blocked (SIGPIPE is ignored here and
+ * SIG_IGN survives exec), and the three pipe ends on 0, 1, 2. Every other
+ * descriptor of ours is close-on-exec. The exec error comes back as the
+ * return value (ENOENT, EACCES, ENOEXEC...).
+ */
+static int spawn(const char *file, char *const *argv, char *const *env, const int fd[3],
+                 int *pid)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t none, all;
+    pid_t p;
+    int r;
+
+    if ((r = posix_spawn_file_actions_init(&fa)) != 0)
+        return -r;
+    if ((r = posix_spawnattr_init(&at)) != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        return -r;
+    }
+    sigemptyset(&none);
+    sigfillset(&all);
+    for (int i = 0; i < 3 && r == 0; i++)
+        r = posix_spawn_file_actions_adddup2(&fa, fd[i], i);
+    if (r == 0)
+        r = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+                                              POSIX_SPAWN_SETSIGDEF);
+    if (r == 0)
+        r = posix_spawnattr_setsigmask(&at, &none);
+    if (r == 0)
+        r = posix_spawnattr_setsigdefault(&at, &all);
+    if (r == 0)
+        r = posix_spawn(&p, file, &fa, &at, argv, env);
+    posix_spawnattr_destroy(&at);
+    posix_spawn_file_actions_destroy(&fa);
+    if (r != 0)
+        return -r;
+    *pid = p;
+    return 0;
+}
+
 int child_spawn(struct child *c, uv_loop_t *loop, const char *file, char *const *argv,
                 char *const *env, unsigned closems)
 {
-    uv_process_options_t opt;
-    uv_stdio_container_t stdio[3];
-    int r;
+    /* [0] stdin read end (theirs), [1] its write end (ours); then stdout's and stderr's
+     * read end (ours) and write end (theirs) */
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+    int r, pid = 0;
 
     c->pid = 0;
     c->exited = false;
@@ -88,6 +225,7 @@ int child_spawn(struct child *c, uv_loop_t *loop, const char *file, char *const 
     c->closems = closems;
     c->open = 0;
     c->ladder = 0;
+    c->reap_next = NULL;
     c->in_closed = c->out_closed = c->err_closed = c->closing = false;
 
     r = uv_timer_init(loop, &c->timer);
@@ -98,28 +236,34 @@ int child_spawn(struct child *c, uv_loop_t *loop, const char *file, char *const 
     if ((r = init_pipe(c, loop, &c->in)) || (r = init_pipe(c, loop, &c->out)) ||
         (r = init_pipe(c, loop, &c->err)))
         return r;
-
-    memset(&opt, 0, sizeof opt);
-    stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
-    stdio[0].data.stream = (uv_stream_t *)&c->in;
-    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    stdio[1].data.stream = (uv_stream_t *)&c->out;
-    stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    stdio[2].data.stream = (uv_stream_t *)&c->err;
-    opt.file = file;
-    opt.args = (char **)argv;
-    opt.env = (char **)env;
-    opt.flags = UV_PROCESS_DETACHED;
-    opt.exit_cb = on_proc_exit;
-    opt.stdio = stdio;
-    opt.stdio_count = 3;
-    c->proc.data = c;
-    r = uv_spawn(loop, &c->proc, &opt);
-    c->open++; /* the process handle must be closed even when uv_spawn failed */
-    if (r)
+    if (!reaper.running && (r = child_reaper_start(loop)) != 0)
         return r;
-    c->pid = c->proc.pid;
+    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+        r = -errno;
+        goto fail;
+    }
+    r = spawn(file, argv, env, (const int[3]){in[0], out[1], err[1]}, &pid);
+    close_fds((int[]){in[0], out[1], err[1]}, 3);
+    in[0] = out[1] = err[1] = -1;
+    if (r != 0)
+        goto fail;
+    c->pid = pid;
+    reaper_add(c);
+    /* uv_pipe_open makes our ends non-blocking; the child's stay blocking */
+    if ((r = uv_pipe_open(&c->in, in[1])) != 0)
+        goto fail;
+    in[1] = -1;
+    if ((r = uv_pipe_open(&c->out, out[0])) != 0)
+        goto fail;
+    out[0] = -1;
+    if ((r = uv_pipe_open(&c->err, err[0])) != 0)
+        goto fail;
     return 0;
+
+fail:
+    /* the caller's child_close() stops a leader that did start */
+    close_fds((int[]){in[0], in[1], out[0], out[1], err[0], err[1]}, 6);
+    return r;
 }
 
 void child_close_stdin(struct child *c)
@@ -163,18 +307,22 @@ void child_close(struct child *c)
     /* Whatever is left in the group (background grandchildren) goes with the session. */
     if (c->pid > 0)
         child_signal(c, SIGKILL);
-    if (c->pid > 0 && !c->exited) {
-        /* Still running (shutdown timeout): the exit callback will not come after
-         * uv_close, so the leader is reaped by libuv's SIGCHLD handling only while
-         * the handle lives; SIGKILL was sent, close anyway. */
-    }
+    if (c->pid > 0 && !c->exited)
+        reaper_take(c->pid); /* still running (shutdown timeout): SIGKILL was sent, and the
+                                reaper waits for it unnamed: on_exit will not come */
     child_close_stdin(c);
     child_close_stdout(c);
     child_close_stderr(c);
     close_handle(c, (uv_handle_t *)&c->timer);
-    close_handle(c, (uv_handle_t *)&c->proc);
     if (c->open == 0 && c->on_closed)
         c->on_closed(c);
+}
+
+const char *child_strerror(int err)
+{
+    /* libuv's table lacks some errno values a spawn can return (ENOEXEC: "Unknown system
+     * error -8"); on Unix its codes are -errno apart from its own, which are far below */
+    return err < 0 && err > -512 ? strerror(-err) : uv_strerror(err);
 }
 
 const char *child_status_string(const struct child *c, char *buf, size_t len)

@@ -1,11 +1,13 @@
 /*
  * child: the program behind one WebSocket session.
  *
- * child_spawn() starts it with uv_spawn (UV_PROCESS_DETACHED: its own
- * session and process group, pid == pgid), stdin/stdout/stderr as pipes,
- * the current directory unchanged, and the environment child_env_build()
- * makes. A program that cannot start is an error return (the exec failure
- * reaches the parent: UV_ENOENT, UV_EACCES), never a child that dies later.
+ * child_spawn() starts it with posix_spawn (its own session and process
+ * group, pid == pgid; default signal dispositions, nothing blocked),
+ * stdin/stdout/stderr as pipes, the current directory unchanged, and the
+ * environment child_env_build() makes. A program that cannot start is an
+ * error return (the exec failure reaches the parent: UV_ENOENT, UV_EACCES),
+ * never a child that dies later. posix_spawn is glibc's vfork-style clone:
+ * unlike fork() (uv_spawn), its cost does not grow with the server's memory.
  *
  * Stopping (child_stop, websocketd's schedule): stdin is closed; if the
  * program is still running after 100 ms + closems it gets SIGINT, after
@@ -19,7 +21,9 @@
  * and child_close(), which the session keeps short.
  *
  * The owner reads c->out and c->err itself (they are plain uv_pipe_t). The
- * leader is reaped by libuv; on_exit runs then. child_close() closes every
+ * leader is reaped by this module's SIGCHLD handler (one per process,
+ * started by the first child_spawn or by child_reaper_start); on_exit runs
+ * then. child_close() closes every
  * handle (also after a failed spawn); on_closed runs once all are closed,
  * and only then may the struct be freed.
  */
@@ -50,7 +54,7 @@ struct child {
     uv_pipe_t in, out, err; /* stdin (we write), stdout and stderr (we read) */
 
     /* private */
-    uv_process_t proc;
+    struct child *reap_next; /* the reaper's pid table */
     uv_timer_t timer;
     unsigned closems;
     unsigned open; /* handles initialised and not yet closed */
@@ -68,6 +72,16 @@ struct child {
 int child_spawn(struct child *c, uv_loop_t *loop, const char *file, char *const *argv,
                 char *const *env, unsigned closems);
 
+/*
+ * The reaper: a SIGCHLD handler on loop that reaps every child of this
+ * process (waitpid(-1)) and runs on_exit for the leaders it knows. It does
+ * not keep the loop alive. child_spawn() starts it when needed; the owner
+ * of the loop calls child_reaper_close() before its last uv_run (when no
+ * child is left, or none is waited for). 0 or a UV error.
+ */
+int child_reaper_start(uv_loop_t *loop);
+void child_reaper_close(void);
+
 /* Closes the program's stdin (EOF). Idempotent. */
 void child_close_stdin(struct child *c);
 /* Closes our end of stdout / stderr (when the owner saw EOF). Idempotent. */
@@ -82,6 +96,9 @@ void child_signal(struct child *c, int sig);
 
 /* Closes every handle (kills what is left of the group first). on_closed follows. */
 void child_close(struct child *c);
+
+/* The message for child_spawn()'s error: "Exec format error", "Permission denied". */
+const char *child_strerror(int err);
 
 /* "exit status 3", "killed by signal 9 (SIGKILL)", "running": into buf. */
 const char *child_status_string(const struct child *c, char *buf, size_t len);

@@ -3,15 +3,33 @@
  */
 #include "build-config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+
 #include "config.h"
 #include "log.h"
 #include "server.h"
 #include "workers.h"
 
+/*
+ * 0, 1 and 2 must be open before anything else is: a socket or pipe of ours
+ * numbered 0-2 would be clobbered by the dup2() that gives a child its
+ * stdin, stdout and stderr (started from a daemon with them closed).
+ */
+static void open_standard_fds(void)
+{
+    for (int fd = 0; fd < 3; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", O_RDWR) < 0)
+            break;
+}
+
 int main(int argc, char **argv)
 {
     struct config cfg;
-    int rc = config_parse(&cfg, argc, argv);
+    int rc;
+
+    open_standard_fds();
+    rc = config_parse(&cfg, argc, argv);
 
     if (rc >= 0)
         return rc;

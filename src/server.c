@@ -273,6 +273,7 @@ static void close_server_handles(struct server *srv)
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     uv_close((uv_handle_t *)&srv->sighup, NULL);
     uv_close((uv_handle_t *)&srv->shutdown_timer, NULL);
+    child_reaper_close();
 }
 
 static void maybe_done(struct server *srv)

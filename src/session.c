@@ -636,9 +636,9 @@ static void upgrade(struct session *s, uint8_t *rest, size_t rest_len)
     r = session_spawn(s, file, argv, env, on_child_exit);
     free(env);
     if (r) {
-        log_error(s->id, "cannot start %s: %s", file, uv_strerror(r));
+        log_error(s->id, "cannot start %s: %s", file, child_strerror(r));
         route_free(&rt);
-        http_error(s, 500, uv_strerror(r));
+        http_error(s, 500, child_strerror(r));
         return;
     }
     log_debug(s->id, "started %s, pid %d", file, s->child.pid);

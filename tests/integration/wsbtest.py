@@ -166,8 +166,9 @@ def rss_kib(pid, field="VmRSS"):
 class Server:
     """wsbridge on 127.0.0.1, port chosen by the kernel; stopped on exit."""
 
-    def __init__(self, *command, flags=(), env=None, expect_exit=0, wait_listen=True):
+    def __init__(self, *command, flags=(), env=None, expect_exit=0, wait_listen=True, close_stdio=False):
         self.command = list(command)
+        self.close_stdio = close_stdio  # started with descriptors 0 and 1 closed (as by a careless daemon)
         self.flags = list(flags)
         self.env = env
         self.expect_exit = expect_exit
@@ -186,7 +187,9 @@ class Server:
         self.log.write(("\n=== %s\n" % " ".join(args)).encode())
         self.log.flush()
         self.start_offset = self.log.tell()
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log, env=self.env)
+        closer = (lambda: (os.close(0), os.close(1))) if self.close_stdio else None
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log, env=self.env,
+                                     preexec_fn=closer)
         if self.wait_listen:
             m = wait_for(self._listening, timeout=10)
             if not m:
