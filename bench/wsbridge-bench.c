@@ -288,6 +288,11 @@ struct conn {
     uint64_t next_send, next_recv; /* message sequence numbers */
     uint64_t *sent_at;             /* ring of -d send times */
     uint64_t rx_off;               /* bytes of the current reply checked */
+    /* While a read is being handled, frames to send gather here and go out in one write at
+     * its end: the refills for a batch of replies cost one system call, not one each. */
+    bool gathering;
+    uint8_t *out;
+    size_t out_len, out_cap;
 };
 
 struct bench {
@@ -398,8 +403,8 @@ static void on_written(uv_write_t *req, int status)
     free(req);
 }
 
-/* Queues a copy of data; false (and the connection closed) when that fails. */
-static bool write_bytes(struct conn *c, const void *data, size_t len)
+/* Queues a copy of data now (one write); false (and the connection closed) when that fails. */
+static bool write_now(struct conn *c, const void *data, size_t len)
 {
     struct wreq *w = malloc(sizeof *w + len);
     if (!w) {
@@ -417,6 +422,47 @@ static bool write_bytes(struct conn *c, const void *data, size_t len)
         close_conn(c);
         return false;
     }
+    return true;
+}
+
+/* Where the next len bytes to send go: the gathering buffer, or NULL when it cannot grow. */
+static uint8_t *out_reserve(struct conn *c, size_t len)
+{
+    if (c->out_len + len > c->out_cap) {
+        size_t cap = c->out_cap ? c->out_cap : 4096;
+        while (cap < c->out_len + len)
+            cap *= 2;
+        uint8_t *p = realloc(c->out, cap);
+        if (!p)
+            return NULL;
+        c->out = p;
+        c->out_cap = cap;
+    }
+    return c->out + c->out_len;
+}
+
+/* Sends what was gathered during a read. */
+static void out_flush(struct conn *c)
+{
+    c->gathering = false;
+    if (c->out_len && !c->closed)
+        write_now(c, c->out, c->out_len);
+    c->out_len = 0;
+}
+
+/* Sends data: gathered while a read is handled, else at once. */
+static bool write_bytes(struct conn *c, const void *data, size_t len)
+{
+    if (!c->gathering)
+        return write_now(c, data, len);
+    uint8_t *p = out_reserve(c, len);
+    if (!p) {
+        c->b->errors_conn++;
+        close_conn(c);
+        return false;
+    }
+    memcpy(p, data, len);
+    c->out_len += len;
     return true;
 }
 
@@ -560,38 +606,37 @@ static void send_message(struct conn *c)
     struct bench *b = c->b;
     size_t n = (size_t)b->size;
     uint64_t seq = c->next_send++;
-    c->sent_at[seq % (uint64_t)b->depth] = uv_hrtime();
+    size_t max = (b->mode == M_RAW ? 1 : WS_FRAME_HEADER_MAX) + n;
+    uint8_t one[WS_FRAME_HEADER_MAX + 256], *p, *big = NULL;
+    int h = 0;
 
+    c->sent_at[seq % (uint64_t)b->depth] = uv_hrtime();
+    /* built in place: in the gathering buffer, or on the stack (or heap) for one write */
+    p = c->gathering ? out_reserve(c, max) : max <= sizeof one ? one : (big = malloc(max));
+    if (!p)
+        goto fail;
     if (b->mode == M_RAW) {
-        struct wreq *w = malloc(sizeof *w + n + 1);
-        if (!w)
-            goto fail;
-        memcpy(w->data, pat_at(seq, 0), n);
-        w->data[n] = '\n';
-        uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)(n + 1));
-        if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_written) != 0) {
-            free(w);
-            goto fail;
+        memcpy(p, pat_at(seq, 0), n);
+        p[n] = '\n';
+        h = 1; /* the newline, after the payload */
+    } else {
+        uint8_t mask[4];
+        h = ws_stream_data_header(&c->ws, p, b->binary ? WS_OP_BINARY : WS_OP_TEXT, true, n,
+                                  mask);
+        if (h < 0) {
+            free(big);
+            return; /* our close is out: nothing more to send */
         }
+        memcpy(p + h, pat_at(seq, 0), n);
+        ws_frame_mask(p + h, n, mask, 0);
+    }
+    if (c->gathering) {
+        c->out_len += (size_t)h + n;
         return;
     }
-    struct wreq *w = malloc(sizeof *w + WS_FRAME_HEADER_MAX + n);
-    if (!w)
-        goto fail;
-    uint8_t mask[4];
-    int h = ws_stream_data_header(&c->ws, w->data, b->binary ? WS_OP_BINARY : WS_OP_TEXT, true, n,
-                                  mask);
-    if (h < 0) {
-        free(w);
-        return; /* our close is out: nothing more to send */
-    }
-    memcpy(w->data + h, pat_at(seq, 0), n);
-    ws_frame_mask(w->data + h, n, mask, 0);
-    uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)(h + n));
-    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_written) != 0) {
-        free(w);
-        goto fail;
-    }
+    bool sent = write_now(c, p, (size_t)h + n);
+    free(big);
+    (void)sent; /* on failure write_now counted it and closed */
     return;
 fail:
     b->errors_conn++;
@@ -752,9 +797,8 @@ static void on_handshake_done(struct conn *c, const char *rest, size_t n)
         ws_stream_execute(&c->ws, (uint8_t *)rest, n);
 }
 
-static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+static void handle_read(struct conn *c, ssize_t n, const uv_buf_t *buf)
 {
-    struct conn *c = st->data;
     struct bench *b = c->b;
     if (n < 0) {
         if (c->phase != 3 && !b->stopping) {
@@ -801,6 +845,15 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     }
 }
 
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    struct conn *c = st->data;
+
+    c->gathering = true;
+    handle_read(c, n, buf);
+    out_flush(c);
+}
+
 static void on_connect(uv_connect_t *req, int status)
 {
     struct conn *c = req->data;
@@ -839,8 +892,12 @@ static void on_connect(uv_connect_t *req, int status)
 static void conn_start(struct bench *b, struct conn *c)
 {
     uint64_t *ring = c->sent_at;
+    uint8_t *out = c->out;
+    size_t out_cap = c->out_cap;
     memset(c, 0, sizeof *c);
     c->sent_at = ring;
+    c->out = out; /* the gathering buffer is kept from one connect cycle to the next */
+    c->out_cap = out_cap;
     c->b = b;
     uv_tcp_init(b->loop, &c->tcp);
     c->tcp.data = c;
@@ -961,6 +1018,8 @@ static void usage(FILE *out)
           "  -h, --help\n"
           "The server must echo lines (e.g. wsbridge ... cat). Every reply is checked.\n"
           "Timing starts when every connection's first echo is back (the child runs).\n"
+          "Each reply is answered by the next message (-d stays full); the messages sent\n"
+          "while one read is handled go out in one write, as a real pipelining client's.\n"
           "hold: healthy = still open at the end with every echo answered; late = an echo\n"
           "not back when the next was due. big: one message streamed in 1 MiB fragments,\n"
           "MB/s = its size over the round trip; watch the server's peak RSS.\n"
@@ -1183,8 +1242,10 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < 16 && b->closes[i]; i++)
         printf("%s\"%u\":%u", i ? "," : "", b->close_code[i], b->closes[i]);
     printf("}}\n");
-    for (int i = 0; i < b->conns; i++)
+    for (int i = 0; i < b->conns; i++) {
         free(b->c[i].sent_at);
+        free(b->c[i].out);
+    }
     free(b->c);
     free(b);
     return errors ? 1 : 0;
