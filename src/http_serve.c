@@ -223,19 +223,57 @@ void http_reply_status(struct http_resp *r, int status, const char *fields)
 /* ---------------------------------------------------------------- static files */
 
 /*
- * Sends the file's next chunks, at most two in flight. head (malloc'd, taken; NULL after the
- * first call) goes out with the first chunk, so a small file is one write; with nothing to
- * send (HEAD, 304, an empty file) it goes alone.
+ * After the head, on a transport that offers it, the file goes from the page cache to the
+ * socket (sendfile) for as long as the socket takes it: false when it is full (or the
+ * transport cannot), and the caller's copied piece then waits for it to drain.
+ */
+static bool resp_sendfile(struct http_resp *r)
+{
+    struct session *s = r->s;
+    struct transport *t = s->t;
+
+    while (r->remaining > 0 && !r->failed) {
+        ssize_t n = t->ops->sendfile(t, r->fd, &r->off, (size_t)r->remaining);
+        if (n == UV_EAGAIN)
+            return false;
+        if (n <= 0) {
+            /* the file shrank or failed under us: the promised length cannot be kept */
+            log_error(s->id, "sending %s: %s", s->path ? s->path : "-",
+                      n < 0 ? uv_strerror((int)n) : "file shrank");
+            r->failed = true;
+            break;
+        }
+        r->remaining -= (uint64_t)n;
+        r->body_bytes += (uint64_t)n;
+        s->bytes_out += (uint64_t)n;
+        if (r->remaining == 0)
+            r->finished = true;
+        else
+            session_timer(s, SESSION_T_SEND, r->timeout_ms);
+    }
+    return true;
+}
+
+/*
+ * Sends the file's next chunks. head (malloc'd, taken; NULL after the first call) goes out
+ * with the first chunk, so a small file is one write; with nothing to send (HEAD, 304, an
+ * empty file) it goes alone. The rest goes by sendfile where the transport offers it, with a
+ * copied chunk as the wait for a full socket; elsewhere (TLS) in copied chunks, at most two
+ * in flight.
  */
 static void resp_pump(struct http_resp *r, char *head, size_t hlen)
 {
+    bool zero_copy = r->s->t->ops->sendfile != NULL;
+
     if (head && r->remaining == 0) {
         r->finished = true;
         if (http_resp_write(r, head, hlen, NULL, NULL, 0) != 0)
             r->failed = true;
         head = NULL; /* taken by http_resp_write, sent or not */
     }
-    while (!r->failed && r->remaining > 0 && r->inflight < 2) {
+    while (!r->failed && r->remaining > 0 && r->inflight < (zero_copy ? 1u : 2u)) {
+        if (zero_copy && !head && resp_sendfile(r))
+            break;
         struct bridge_buf *b = bridge_buf_get();
         size_t want = r->remaining < BRIDGE_BUF_SIZE ? (size_t)r->remaining : BRIDGE_BUF_SIZE;
         ssize_t got;

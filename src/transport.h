@@ -55,6 +55,12 @@ struct transport_ops {
     /* The peer's address as "1.2.3.4" / "::1" and its port ("unix-socket" and 0 on a Unix
      * socket); 0 or a UV error. */
     int (*peer)(const struct transport *t, char *host, size_t hostlen, int *port);
+    /* Optional (NULL where the bytes must pass through us, as under TLS). Sends up to len
+     * bytes of file fd from *off straight to the peer (sendfile(2)), only when no written
+     * byte is still queued: the number sent (*off advanced; 0 at the file's end), UV_EAGAIN
+     * when the socket takes nothing now or a write is queued, or a UV error. Synchronous:
+     * no callback; the caller waits for the socket with an ordinary write. */
+    ssize_t (*sendfile)(struct transport *t, int fd, uint64_t *off, size_t len);
     /* NULL on a plain transport. Under TLS: the subject (RFC 2253) of the client's verified
      * certificate, "" when it sent none; valid until close (use transport_tls_subject()). */
     const char *(*tls_subject)(struct transport *t);

@@ -6,10 +6,12 @@
 
 #include "transport.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 
 struct transport_tcp {
     struct transport base;
@@ -166,6 +168,27 @@ static int tcp_peer(const struct transport *t, char *host, size_t hostlen, int *
     return r;
 }
 
+static ssize_t tcp_sendfile(struct transport *t, int fd, uint64_t *off, size_t len)
+{
+    struct transport_tcp *tt = TCP_OF(t);
+    uv_os_fd_t sock;
+    off_t o = (off_t)*off;
+    ssize_t n;
+
+    if (tt->closing || tt->h.stream.write_queue_size != 0 ||
+        uv_fileno((const uv_handle_t *)&tt->h.stream, &sock) != 0)
+        return UV_EAGAIN;
+    if (len > (1u << 30))
+        len = 1u << 30; /* Linux moves at most 2 GiB - 4 KiB per call */
+    do
+        n = sendfile(sock, fd, &o, len);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EAGAIN ? UV_EAGAIN : -errno;
+    *off = (uint64_t)o;
+    return n;
+}
+
 static const struct transport_ops tcp_ops = {
     .read_start = tcp_read_start,
     .read_stop = tcp_read_stop,
@@ -174,6 +197,7 @@ static const struct transport_ops tcp_ops = {
     .shutdown = tcp_shutdown,
     .close = tcp_close,
     .peer = tcp_peer,
+    .sendfile = tcp_sendfile,
 };
 
 static void tcp_reject_closed(uv_handle_t *h)

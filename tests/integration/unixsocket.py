@@ -138,4 +138,18 @@ with Server("cat", flags=["--unixsocket=" + path]) as srv:
     ok(buf.startswith(b"HTTP/1.1 101") and buf.endswith(b"unix"), "echo over the Unix socket", buf[-20:])
     s.close()
 ok(not os.path.exists(path), "the file is removed at shutdown")
+
+# a static file over the Unix socket (sent with sendfile, as over TCP), byte for byte
+www = scratch("www")
+os.makedirs(www, exist_ok=True)
+blob = os.urandom(3_000_000)
+with open(os.path.join(www, "blob.bin"), "wb") as f:
+    f.write(blob)
+p, text = start("--unixsocket=" + path, "--staticdir=" + www)
+ok(wait_for(lambda: "listening on unix:" + path in text()), "listening with --staticdir", text())
+resp = unix_request(b"GET /blob.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+head, _, body = resp.partition(b"\r\n\r\n")
+ok(head.startswith(b"HTTP/1.1 200") and body == blob, "a 3 MB static file over the Unix socket, byte for byte",
+   (head[:20], len(body)))
+ok(stop(p) == 0, "exit 0 on SIGTERM")
 done()
