@@ -5,7 +5,7 @@
  * a timeout: config->handshake_timeout_ms). A request that is not an
  * upgrade gets 404, a bad upgrade its handshake status, --maxforks 429,
  * --origin/--sameorigin 403 -- each with --header and --header-http lines.
- * A good one: the child is spawned first, and only when uv_spawn succeeded
+ * A good one: the child is spawned first, and only when child_spawn() succeeded
  * is 101 sent (with --header and --header-ws lines); a spawn failure is a
  * 500 and an error line naming the reason. Bytes behind the header block
  * go straight to the WebSocket stream. The handshake (its arena) is freed
