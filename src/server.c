@@ -274,6 +274,7 @@ static void close_server_handles(struct server *srv)
     uv_close((uv_handle_t *)&srv->sighup, NULL);
     uv_close((uv_handle_t *)&srv->shutdown_timer, NULL);
     child_reaper_close();
+    transport_tcp_cleanup();
 }
 
 static void maybe_done(struct server *srv)

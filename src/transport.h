@@ -79,6 +79,11 @@ struct transport {
  */
 int transport_tcp_accept(uv_stream_t *server, struct transport **out);
 
+/* Closes the handles this process's TCP transports share (writes that finished at once wait
+ * there for their callbacks): for the loop's owner, before its last uv_run, once no
+ * transport is left. */
+void transport_tcp_cleanup(void);
+
 /* The same on a listening Unix socket (uv_pipe_t): peer() says "unix-socket", port 0. */
 int transport_pipe_accept(uv_stream_t *server, struct transport **out);
 

@@ -23,6 +23,11 @@ struct transport_tcp {
     uv_shutdown_t shutdown_req;
     transport_done_cb shutdown_cb;
     transport_done_cb close_cb;
+    /* writes that went out whole at once, their callbacks not yet run (linked through
+     * uv.data), and this transport's place in the list of those that have some */
+    struct transport_write *done_head, *done_tail;
+    struct transport_tcp *done_prev, *done_next;
+    bool done_listed;
     bool reading;
     bool closing;
 };
@@ -64,10 +69,114 @@ static void tcp_read_stop(struct transport *t)
     tt->reading = false;
 }
 
+/*
+ * Writes that the kernel took whole at once (uv_try_write). libuv 1.44 re-arms a socket's
+ * epoll watcher (epoll_ctl MOD) after every write callback it runs, one system call per
+ * message on a reading socket; a write finished here costs none. Its callback still runs
+ * later, never from inside write(): from a check handle at the end of this loop iteration
+ * (an idle handle keeps the poll from blocking meanwhile), or earlier when a later write of
+ * the same transport completes through libuv (callbacks stay in order), or at close.
+ */
+static struct {
+    uv_check_t check;
+    uv_idle_t idle;
+    bool running;
+    struct transport_tcp *head;
+} finished;
+
+static void done_unlist(struct transport_tcp *tt)
+{
+    if (!tt->done_listed)
+        return;
+    if (tt->done_prev)
+        tt->done_prev->done_next = tt->done_next;
+    else
+        finished.head = tt->done_next;
+    if (tt->done_next)
+        tt->done_next->done_prev = tt->done_prev;
+    tt->done_prev = tt->done_next = NULL;
+    tt->done_listed = false;
+}
+
+/* Runs tt's finished writes' callbacks, oldest first (each may write or close). */
+static void done_run(struct transport_tcp *tt)
+{
+    done_unlist(tt);
+    while (tt->done_head) {
+        struct transport_write *w = tt->done_head;
+        tt->done_head = w->uv.data;
+        if (!tt->done_head)
+            tt->done_tail = NULL;
+        w->cb(w, 0);
+    }
+}
+
+static void on_finished_check(uv_check_t *h)
+{
+    (void)h;
+    /* one pass over the transports listed now; those that write again are listed afresh */
+    struct transport_tcp *tt = finished.head;
+    finished.head = NULL;
+    while (tt) {
+        struct transport_tcp *next = tt->done_next;
+        tt->done_listed = false;
+        tt->done_prev = tt->done_next = NULL;
+        done_run(tt);
+        tt = next;
+    }
+    if (!finished.head)
+        uv_idle_stop(&finished.idle);
+}
+
+static void on_finished_idle(uv_idle_t *h)
+{
+    (void)h; /* only there so that the poll does not block while callbacks wait */
+}
+
+static void finished_add(struct transport_tcp *tt, struct transport_write *w)
+{
+    if (!finished.running) {
+        uv_loop_t *loop = tt->h.stream.loop;
+        /* on Unix these only fill in the structs: they cannot fail */
+        uv_check_init(loop, &finished.check);
+        uv_idle_init(loop, &finished.idle);
+        uv_check_start(&finished.check, on_finished_check);
+        uv_unref((uv_handle_t *)&finished.check);
+        uv_unref((uv_handle_t *)&finished.idle);
+        finished.running = true;
+    }
+    w->uv.data = NULL;
+    if (tt->done_tail)
+        tt->done_tail->uv.data = w;
+    else
+        tt->done_head = w;
+    tt->done_tail = w;
+    if (!tt->done_listed) {
+        tt->done_next = finished.head;
+        if (finished.head)
+            finished.head->done_prev = tt;
+        finished.head = tt;
+        tt->done_listed = true;
+    }
+    uv_idle_start(&finished.idle, on_finished_idle);
+}
+
+void transport_tcp_cleanup(void)
+{
+    if (!finished.running)
+        return;
+    finished.running = false;
+    uv_close((uv_handle_t *)&finished.check, NULL);
+    uv_close((uv_handle_t *)&finished.idle, NULL);
+}
+
 static void tcp_write_done(uv_write_t *req, int status)
 {
     struct transport_write *w =
         (struct transport_write *)((char *)req - offsetof(struct transport_write, uv));
+    struct transport_tcp *tt = req->handle->data;
+
+    done_run(tt); /* the writes queued before this one first */
     w->cb(w, status);
 }
 
@@ -75,10 +184,35 @@ static int tcp_write(struct transport *t, struct transport_write *w, const uv_bu
                      unsigned nbufs)
 {
     struct transport_tcp *tt = TCP_OF(t);
+    uv_buf_t rest[8];
+    size_t total = 0;
+    int n;
 
     if (tt->closing)
         return UV_ECANCELED;
-    return uv_write(&w->uv, &tt->h.stream, bufs, nbufs, tcp_write_done);
+    if (nbufs > 8 || uv_stream_get_write_queue_size(&tt->h.stream) != 0)
+        return uv_write(&w->uv, &tt->h.stream, bufs, nbufs, tcp_write_done);
+    for (unsigned i = 0; i < nbufs; i++)
+        total += bufs[i].len;
+    n = uv_try_write(&tt->h.stream, bufs, nbufs);
+    if (n >= 0 && (size_t)n == total) {
+        finished_add(tt, w);
+        return 0;
+    }
+    if (n <= 0)
+        return uv_write(&w->uv, &tt->h.stream, bufs, nbufs, tcp_write_done);
+    /* partly sent: libuv sends the rest (the buffers stay the caller's until the callback) */
+    unsigned k = 0;
+    size_t skip = (size_t)n;
+    for (unsigned i = 0; i < nbufs; i++) {
+        if (skip >= bufs[i].len) {
+            skip -= bufs[i].len;
+            continue;
+        }
+        rest[k++] = uv_buf_init(bufs[i].base + skip, (unsigned)(bufs[i].len - skip));
+        skip = 0;
+    }
+    return uv_write(&w->uv, &tt->h.stream, rest, k, tcp_write_done);
 }
 
 static size_t tcp_write_queue_size(const struct transport *t)
@@ -111,6 +245,7 @@ static void tcp_closed(uv_handle_t *h)
     struct transport_tcp *tt = h->data;
     transport_done_cb cb = tt->close_cb;
 
+    done_run(tt); /* every write's callback before the close's */
     if (cb)
         cb(&tt->base);
     free(tt);
