@@ -227,6 +227,23 @@ void http_reply_status(struct http_resp *r, int status, const char *fields)
  * socket (sendfile) for as long as the socket takes it: false when it is full (or the
  * transport cannot), and the caller's copied piece then waits for it to drain.
  */
+/* The file shrank or failed under us (why == NULL): the promised length cannot be kept. */
+static void file_failed(struct http_resp *r, const char *doing, const char *why)
+{
+    log_error(r->s->id, "%s %s: %s", doing, r->s->path ? r->s->path : "-",
+              why ? why : "file shrank");
+    r->failed = true;
+}
+
+/* n more bytes of the file are on their way (r->off already moved past them). */
+static void file_advanced(struct http_resp *r, size_t n)
+{
+    r->remaining -= (uint64_t)n;
+    r->body_bytes += (uint64_t)n;
+    if (r->remaining == 0)
+        r->finished = true;
+}
+
 static bool resp_sendfile(struct http_resp *r)
 {
     struct session *s = r->s;
@@ -237,18 +254,12 @@ static bool resp_sendfile(struct http_resp *r)
         if (n == UV_EAGAIN)
             return false;
         if (n <= 0) {
-            /* the file shrank or failed under us: the promised length cannot be kept */
-            log_error(s->id, "sending %s: %s", s->path ? s->path : "-",
-                      n < 0 ? uv_strerror((int)n) : "file shrank");
-            r->failed = true;
+            file_failed(r, "sending", n < 0 ? uv_strerror((int)n) : NULL);
             break;
         }
-        r->remaining -= (uint64_t)n;
-        r->body_bytes += (uint64_t)n;
+        file_advanced(r, (size_t)n);
         s->bytes_out += (uint64_t)n;
-        if (r->remaining == 0)
-            r->finished = true;
-        else
+        if (!r->finished)
             session_timer(s, SESSION_T_SEND, r->timeout_ms);
     }
     return true;
@@ -286,18 +297,12 @@ static void resp_pump(struct http_resp *r, char *head, size_t hlen)
             got = pread(r->fd, b->data, want, (off_t)r->off);
         while (got < 0 && errno == EINTR);
         if (got <= 0) {
-            /* the file shrank or failed under us: the promised length cannot be kept */
-            log_error(r->s->id, "reading %s: %s", r->s->path ? r->s->path : "-",
-                      got < 0 ? strerror(errno) : "file shrank");
+            file_failed(r, "reading", got < 0 ? strerror(errno) : NULL);
             bridge_buf_unref(b);
-            r->failed = true;
             break;
         }
         r->off += (uint64_t)got;
-        r->remaining -= (uint64_t)got;
-        r->body_bytes += (uint64_t)got;
-        if (r->remaining == 0)
-            r->finished = true;
+        file_advanced(r, (size_t)got);
         if (http_resp_write(r, head, head ? hlen : 0, b, b->data, (size_t)got) != 0)
             r->failed = true;
         head = NULL;
