@@ -180,6 +180,12 @@ static void tcp_write_done(uv_write_t *req, int status)
     w->cb(w, status);
 }
 
+static size_t tcp_write_queue_size(const struct transport *t)
+{
+    const struct transport_tcp *tt = (const struct transport_tcp *)t;
+    return uv_stream_get_write_queue_size(&tt->h.stream);
+}
+
 static int tcp_write(struct transport *t, struct transport_write *w, const uv_buf_t *bufs,
                      unsigned nbufs)
 {
@@ -190,7 +196,7 @@ static int tcp_write(struct transport *t, struct transport_write *w, const uv_bu
 
     if (tt->closing)
         return UV_ECANCELED;
-    if (nbufs > 8 || uv_stream_get_write_queue_size(&tt->h.stream) != 0)
+    if (nbufs > 8 || tcp_write_queue_size(t) != 0)
         return uv_write(&w->uv, &tt->h.stream, bufs, nbufs, tcp_write_done);
     for (unsigned i = 0; i < nbufs; i++)
         total += bufs[i].len;
@@ -213,12 +219,6 @@ static int tcp_write(struct transport *t, struct transport_write *w, const uv_bu
         skip = 0;
     }
     return uv_write(&w->uv, &tt->h.stream, rest, k, tcp_write_done);
-}
-
-static size_t tcp_write_queue_size(const struct transport *t)
-{
-    const struct transport_tcp *tt = (const struct transport_tcp *)t;
-    return uv_stream_get_write_queue_size(&tt->h.stream);
 }
 
 static void tcp_shutdown_done(uv_shutdown_t *req, int status)
@@ -310,7 +310,7 @@ static ssize_t tcp_sendfile(struct transport *t, int fd, uint64_t *off, size_t l
     off_t o = (off_t)*off;
     ssize_t n;
 
-    if (tt->closing || tt->h.stream.write_queue_size != 0 ||
+    if (tt->closing || tcp_write_queue_size(t) != 0 ||
         uv_fileno((const uv_handle_t *)&tt->h.stream, &sock) != 0)
         return UV_EAGAIN;
     if (len > (1u << 30))
