@@ -119,7 +119,8 @@ static void on_sigchld(uv_signal_t *h, int signum)
     }
 }
 
-int child_reaper_start(uv_loop_t *loop)
+/* Starts the reaper on loop (once per process): 0 or a UV error. */
+static int reaper_start(uv_loop_t *loop)
 {
     int r;
 
@@ -174,8 +175,7 @@ static void close_fds(int *fd, size_t n)
  * descriptor of ours is close-on-exec. The exec error comes back as the
  * return value (ENOENT, EACCES, ENOEXEC...).
  */
-static int spawn(const char *file, char *const *argv, char *const *env, const int fd[3],
-                 int *pid)
+static int spawn(const char *file, char *const *argv, char *const *env, const int fd[3], int *pid)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
@@ -236,7 +236,7 @@ int child_spawn(struct child *c, uv_loop_t *loop, const char *file, char *const 
     if ((r = init_pipe(c, loop, &c->in)) || (r = init_pipe(c, loop, &c->out)) ||
         (r = init_pipe(c, loop, &c->err)))
         return r;
-    if (!reaper.running && (r = child_reaper_start(loop)) != 0)
+    if ((r = reaper_start(loop)) != 0)
         return r;
     if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
         r = -errno;

@@ -22,10 +22,9 @@
  *
  * The owner reads c->out and c->err itself (they are plain uv_pipe_t). The
  * leader is reaped by this module's SIGCHLD handler (one per process,
- * started by the first child_spawn or by child_reaper_start); on_exit runs
- * then. child_close() closes every
- * handle (also after a failed spawn); on_closed runs once all are closed,
- * and only then may the struct be freed.
+ * started by the first child_spawn); on_exit runs then. child_close()
+ * closes every handle (also after a failed spawn); on_closed runs once all
+ * are closed, and only then may the struct be freed.
  */
 #ifndef CHILD_H
 #define CHILD_H
@@ -73,13 +72,12 @@ int child_spawn(struct child *c, uv_loop_t *loop, const char *file, char *const 
                 char *const *env, unsigned closems);
 
 /*
- * The reaper: a SIGCHLD handler on loop that reaps every child of this
+ * The reaper: a SIGCHLD handler on the loop that reaps every child of this
  * process (waitpid(-1)) and runs on_exit for the leaders it knows. It does
- * not keep the loop alive. child_spawn() starts it when needed; the owner
- * of the loop calls child_reaper_close() before its last uv_run (when no
- * child is left, or none is waited for). 0 or a UV error.
+ * not keep the loop alive. The first child_spawn() starts it; the owner of
+ * the loop calls child_reaper_close() before its last uv_run (when no child
+ * is left, or none is waited for).
  */
-int child_reaper_start(uv_loop_t *loop);
 void child_reaper_close(void);
 
 /* Closes the program's stdin (EOF). Idempotent. */
