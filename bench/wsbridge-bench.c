@@ -621,8 +621,7 @@ static void send_message(struct conn *c)
         h = 1; /* the newline, after the payload */
     } else {
         uint8_t mask[4];
-        h = ws_stream_data_header(&c->ws, p, b->binary ? WS_OP_BINARY : WS_OP_TEXT, true, n,
-                                  mask);
+        h = ws_stream_data_header(&c->ws, p, b->binary ? WS_OP_BINARY : WS_OP_TEXT, true, n, mask);
         if (h < 0) {
             free(big);
             return; /* our close is out: nothing more to send */
@@ -634,9 +633,8 @@ static void send_message(struct conn *c)
         c->out_len += (size_t)h + n;
         return;
     }
-    bool sent = write_now(c, p, (size_t)h + n);
+    write_now(c, p, (size_t)h + n); /* a failure is counted there, and the connection closed */
     free(big);
-    (void)sent; /* on failure write_now counted it and closed */
     return;
 fail:
     b->errors_conn++;
