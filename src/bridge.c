@@ -1082,10 +1082,10 @@ static const struct ws_stream_settings stream_settings = {
     .on_write = on_write,
 };
 
-void bridge_socket_data(struct session *s, uint8_t *data, size_t len)
+void bridge_socket_data(struct session *s, struct bridge_buf *owner, uint8_t *data, size_t len)
 {
     session_ref(s);
-    sock_rbuf = bridge_buf_of(data);
+    sock_rbuf = owner;
     in_socket_data = true;
     ws_stream_execute(&s->ws, data, len);
     in_socket_data = false;

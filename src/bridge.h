@@ -103,9 +103,10 @@ bool bridge_lines_finish(struct bridge_lines *l, const uint8_t *carry, size_t le
 
 /* Starts reading the child's stdout and stderr. 0 or a UV error. */
 int bridge_start(struct session *s);
-/* Bytes from the socket in the WebSocket phase (buf: a pool buffer's data, one reference is
- * the caller's). Feeds ws_stream; payload goes to the child's stdin. */
-void bridge_socket_data(struct session *s, uint8_t *data, size_t len);
+/* Bytes from the socket in the WebSocket phase: data[0..len) lies anywhere inside owner's bytes
+ * (the caller holds a reference for the call). Feeds ws_stream; payload goes to the child's stdin
+ * by reference, each write taking its own reference on owner. */
+void bridge_socket_data(struct session *s, struct bridge_buf *owner, uint8_t *data, size_t len);
 /* Re-evaluates which reads should run (after a write completes or the state changes). */
 void bridge_update_reads(struct session *s);
 /* Sends the frames collected so far (before a shutdown). */

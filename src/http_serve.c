@@ -511,7 +511,7 @@ static void serve_console(struct http_resp *r)
     free(page);
 }
 
-void http_serve(struct session *s, uint8_t *rest, size_t rest_len)
+void http_serve(struct session *s, struct bridge_buf *owner, uint8_t *rest, size_t rest_len)
 {
     const struct config *cfg = s->srv->cfg;
     struct handshake *hs = s->hs;
@@ -535,9 +535,9 @@ void http_serve(struct session *s, uint8_t *rest, size_t rest_len)
     s->resp = r;
     session_timer(s, SESSION_T_SEND, r->timeout_ms);
 
-    if (rest_len && s->rbuf) { /* pipelined: kept (not copied) for after this response */
-        bridge_buf_ref(s->rbuf);
-        s->pending_buf = s->rbuf;
+    if (rest_len) { /* pipelined: kept (not copied) for after this response */
+        bridge_buf_ref(owner);
+        s->pending_buf = owner;
         s->pending = rest;
         s->pending_len = rest_len;
         s->t->ops->read_stop(s->t); /* one buffer held at most (CGI reads the body itself) */

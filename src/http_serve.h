@@ -72,7 +72,7 @@ void http_serve_timeout(struct session *s);
 
 /* The request in s->hs is complete and not an upgrade; rest: the bytes behind its header block
  * (in s->rbuf). Reads are stopped; the response restarts them or ends the connection. */
-void http_serve(struct session *s, uint8_t *rest, size_t rest_len);
+void http_serve(struct session *s, struct bridge_buf *owner, uint8_t *rest, size_t rest_len);
 
 /* Bytes read while a response runs (a CGI request body, or what follows it). */
 void http_serve_body(struct session *s, struct bridge_buf *b, uint8_t *data, size_t len);

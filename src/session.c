@@ -567,7 +567,7 @@ int session_spawn(struct session *s, const char *file, char *const *argv, char *
     return r;
 }
 
-static void upgrade(struct session *s, uint8_t *rest, size_t rest_len)
+static void upgrade(struct session *s, struct bridge_buf *owner, uint8_t *rest, size_t rest_len)
 {
     struct server *srv = s->srv;
     const struct config *cfg = srv->cfg;
@@ -672,12 +672,13 @@ static void upgrade(struct session *s, uint8_t *rest, size_t rest_len)
         return;
     }
     if (rest_len)
-        bridge_socket_data(s, rest, rest_len);
+        bridge_socket_data(s, owner, rest, rest_len);
 }
 
-static void upgrade_and_go(struct session *s, uint8_t *rest, size_t rest_len)
+static void upgrade_and_go(struct session *s, struct bridge_buf *owner, uint8_t *rest,
+                           size_t rest_len)
 {
-    upgrade(s, rest, rest_len);
+    upgrade(s, owner, rest, rest_len);
     if (s->phase == SESSION_WS && !s->t_closing && !s->t_shutdown) {
         s->t->ops->read_start(s->t);
         bridge_update_reads(s);
@@ -695,7 +696,8 @@ struct lookup {
 
 static void lookup_done(uv_getnameinfo_t *req, int status, const char *host, const char *service);
 
-static int reverse_lookup(struct session *s, uint8_t *rest, size_t rest_len)
+static int reverse_lookup(struct session *s, struct bridge_buf *owner, uint8_t *rest,
+                          size_t rest_len)
 {
     struct sockaddr_storage ss;
     struct lookup *l;
@@ -716,8 +718,8 @@ static int reverse_lookup(struct session *s, uint8_t *rest, size_t rest_len)
         free(l);
         return r;
     }
-    l->rbuf = s->rbuf;
-    bridge_buf_ref(l->rbuf);
+    l->rbuf = owner;
+    bridge_buf_ref(owner);
     session_ref(s);
     return 0;
 }
@@ -733,13 +735,14 @@ static void lookup_done(uv_getnameinfo_t *req, int status, const char *host, con
     else
         log_debug(s->id, "reverse lookup of %s: %s", s->peer, status ? uv_strerror(status) : "-");
     if (s->phase == SESSION_HTTP && !s->t_closing && !s->t_shutdown)
-        upgrade_and_go(s, l->rest, l->rest_len);
+        upgrade_and_go(s, l->rbuf, l->rest, l->rest_len);
     bridge_buf_unref(l->rbuf);
     free(l);
     session_unref(s);
 }
 
-static void http_data(struct session *s, uint8_t *data, size_t len)
+/* data[0..len) lies in owner's bytes; whoever keeps any of it takes a reference on owner. */
+static void http_data(struct session *s, struct bridge_buf *owner, uint8_t *data, size_t len)
 {
     size_t consumed = 0;
     enum handshake_status st = handshake_execute(s->hs, (const char *)data, len, &consumed);
@@ -758,7 +761,7 @@ static void http_data(struct session *s, uint8_t *data, size_t len)
     if (!handshake_wants_websocket(s->hs)) {
         /* Reads go on (no epoll churn per keep-alive request): what comes during the response
          * is the body's (CGI) or is kept for after it (http_serve_body). */
-        http_serve(s, data + consumed, len - consumed);
+        http_serve(s, owner, data + consumed, len - consumed);
         return;
     }
     if ((code = handshake_check(s->hs)) != 0) {
@@ -767,9 +770,9 @@ static void http_data(struct session *s, uint8_t *data, size_t len)
         return;
     }
     s->t->ops->read_stop(s->t); /* until the decision is made */
-    if (s->srv->cfg->reverselookup && reverse_lookup(s, data + consumed, len - consumed) == 0)
+    if (s->srv->cfg->reverselookup && reverse_lookup(s, owner, data + consumed, len - consumed) == 0)
         return; /* upgrade() follows in lookup_done() */
-    upgrade_and_go(s, data + consumed, len - consumed);
+    upgrade_and_go(s, owner, data + consumed, len - consumed);
 }
 
 static void handshake_limits_of(const struct server *srv, struct handshake_limits *lim)
@@ -817,11 +820,8 @@ void session_http_next(struct session *s, bool keep_alive)
     else
         uv_timer_stop(&s->timer);
     session_ref(s);
-    if (len) {
-        s->rbuf = b;
-        http_data(s, data, len);
-        s->rbuf = NULL;
-    }
+    if (len)
+        http_data(s, b, data, len);
     bridge_buf_unref(b);
     if (s->phase == SESSION_HTTP && !s->resp && !s->t_closing && !s->t_shutdown)
         s->t->ops->read_start(s->t);
@@ -856,11 +856,9 @@ static void sock_read(struct transport *t, ssize_t nread, const uv_buf_t *buf)
         if (s->phase == SESSION_HTTP && s->resp) {
             http_serve_body(s, b, (uint8_t *)buf->base, (size_t)nread); /* a CGI request body */
         } else if (s->phase == SESSION_HTTP) {
-            s->rbuf = b;
-            http_data(s, (uint8_t *)buf->base, (size_t)nread);
-            s->rbuf = NULL;
+            http_data(s, b, (uint8_t *)buf->base, (size_t)nread);
         } else if (s->phase == SESSION_WS)
-            bridge_socket_data(s, (uint8_t *)buf->base, (size_t)nread);
+            bridge_socket_data(s, b, (uint8_t *)buf->base, (size_t)nread);
     }
     bridge_buf_unref(b);
     session_unref(s);

@@ -76,7 +76,6 @@ struct session {
     struct handshake *hs;    /* HTTP phase only */
     char *path;              /* for the access line */
     char *remote_host;       /* --reverselookup result, or NULL */
-    struct bridge_buf *rbuf; /* the socket read buffer being handled (HTTP phase) */
     char peer[46];
     int peer_port;
     int status; /* HTTP status answered (0 once a plain-HTTP response was logged) */
