@@ -145,7 +145,7 @@ with Server(*ENV_CMD, flags=["--trust-proxy=127.0.0.1"]) as trusting:
     ok(addr == CLIENT_IP and port == my_port, "a direct client that is not trusted cannot spoof", (addr, port))
 
 # ---------------------------------------------------------------- Unix-socket upstream
-sock = scratch("wsb.sock")
+sock = socket_path("wsb.sock")
 with Server(*ENV_CMD, flags=["--unixsocket=" + sock, "--trust-proxy=unix"]) as srv:
     os.chmod(sock, 0o777)  # nginx's worker may run as another user
     with Nginx("unix:" + sock, "unix") as ngx:

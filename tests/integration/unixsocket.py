@@ -4,7 +4,7 @@ shutdown; next to TCP listeners when --address/--port are given."""
 from wsbtest import *
 
 ENV_SH = os.path.join(EXAMPLES, "env.sh")
-path = scratch("ws.sock")
+path = socket_path("ws.sock")
 log_path = os.path.join(LOG_DIR, "unixsocket.server.log")
 
 

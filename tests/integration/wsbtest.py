@@ -39,6 +39,24 @@ def scratch(name):
     """A path in this test's scratch directory."""
     return os.path.join(SCRATCH, name)
 
+
+_socket_dir = None
+
+
+def socket_path(name):
+    """A path for a Unix socket, in a short private directory under /tmp (removed at exit).
+    Not in the scratch directory: a socket path has at most 107 bytes, and a build directory
+    can be deeper than that. Searchable by others (0711) for a proxy running as another user."""
+    global _socket_dir
+    if _socket_dir is None:
+        import atexit
+        import shutil
+        import tempfile
+        _socket_dir = tempfile.mkdtemp(prefix="wsb", dir="/tmp")
+        os.chmod(_socket_dir, 0o711)
+        atexit.register(shutil.rmtree, _socket_dir, True)
+    return os.path.join(_socket_dir, name)
+
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
 
 _n = 0
