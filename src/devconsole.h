@@ -18,13 +18,22 @@
  *    from the DOM, so no request byte is ever in script context;
  *  - the page carries a Content-Security-Policy (meta) that allows only the
  *    page's own script and style (by their SHA-256) and connections to ws:
- *    and wss:, so even a markup injection could not run script.
+ *    and wss:, so even a markup injection could not run script;
+ *  - the response carries DEVCONSOLE_HEADERS: no other site may frame the
+ *    page (clickjacking), which only a response header can say (a meta
+ *    CSP ignores frame-ancestors).
  * No global state; safe to call from any thread.
  */
 #ifndef DEVCONSOLE_H
 #define DEVCONSOLE_H
 
 #include <stddef.h>
+
+/* The console response's header fields (CRLF-terminated): the page may be framed by itself
+ * only, said both ways (CSP level 2 and the older X-Frame-Options). */
+#define DEVCONSOLE_HEADERS                                                                         \
+    "Content-Security-Policy: frame-ancestors 'self'\r\n"                                          \
+    "X-Frame-Options: SAMEORIGIN\r\n"
 
 /*
  * The console page for a request: the ws URL is built from scheme ("wss"

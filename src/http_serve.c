@@ -507,7 +507,8 @@ static void serve_console(struct http_resp *r)
         http_reply_status(r, 500, "");
         return;
     }
-    reply(r, 200, "Cache-Control: no-store\r\n", "text/html; charset=utf-8", page, len);
+    reply(r, 200, "Cache-Control: no-store\r\n" DEVCONSOLE_HEADERS, "text/html; charset=utf-8", page,
+          len);
     free(page);
 }
 

@@ -70,6 +70,13 @@ with Server(ex("greeter.sh"), flags=["--devconsole"]) as srv:
     ok(int(headers.get("content-length", -1)) == len(body), "Content-Length matches", headers, len(body))
     ok(url_box(body) == "ws://127.0.0.1/any/path?q=1", "URL box: ws:// + Host + request URI", url_box(body))
     ok(not re.search(rb'(src|href)="?[a-z]+:', body), "no external asset")
+    # frame protection is a response header: a meta CSP cannot say frame-ancestors
+    ok(headers.get("content-security-policy") == "frame-ancestors 'self'",
+       "Content-Security-Policy: frame-ancestors 'self' (clickjacking)", headers.get("content-security-policy"))
+    ok(headers.get("x-frame-options") == "SAMEORIGIN", "X-Frame-Options: SAMEORIGIN (older browsers)",
+       headers.get("x-frame-options"))
+    ok(re.search(rb'<meta http-equiv="Content-Security-Policy" content="[^"]*script-src', body),
+       "and the page keeps its own CSP (meta)")
 
     status, headers, head_body = get(srv.port, "/any/path?q=1", method="HEAD")
     ok(status == 200 and head_body == b"" and int(headers.get("content-length", -1)) == len(body),
