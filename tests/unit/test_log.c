@@ -47,7 +47,7 @@ static void escapes(void)
     ESC_IS("\xe0\x80\xaf", "\\xe0\\x80\\xaf", "overlong, 3 bytes");
     ESC_IS("\xed\xa0\x80", "\\xed\\xa0\\x80", "a UTF-16 surrogate");
     ESC_IS("\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80", "past U+10FFFF");
-    ESC_IS("\xc2\x9b" "31m", "\\xc2\\x9b31m", "a C1 control (CSI) in UTF-8");
+    ESC_IS("\xc2\x9b[31m", "\\xc2\\x9b[31m", "a C1 control (CSI) in UTF-8");
     ESC_IS("\xc2\xa0", "\xc2\xa0", "U+00A0, the first code point after C1, as is");
 
     const char nul[] = {'a', 0, 'b'};
