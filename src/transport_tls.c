@@ -18,7 +18,9 @@
  * the user's request completes with the inner write that carries its last
  * bytes.
  * Everything SSL produces on its own (handshake messages, alerts, session
- * tickets, close_notify) goes down the same way, in order.
+ * tickets, close_notify) goes down the same way, in order; a fatal error's
+ * alert before the user hears the end, and after a failed handshake the end
+ * waits until the alert is written (the user's close would cancel it).
  */
 #include "build-config.h"
 
@@ -59,11 +61,13 @@ struct transport_tls {
     int inner_status; /* the inner transport's end (UV_EOF or an error), 0 before */
     int end_status;   /* what the user gets after the last plaintext: UV_EOF, UV_EPROTO... */
     unsigned closes_pending;
+    unsigned inflight;  /* inner writes not completed */
     bool want_read;     /* between the user's read_start and read_stop */
     bool inner_reading; /* the inner transport is started */
     bool handshaken;
     bool fatal;         /* SSL failed: no more SSL calls that write (no close_notify) */
     bool end_delivered; /* read_cb had end_status */
+    bool end_held;      /* a failed handshake's end waits for its alert to be written */
     bool shutting;
     bool closing;
     char *subject; /* the client certificate's, once asked for */
@@ -211,6 +215,12 @@ static void out_done(struct transport_write *w, int status)
     if (status && !tt->write_error)
         tt->write_error = status;
     free(o);
+    tt->inflight--;
+    if (tt->end_held && tt->inflight == 0 && !tt->closing) {
+        tt->end_held = false; /* the alert is out: now the user may hear the end (and close) */
+        if (tt->want_read)
+            uv_idle_start(&tt->pump, on_pump);
+    }
     if (user)
         user->cb(user, status ? status : tt->write_error);
 }
@@ -243,6 +253,8 @@ static int flush_out(struct transport_tls *tt, struct transport_write *user)
         free(o);
         if (!tt->write_error)
             tt->write_error = r;
+    } else {
+        tt->inflight++;
     }
     return r;
 }
@@ -416,6 +428,15 @@ static void pump(struct transport_tls *tt)
             continue;
         if (!tt->end_status || !tt->want_read || tt->closing || tt->end_delivered)
             break;
+        /* The user closes on hearing the end, which cancels queued writes: the alert SSL wrote
+         * for a fatal error goes down first; after a failed handshake (only SSL's own few
+         * bytes queued) the end waits until they are written, so the client learns why. */
+        if (tt->fatal)
+            flush_out(tt, NULL);
+        if (!tt->handshaken && tt->inflight) {
+            tt->end_held = true;
+            break;
+        }
         uv_buf_t none = uv_buf_init(NULL, 0);
         tt->end_delivered = true;
         tt->base.read_cb(&tt->base, tt->end_status, &none);
