@@ -2,8 +2,13 @@
  * Unit tests of route: a real tree in a mkdtemp directory (files, dirs, exec
  * bits, hidden files, a fifo, symlinks inside, out, out-and-back and into a
  * sibling whose name has the root's as a prefix), and every rule of route.h
- * checked with its exact status, script_len, path_info and real path.
+ * checked with its exact status, script_len, path_info and real path, both
+ * with openat2() and with the portable O_NOFOLLOW walk. Then the descriptor
+ * API: what was checked is what is held, also after the tree changes, and no
+ * descriptor is left open on any path.
  */
+#include "build-config.h"
+
 #include "route.h"
 #include "tap.h"
 
@@ -11,10 +16,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+static unsigned mode_flags; /* ORed into every check: 0 or ROUTE_NO_OPENAT2 */
 
 static char top[256];       /* the mkdtemp directory (real path) */
 static char root[PATH_MAX]; /* top/root: the served directory */
@@ -92,6 +100,12 @@ static void build_tree(void)
     link_("../rootevil/x.sh", "root/link-prefix");
     link_("nonexistent", "root/dangling");
     link_("loop", "root/loop");
+    link_("../script.sh", "root/dir/up");
+    link_(".", "root/self");
+    link_("dir/deeper/", "root/link-slash-dir");
+    link_("../outside/nothing", "root/dangling-out");
+    link_(at("outside"), "root/link-abs-out");
+    link_("../../root/dir/../script.sh", "root/dir/out-and-in");
     mkdir_("outside");
     mkfile("outside/secret.sh", 0755);
     link_("../root/script.sh", "outside/back");
@@ -126,7 +140,7 @@ static void check_n(const char *path, long len, unsigned flags, struct want w)
                      : flags == ROUTE_WALK              ? "walk"
                      : flags == ROUTE_EXEC              ? "exec"
                                                         : "plain";
-    enum route_status st = route_resolve(root, path, n, flags, &r);
+    enum route_status st = route_resolve(root, path, n, flags | mode_flags, &r);
 
     if (!ok(st == w.st, "%s [%.*s]: %d", fl, (int)n, path, (int)w.st))
         diag("  got %d (%s)", (int)st, r.why ? r.why : "no reason");
@@ -138,6 +152,17 @@ static void check_n(const char *path, long len, unsigned flags, struct want w)
                 diag("  got %s", r.file ? r.file : "(null)");
         }
         ok(r.st.st_mode != 0, "  st is filled");
+    }
+    if (st == ROUTE_FILE) {
+        struct stat fst;
+        ok(r.fd >= 0 && fstat(r.fd, &fst) == 0 && fst.st_ino == r.st.st_ino &&
+               fst.st_dev == r.st.st_dev && S_ISREG(fst.st_mode),
+           "  fd is the file found");
+        ok(r.dirfd >= 0 && r.name && fstatat(r.dirfd, r.name, &fst, AT_SYMLINK_NOFOLLOW) == 0 &&
+               fst.st_ino == r.st.st_ino,
+           "  name in dirfd is the file found");
+    } else {
+        ok(r.fd == -1 && r.dirfd == -1, "  no descriptor unless a file");
     }
     if (st == ROUTE_FILE && w.path_info) {
         size_t wl = strlen(w.path_info);
@@ -294,6 +319,16 @@ static void test_forbidden(void)
     check("/link-dir-out/no-such-file", 0, E403);
     /* out and back in: the object served is inside */
     check("/link-dir-out/back", WX, FILE_(18, "", "root/script.sh"));
+    check("/dir/out-and-in", WX, FILE_(15, "", "root/script.sh"));
+    /* ".." and "." inside a target, a trailing '/' on a directory's */
+    check("/dir/up/x", WX, FILE_(7, "/x", "root/script.sh"));
+    check("/self/self/dir/sub.sh", WX, FILE_(21, "", "root/dir/sub.sh"));
+    check("/self/", 0, DIR_(6, "root"));
+    check("/link-slash-dir/leaf.sh", WX, FILE_(23, "", "root/dir/deeper/leaf.sh"));
+    /* missing out there is 403 too, also at the end of a link; an absolute link out */
+    check("/dangling-out", WX, E403);
+    check("/link-abs-out/secret.sh", WX, E403);
+    check("/link-abs-out/", 0, E403);
 
     /* permissions only bind a non-root user */
     if (geteuid() != 0) {
@@ -336,16 +371,132 @@ static void test_root_gone(void)
     route_free(&r);
 }
 
-int main(void)
+static int open_fds(void)
 {
-    build_tree();
-    test_inside();
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    if (!d)
+        return -1;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* The descriptor API: flags of what is returned, ROUTE_OPEN, and a zeroed struct. */
+static void test_descriptors(void)
+{
+    struct route r;
+    char buf[16] = "";
+    int fl;
+
+    is_int(route_resolve(root, "/script.sh", 10, WX | mode_flags, &r), ROUTE_FILE, "fd: a script");
+    fl = fcntl(r.fd, F_GETFL);
+    ok(fl >= 0 && (fl & O_PATH), "fd: O_PATH without ROUTE_OPEN (an exec-only file is fine)");
+    ok(fcntl(r.fd, F_GETFD) == FD_CLOEXEC && fcntl(r.dirfd, F_GETFD) == FD_CLOEXEC,
+       "fd, dirfd: close-on-exec");
+    ok(r.name && strcmp(r.name, "script.sh") == 0 && r.name > r.file && r.name[-1] == '/',
+       "name: the last component of file");
+    route_free(&r);
+    ok(r.file == NULL && r.fd == -1 && r.dirfd == -1, "route_free closes and clears");
+    route_free(&r); /* twice: a no-op */
+
+    is_int(route_resolve(root, "/link-in", 8, ROUTE_OPEN | mode_flags, &r), ROUTE_FILE,
+           "ROUTE_OPEN: through a symlink");
+    fl = fcntl(r.fd, F_GETFL);
+    ok(fl >= 0 && !(fl & O_PATH) && (fl & O_ACCMODE) == O_RDONLY, "ROUTE_OPEN: fd is O_RDONLY");
+    ok(pread(r.fd, buf, 9, 0) == 9 && memcmp(buf, "#!/bin/sh", 9) == 0,
+       "ROUTE_OPEN: fd reads the file");
+    ok(strcmp(r.name, "script.sh") == 0, "ROUTE_OPEN: name is the real file's");
+    route_free(&r);
+    is_int(route_resolve(root, "/fifo", 5, ROUTE_OPEN | mode_flags, &r), ROUTE_FORBIDDEN,
+           "ROUTE_OPEN: a fifo is refused, not opened (no hang)");
+    route_free(&r);
+    if (geteuid() != 0) {
+        mkfile("root/unreadable.txt", 0200);
+        is_int(route_resolve(root, "/unreadable.txt", 15, ROUTE_OPEN | mode_flags, &r),
+               ROUTE_FORBIDDEN, "ROUTE_OPEN: an unreadable file is 403");
+        ok(r.fd == -1, "ROUTE_OPEN: and no descriptor");
+        route_free(&r);
+        unlink(at("root/unreadable.txt"));
+    } else {
+        ok(1, "# SKIP permissions bind no root user");
+        ok(1, "# SKIP permissions bind no root user");
+    }
+
+    is_int(route_resolve(root, "/dir/", 5, mode_flags, &r), ROUTE_DIRECTORY, "a directory");
+    ok(r.fd == -1 && r.dirfd == -1 && r.name == NULL, "a directory: no descriptors, no name");
+    route_free(&r);
+
+    /* a zeroed struct (a caller that never resolved): route_free must not close descriptor 0 */
+    memset(&r, 0, sizeof r);
+    route_free(&r);
+    ok(fcntl(0, F_GETFD) >= 0 || errno != EBADF, "route_free of a zeroed struct closes nothing");
+}
+
+/* The race of B4, stepped by hand: the check and the use are the same objects, whatever the
+ * tree becomes in between. */
+static void test_swap_after_check(void)
+{
+    struct route r, s;
+    char buf[32] = "";
+    struct stat st;
+
+    mkdir_("root/sw");
+    mkfile("root/sw/f.sh", 0755);
+    mkdir_("outside/sw");
+    int fd = open(at("outside/sw/f.sh"), O_WRONLY | O_CREAT | O_TRUNC, 0755);
+    if (fd < 0 || write(fd, "OUTSIDE\n", 8) != 8 || close(fd) != 0)
+        die("outside/sw/f.sh");
+
+    is_int(route_resolve(root, "/sw/f.sh", 8, WX | mode_flags, &r), ROUTE_FILE, "swap: checked");
+    is_int(route_resolve(root, "/sw/f.sh", 8, ROUTE_OPEN | mode_flags, &s), ROUTE_FILE,
+           "swap: opened");
+    /* the directory is swapped for a symlink out of the root */
+    if (rename(at("root/sw"), at("root/sw-moved")) != 0)
+        die("rename");
+    link_("../outside/sw", "root/sw");
+    ok(fstatat(r.dirfd, r.name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_ino == r.st.st_ino,
+       "swap: dirfd + name still name the checked file");
+    ok(pread(s.fd, buf, 9, 0) == 9 && memcmp(buf, "#!/bin/sh", 9) == 0,
+       "swap: the opened fd reads the inside file, not the outside one");
+    route_free(&r);
+    route_free(&s);
+    check("/sw/f.sh", WX, E403);
+    check("/sw/f.sh", ROUTE_OPEN, E403);
+    /* cleaned up, so that the next mode builds it again */
+    if (unlink(at("root/sw")) != 0 || unlink(at("root/sw-moved/f.sh")) != 0 ||
+        rmdir(at("root/sw-moved")) != 0 || unlink(at("outside/sw/f.sh")) != 0 ||
+        rmdir(at("outside/sw")) != 0)
+        die("cleanup");
+}
+
+static void run_all(void)
+{
     test_found();
     test_directories();
     test_not_found();
     test_forbidden();
+    test_descriptors();
+    test_swap_after_check();
+}
+
+int main(void)
+{
+    int fds;
+
+    build_tree();
+    fds = open_fds();
+    test_inside();
+    diag("with openat2 where the kernel has it");
+    run_all();
+    diag("with the portable O_NOFOLLOW walk");
+    mode_flags = ROUTE_NO_OPENAT2;
+    run_all();
+    mode_flags = 0;
     test_slash_root();
     test_root_gone();
+    is_int(open_fds(), fds, "no descriptor left open by any of the above");
     rm_tree();
     return tap_done();
 }
