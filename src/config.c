@@ -4,9 +4,12 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <limits.h>
+#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -18,9 +21,9 @@
 enum kind {
     K_BOOL,   /* --x, --x=true|false */
     K_STR,    /* --x=v */
-    K_UINT,   /* --x=N */
+    K_UINT,   /* --x=N, min..max */
     K_PORT,   /* --x=N, 0..65535 */
-    K_SIZE,   /* --x=N (64-bit) */
+    K_SIZE,   /* --x=N (64-bit), min..max */
     K_APPEND, /* repeatable --x=v, collected */
     K_LIST,   /* --x=a,b,c */
     K_LEVEL,  /* --loglevel */
@@ -35,6 +38,8 @@ struct flag {
     enum kind kind;
     size_t off;
     size_t count_off; /* K_APPEND: where the count goes, or 0 */
+    unsigned long long min, max; /* K_UINT, K_SIZE: the values taken */
+    const char *unit;            /* K_UINT, K_SIZE: what max is, for the message */
 };
 
 #define OFF(field) offsetof(struct config, field)
@@ -52,18 +57,18 @@ static const struct flag flags[] = {
     {"staticdir", K_STR, OFF(staticdir), 0},
     {"cgidir", K_STR, OFF(cgidir), 0},
     {"devconsole", K_BOOL, OFF(devconsole), 0},
-    {"maxforks", K_UINT, OFF(maxforks), 0},
-    {"closems", K_UINT, OFF(closems), 0},
-    {"pingms", K_UINT, OFF(pingms), 0},
-    {"maxframesize", K_SIZE, OFF(maxframesize), 0},
+    {"maxforks", K_UINT, OFF(maxforks), 0, 0, UINT_MAX, NULL},
+    {"closems", K_UINT, OFF(closems), 0, 0, CONFIG_MS_MAX, "one hour"},
+    {"pingms", K_UINT, OFF(pingms), 0, 0, CONFIG_MS_MAX, "one hour"},
+    {"maxframesize", K_SIZE, OFF(maxframesize), 0, 0, UINT64_MAX, NULL},
     {"binary", K_BOOL, OFF(binary), 0},
     {"passstderr", K_BOOL, OFF(passstderr), 0},
     {"trust-proxy", K_STR, OFF(trust_proxy_list), 0},
-    {"handshake-timeout", K_UINT, OFF(handshake_timeout_ms), 0},
-    {"cgi-timeout", K_UINT, OFF(cgi_timeout_ms), 0},
-    {"workers", K_UINT, OFF(workers), 0},
-    {"max-header-bytes", K_SIZE, OFF(max_header_bytes), 0},
-    {"max-headers", K_UINT, OFF(max_headers), 0},
+    {"handshake-timeout", K_UINT, OFF(handshake_timeout_ms), 0, 0, CONFIG_MS_MAX, "one hour"},
+    {"cgi-timeout", K_UINT, OFF(cgi_timeout_ms), 0, 1, CONFIG_MS_MAX, "one hour"},
+    {"workers", K_UINT, OFF(workers), 0, 0, UINT_MAX, NULL}, /* 1-256: validate() */
+    {"max-header-bytes", K_SIZE, OFF(max_header_bytes), 0, 1, CONFIG_HEADER_BYTES_MAX, "1 MiB"},
+    {"max-headers", K_UINT, OFF(max_headers), 0, 1, CONFIG_HEADERS_MAX, NULL},
     {"passenv", K_LIST, OFF(passenv), 0},
     {"reverselookup", K_BOOL, OFF(reverselookup), 0},
     {"origin", K_LIST, OFF(origins), 0},
@@ -211,6 +216,22 @@ static int parse_u64(const char *s, unsigned long long max, unsigned long long *
     return 0;
 }
 
+/* A K_UINT or K_SIZE value: a decimal number in f's range, else the reason is printed (-1). */
+static int parse_number(const struct flag *f, const char *name, const char *v,
+                        unsigned long long *out)
+{
+    if (parse_u64(v, UINT64_MAX, out)) {
+        bad("--%s needs a number, not '%s'", name, v);
+        return -1;
+    }
+    if (*out < f->min || *out > f->max) {
+        bad("--%s must be %llu to %llu%s%s%s, not %s", name, f->min, f->max, f->unit ? " (" : "",
+            f->unit ? f->unit : "", f->unit ? ")" : "", v);
+        return -1;
+    }
+    return 0;
+}
+
 /* Appends a string to a NULL-terminated array owned by c. */
 static int append(const char ***arr, size_t *count, const char *v)
 {
@@ -295,8 +316,8 @@ static int set_flag(struct config *c, const struct flag *f, const char *name, co
         *(const char **)(base + f->off) = v;
         return -1;
     case K_UINT:
-        if (parse_u64(v, UINT_MAX, &n))
-            return bad("--%s needs a number, not '%s'", name, v);
+        if (parse_number(f, name, v, &n))
+            return CONFIG_EXIT_BAD;
         *(unsigned *)(base + f->off) = (unsigned)n;
         return -1;
     case K_PORT:
@@ -307,8 +328,8 @@ static int set_flag(struct config *c, const struct flag *f, const char *name, co
             c->port_set = true;
         return -1;
     case K_SIZE:
-        if (parse_u64(v, UINT64_MAX, &n))
-            return bad("--%s needs a number, not '%s'", name, v);
+        if (parse_number(f, name, v, &n))
+            return CONFIG_EXIT_BAD;
         if (f->off == OFF(max_header_bytes))
             *(size_t *)(base + f->off) = (size_t)n;
         else
@@ -334,6 +355,9 @@ static int set_flag(struct config *c, const struct flag *f, const char *name, co
     case K_LIST:
         if (split_list(c, (const char ***)(base + f->off), v))
             return bad("out of memory");
+        /* an empty --origin would refuse every browser: a mistake, not a policy */
+        if (f->off == OFF(origins) && !c->origins[0])
+            return bad("--origin needs at least one origin (host[:port], comma-separated)");
         return -1;
     case K_LEVEL: {
         int level = log_level_parse(v);
@@ -402,6 +426,131 @@ static int real_dir(struct config *c, const char *flag, const char **dir)
     return -1;
 }
 
+/* Whether the real path inner is outer or lies beneath it. */
+static bool path_within(const char *outer, const char *inner)
+{
+    size_t n = strlen(outer);
+    if (n == 1 && outer[0] == '/')
+        return true;
+    return strncmp(outer, inner, n) == 0 && (inner[n] == '\0' || inner[n] == '/');
+}
+
+/*
+ * COMMAND as exec will see it: an ELF file, or "#!interpreter" naming an executable file
+ * (a CR before the newline is a DOS line ending: exec looks for "sh\r"). A text file without
+ * "#!" fails with ENOEXEC on every connection. Other binary formats (binfmt_misc) pass.
+ */
+static int check_executable(const char *path)
+{
+    char head[256], interp[PATH_MAX];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    if (fd < 0)
+        return bad("COMMAND %s: cannot read it: %s", path, strerror(errno));
+    n = read(fd, head, sizeof head);
+    close(fd);
+    if (n < 0)
+        return bad("COMMAND %s: cannot read it: %s", path, strerror(errno));
+    if (n >= 4 && memcmp(head, "\177ELF", 4) == 0)
+        return -1;
+    if (n >= 2 && head[0] == '#' && head[1] == '!') {
+        size_t i = 2, len = 0;
+        while (i < (size_t)n && (head[i] == ' ' || head[i] == '\t'))
+            i++;
+        while (i < (size_t)n && head[i] != '\n' && head[i] != ' ' && head[i] != '\t' &&
+               head[i] != '\r' && len + 1 < sizeof interp)
+            interp[len++] = head[i++];
+        interp[len] = '\0';
+        size_t eol = i;
+        while (eol < (size_t)n && head[eol] != '\n' && head[eol] != '\r')
+            eol++;
+        if (eol < (size_t)n && head[eol] == '\r')
+            return bad("COMMAND %s: its #! line ends in CR LF (DOS line endings): exec would look "
+                       "for an interpreter named \"%s\\r\"; convert the file (e.g. dos2unix)",
+                       path, interp);
+        if (!len)
+            return bad("COMMAND %s: its #! line names no interpreter", path);
+        if (access(interp, X_OK) != 0)
+            return bad("COMMAND %s: its interpreter %s (the #! line): %s", path, interp,
+                       strerror(errno));
+        return -1;
+    }
+    if (memchr(head, '\0', (size_t)n))
+        return -1; /* some other binary format: the kernel may know it */
+    return bad("COMMAND %s: a text file without a #! line: exec cannot run it (add e.g. "
+               "#!/bin/sh as its first line)",
+               path);
+}
+
+static int add_listen(struct config *c, const char *given, const char *host, bool optional)
+{
+    struct config_address *a;
+
+    for (size_t i = 0; i < c->nlisten; i++)
+        if (strcmp(c->listen[i].host, host) == 0)
+            return -1; /* twice: one listener */
+    a = realloc(c->listen, (c->nlisten + 1) * sizeof *a);
+    if (!a)
+        return bad("out of memory");
+    c->listen = a;
+    a += c->nlisten++;
+    memset(a, 0, sizeof *a);
+    a->given = given;
+    snprintf(a->host, sizeof a->host, "%s", host);
+    a->v6 = strchr(host, ':') != NULL;
+    a->optional = optional;
+    return -1;
+}
+
+/*
+ * --address: IP addresses as written; a host name is resolved now (as websocketd does), each of
+ * its addresses one listener ("localhost": 127.0.0.1 and ::1), those a system lacks skipped
+ * at bind time. Everything is checked before anything listens.
+ */
+static int resolve_addresses(struct config *c)
+{
+    for (size_t i = 0; i < c->naddresses; i++) {
+        const char *given = c->addresses[i];
+        struct addrinfo hints, *res = NULL;
+        char host[INET6_ADDRSTRLEN];
+        int r, rc = -1;
+
+        if (!*given)
+            return bad("--address needs an IP address or a host name");
+        if (strlen(given) >= sizeof c->listen[0].host)
+            return bad("--address=%s: too long", given);
+        memset(&hints, 0, sizeof hints);
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_NUMERICHOST;
+        if (getaddrinfo(given, NULL, &hints, &res) == 0) {
+            freeaddrinfo(res);
+            if ((rc = add_listen(c, given, given, false)) >= 0)
+                return rc;
+            continue;
+        }
+        if (strchr(given, ':') || strspn(given, "0123456789.") == strlen(given))
+            return bad("--address=%s: not an IP address (IPv6 as [::1])", given);
+        hints.ai_flags = 0;
+        r = getaddrinfo(given, NULL, &hints, &res);
+        if (r != 0)
+            return bad("--address=%s: cannot resolve the name: %s", given,
+                       r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+        for (struct addrinfo *ai = res; ai && rc < 0; ai = ai->ai_next) {
+            const void *ip = ai->ai_family == AF_INET6
+                                 ? (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
+                                 : (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr;
+            if ((ai->ai_family == AF_INET || ai->ai_family == AF_INET6) &&
+                inet_ntop(ai->ai_family, ip, host, sizeof host))
+                rc = add_listen(c, given, host, res->ai_next != NULL);
+        }
+        freeaddrinfo(res);
+        if (rc >= 0)
+            return rc;
+    }
+    return -1;
+}
+
 static int validate(struct config *c)
 {
     int rc;
@@ -428,12 +577,22 @@ static int validate(struct config *c)
         (rc = real_dir(c, "staticdir", &c->staticdir)) >= 0 ||
         (rc = real_dir(c, "cgidir", &c->cgidir)) >= 0)
         return rc;
+    /* the static files would include the programs themselves, served as text */
+    if (c->dir && c->staticdir &&
+        (path_within(c->dir, c->staticdir) || path_within(c->staticdir, c->dir)))
+        return bad("--staticdir=%s and --dir=%s overlap: the programs' source would be served; "
+                   "give them separate directories",
+                   c->staticdir, c->dir);
     if (c->command) {
         char *p = resolve_command(c->command[0]);
         if (!p)
             return bad("COMMAND not found or not executable: %s", c->command[0]);
         c->command_path = p;
+        if ((rc = check_executable(p)) >= 0)
+            return rc;
     }
+    if ((rc = resolve_addresses(c)) >= 0)
+        return rc;
     if (c->trust_proxy_list) {
         char why[160];
         if (proxy_trust_parse(&c->trust_proxy, c->trust_proxy_list, why, sizeof why) != 0)
@@ -442,6 +601,27 @@ static int validate(struct config *c)
     if (!c->port_set)
         c->port = c->ssl ? 443 : 80;
     return -1;
+}
+
+/*
+ * `wsbridge ./count.sh --port=8123` gives --port=8123 to the program and serves on port 80: say
+ * so (the program still gets it: it may take a --port of its own). -h is too common a program
+ * flag to warn about.
+ */
+static void warn_flags_after_command(char *const *command)
+{
+    for (size_t j = 1; command[j]; j++) {
+        const char *a = command[j], *name;
+        if (a[0] != '-' || a[1] == '\0')
+            continue;
+        name = a + (a[1] == '-' ? 2 : 1);
+        const struct flag *f = find_flag(name, strcspn(name, "="));
+        if (f && f->kind != K_HELP)
+            fprintf(stderr,
+                    "wsbridge: warning: %s comes after COMMAND (%s), so it is passed to the "
+                    "program, not used by wsbridge; put wsbridge's options before COMMAND\n",
+                    a, command[0]);
+    }
 }
 
 static int parse(struct config *c, int argc, char **argv);
@@ -458,6 +638,7 @@ int config_parse(struct config *c, int argc, char **argv)
 static int parse(struct config *c, int argc, char **argv)
 {
     static const char *const default_passenv[] = {"PATH", "LD_LIBRARY_PATH", NULL};
+    bool after_dashes = false;
     int i;
 
     memset(c, 0, sizeof *c);
@@ -477,6 +658,7 @@ static int parse(struct config *c, int argc, char **argv)
     for (i = 1; i < argc; i++) {
         const char *arg = argv[i], *name, *eq, *value = NULL;
         if (strcmp(arg, "--") == 0) {
+            after_dashes = true;
             i++;
             break;
         }
@@ -504,8 +686,11 @@ static int parse(struct config *c, int argc, char **argv)
         if (rc >= 0)
             return rc;
     }
-    if (i < argc)
+    if (i < argc) {
         c->command = argv + i;
+        if (!after_dashes)
+            warn_flags_after_command(c->command);
+    }
     return validate(c);
 }
 
@@ -513,6 +698,7 @@ void config_free(struct config *c)
 {
     proxy_trust_free(&c->trust_proxy);
     free(c->addresses);
+    free(c->listen);
     free(c->passenv);
     free(c->origins);
     free(c->headers);

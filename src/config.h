@@ -27,6 +27,20 @@ enum config_exit {
     CONFIG_EXIT_DEVCONSOLE = 4, /* --devconsole with --staticdir or --cgidir */
 };
 
+/* Largest values of the millisecond options and the header limits. */
+#define CONFIG_MS_MAX 3600000u              /* one hour */
+#define CONFIG_HEADER_BYTES_MAX (1u << 20)  /* --max-header-bytes: 1 MiB */
+#define CONFIG_HEADERS_MAX 10000u           /* --max-headers */
+
+/* One address to listen on, from --address (config_parse resolves host names). */
+struct config_address {
+    const char *given; /* the --address value it came from (IPv6 without brackets) */
+    char host[64];     /* numeric: "127.0.0.1", "::1", "fe80::1%eth0" */
+    bool v6;
+    bool optional;     /* one of a host name's several addresses: skipped if this system
+                          lacks it (EADDRNOTAVAIL, EAFNOSUPPORT) */
+};
+
 struct config_header {
     const char *line; /* "Name: value", as given */
 };
@@ -36,6 +50,9 @@ struct config {
     int port;                  /* 0 -> 80, or 443 with ssl (resolved by config_parse) */
     const char **addresses;    /* --address, repeatable; NULL-terminated; empty = all interfaces */
     size_t naddresses;
+    struct config_address *listen; /* the addresses resolved, duplicates dropped; nlisten 0 when
+                                      no --address: all interfaces */
+    size_t nlisten;
     const char *unixsocket;    /* --unixsocket=PATH or NULL */
     bool ssl;
     const char *sslcert, *sslkey, *sslca;
@@ -49,25 +66,27 @@ struct config {
 
     /* sessions */
     unsigned maxforks;         /* 0 = unlimited */
-    unsigned closems;          /* added to each kill-ladder step */
-    unsigned pingms;           /* 0 = no pings */
+    unsigned closems;          /* added to each kill-ladder step; at most CONFIG_MS_MAX */
+    unsigned pingms;           /* 0 = no pings; at most CONFIG_MS_MAX */
     uint64_t maxframesize;     /* largest inbound message; 0 = unlimited */
     bool binary;
     bool passstderr;
     const char *trust_proxy_list; /* --trust-proxy=LIST as given, or NULL */
     struct proxy_trust trust_proxy; /* parsed; n == 0: no proxy trusted */
-    unsigned handshake_timeout_ms; /* --handshake-timeout, default 10000 */
-    unsigned cgi_timeout_ms;   /* --cgi-timeout: a CGI script silent this long is stopped */
+    unsigned handshake_timeout_ms; /* --handshake-timeout, default 10000; 0: no limit on a
+                                      request's arrival nor on an idle keep-alive connection */
+    unsigned cgi_timeout_ms;   /* --cgi-timeout: a CGI script silent this long is stopped (>= 1) */
     unsigned workers;          /* --workers: server processes (default: the CPUs) */
-    size_t max_header_bytes;   /* --max-header-bytes, default 16384 */
-    unsigned max_headers;      /* --max-headers, default 100 */
+    size_t max_header_bytes;   /* --max-header-bytes, default 16384, 1..CONFIG_HEADER_BYTES_MAX */
+    unsigned max_headers;      /* --max-headers, default 100, 1..CONFIG_HEADERS_MAX */
 
     /* environment */
     const char **passenv;      /* names, NULL-terminated; default PATH, LD_LIBRARY_PATH */
     bool reverselookup;
 
     /* origin policy */
-    const char **origins;      /* --origin list entries, NULL-terminated; NULL = any */
+    const char **origins;      /* --origin list entries, NULL-terminated; NULL = any (never
+                                  empty: an empty --origin is refused) */
     bool sameorigin;
 
     /* extra response headers: all / 101 only / plain HTTP only (NULL-terminated) */

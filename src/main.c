@@ -35,10 +35,13 @@ int main(int argc, char **argv)
         return rc;
     log_set_level(cfg.loglevel);
     /* --unixsocket alone: one listener that only one process can own */
-    if (cfg.workers > 1 && (!cfg.unixsocket || cfg.naddresses || cfg.port_set))
-        rc = workers_run(&cfg);
-    else
-        rc = server_run(&cfg);
+    unsigned n = cfg.workers > 1 && server_uses_tcp(&cfg) ? cfg.workers : 1;
+    struct server_sockets socks;
+    /* every listener is open before anything says "listening" or a worker starts */
+    rc = server_sockets_open(&cfg, n, &socks);
+    if (rc == 0)
+        rc = n > 1 ? workers_run(&cfg, &socks) : server_run(&cfg, &socks);
+    server_sockets_close(&socks, -1);
     config_free(&cfg);
     return rc;
 }

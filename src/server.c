@@ -5,7 +5,12 @@
 
 #include "server.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,15 +54,94 @@ void server_remove_session(struct server *srv, struct session *s)
         maybe_done(srv);
 }
 
+/* ---------------------------------------------------------------- out of descriptors */
+
+/* A connection dropped for want of descriptors: logged at most once a second, with a count. */
+static void out_of_fds(struct server *srv, int err)
+{
+    uint64_t now = uv_now(srv->loop);
+
+    if (srv->fds_logged && now - srv->fds_logged_ms < 1000) {
+        srv->fds_suppressed++;
+        return;
+    }
+    if (srv->fds_suppressed)
+        log_error(0, "accept: %s: new connections are dropped (%u more times since the last "
+                     "message); raise the open file limit (ulimit -n) or lower --maxforks",
+                  uv_strerror(err), srv->fds_suppressed);
+    else
+        log_error(0, "accept: %s: new connections are dropped; raise the open file limit "
+                     "(ulimit -n) or lower --maxforks",
+                  uv_strerror(err));
+    srv->fds_logged = true;
+    srv->fds_logged_ms = now;
+    srv->fds_suppressed = 0;
+}
+
+static void watch_reserve(struct server *srv);
+
+static void reserve_poll_closed(uv_handle_t *h)
+{
+    struct server *srv = h->data;
+
+    close(srv->reserve_fd);
+    srv->reserve_fd = -1;
+    if (!srv->shutting_down)
+        watch_reserve(srv);
+}
+
+static void on_reserve_closed(uv_poll_t *h, int status, int events)
+{
+    struct server *srv = h->data;
+
+    (void)status;
+    (void)events;
+    out_of_fds(srv, UV_EMFILE);
+    srv->reserve_watched = false;
+    uv_close((uv_handle_t *)h, reserve_poll_closed);
+}
+
+/*
+ * libuv keeps one spare descriptor (uv_loop_t's emfile_fd); when accept() fails with EMFILE it
+ * closes it, accepts and closes every pending connection, and opens it again, without telling
+ * the connection callback. To see that happen, the spare becomes the write end of a pipe whose
+ * read end is watched: libuv's close is its hang-up. Skipped (nothing watched) when the spare
+ * or two more descriptors are not there; tried again at the next accepted connection.
+ */
+static void watch_reserve(struct server *srv)
+{
+    int p[2];
+
+    if (srv->reserve_watched || srv->reserve_fd >= 0 || srv->shutting_down ||
+        srv->loop->emfile_fd < 0 || pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0)
+        return;
+    if (dup3(p[1], srv->loop->emfile_fd, O_CLOEXEC) < 0 ||
+        uv_poll_init(srv->loop, &srv->reserve_poll, p[0]) != 0) {
+        close(p[0]);
+        close(p[1]);
+        return;
+    }
+    close(p[1]);
+    srv->reserve_fd = p[0];
+    srv->reserve_poll.data = srv;
+    srv->reserve_watched = true;
+    uv_poll_start(&srv->reserve_poll, UV_READABLE | UV_DISCONNECT, on_reserve_closed);
+}
+
 /* The server, when a new connection is to be taken; NULL after a failure or at shutdown. */
 static struct server *accepting(uv_stream_t *listener, int status)
 {
     struct server *srv = listener->data;
 
+    if (status == UV_EMFILE || status == UV_ENFILE) {
+        out_of_fds(srv, status);
+        return NULL;
+    }
     if (status < 0) {
         log_error(0, "accept: %s", uv_strerror(status));
         return NULL;
     }
+    watch_reserve(srv);
     return srv->shutting_down ? NULL : srv;
 }
 
@@ -108,72 +192,255 @@ static void raise_nofile(void)
     log_info(0, "open file limit: %llu", (unsigned long long)rl.rlim_cur);
 }
 
-void server_address_host(const char *addr, char *host, size_t len)
+/* ---------------------------------------------------------------- TCP listening sockets */
+
+/* --workers: the kernel picks one of our n sockets at random for each new connection. Only
+ * indexes 0..n-1 are chosen: a stranger's socket in the group (same user, SO_REUSEPORT) would
+ * come after ours, which stay open in the supervisor, so it never gets a connection. */
+static void spread_over(int fd, unsigned n)
 {
-    snprintf(host, len, "%s", addr);
-    if (host[0] == '[') {
-        size_t n = strlen(host);
-        if (n >= 2 && host[n - 1] == ']') {
-            memmove(host, host + 1, n - 2);
-            host[n - 2] = '\0';
+    struct sock_filter code[] = {
+        {BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(SKF_AD_OFF + SKF_AD_RANDOM)},
+        {BPF_ALU | BPF_MOD | BPF_K, 0, 0, n},
+        {BPF_RET | BPF_A, 0, 0, 0},
+    };
+    struct sock_fprog prog = {sizeof code / sizeof code[0], code};
+
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog) != 0)
+        log_errno(LOG_DEBUG, 0, errno, "SO_ATTACH_REUSEPORT_CBPF (the kernel spreads by hash)");
+}
+
+/* A TCP socket bound to host:port, listening if listening; the fd, or -errno. */
+static int bind_socket(const char *host, int port, bool reuseport, bool listening)
+{
+    struct addrinfo hints, *ai = NULL;
+    char service[8];
+    int fd, one = 1, zero = 0, err = 0;
+
+    memset(&hints, 0, sizeof hints);
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(service, sizeof service, "%d", port);
+    if (getaddrinfo(host, service, &hints, &ai) != 0)
+        return -EINVAL; /* config_parse checked every address */
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        err = -errno;
+    } else {
+        /* SO_REUSEADDR (as libuv sets it): connections of a previous server in TIME_WAIT do not
+         * block a restart; a listening socket still does */
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (ai->ai_family == AF_INET6) /* "::" takes IPv4 too */
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+        if ((reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
+            bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || (listening && listen(fd, 511) != 0)) {
+            err = -errno;
+            close(fd);
         }
+    }
+    freeaddrinfo(ai);
+    return err ? err : fd;
+}
+
+static int socket_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return 0;
+    return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                          : ((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static void listen_failed(const char *host, int port, bool redirect, int err)
+{
+    bool v6 = strchr(host, ':') != NULL;
+    const char *flag = redirect ? "--redirport" : "--port";
+
+    if (err == EADDRINUSE)
+        log_fatal(0, "cannot listen on %s%s%s port %d: address already in use (another program "
+                     "is listening there)",
+                  v6 ? "[" : "", host, v6 ? "]" : "", port);
+    else if (err == EACCES && port > 0 && port < 1024)
+        log_fatal(0, "cannot listen on %s%s%s port %d: permission denied: ports below 1024 need "
+                     "root or CAP_NET_BIND_SERVICE; choose another with %s",
+                  v6 ? "[" : "", host, v6 ? "]" : "", port, flag);
+    else
+        log_fatal(0, "cannot listen on %s%s%s port %d (%s): %s", v6 ? "[" : "", host,
+                  v6 ? "]" : "", port, flag, strerror(err));
+}
+
+static int add_socket(struct server_sockets *ss, int fd, unsigned worker, bool redirect)
+{
+    struct server_socket *a = realloc(ss->s, (ss->n + 1) * sizeof *a);
+
+    if (!a) {
+        close(fd);
+        return -ENOMEM;
+    }
+    ss->s = a;
+    ss->s[ss->n++] = (struct server_socket){fd, worker, redirect};
+    return 0;
+}
+
+/*
+ * One socket per worker on host:port (the kernel's choice with port 0, returned in *port).
+ * Several workers: each socket has SO_REUSEPORT, and a plain bind first proves that nobody
+ * else listens there (SO_REUSEPORT alone would share the port with another server of ours);
+ * it stays bound, not listening, until ours listen. 0 or -errno.
+ */
+static int open_address(struct server_sockets *ss, const char *host, int *port, unsigned nworkers,
+                        bool redirect)
+{
+    int probe = -1, first = -1, r = 0;
+
+    if (nworkers > 1 && *port != 0 && (probe = bind_socket(host, *port, false, false)) < 0)
+        return probe;
+    for (unsigned w = 0; w < nworkers && r == 0; w++) {
+        int fd = bind_socket(host, *port, nworkers > 1, true);
+        if (fd < 0) {
+            r = fd;
+            break;
+        }
+        if (w == 0) {
+            first = fd;
+            *port = socket_port(fd); /* --port=0: the other workers bind the kernel's choice */
+        }
+        r = add_socket(ss, fd, w, redirect);
+    }
+    if (r == 0 && nworkers > 1)
+        spread_over(first, nworkers);
+    if (probe >= 0)
+        close(probe);
+    return r;
+}
+
+/* --port's or --redirport's sockets on every address. 0 or CONFIG_EXIT_LISTEN (logged). */
+static int open_kind(const struct config *cfg, struct server_sockets *ss, unsigned nworkers,
+                     bool redirect)
+{
+    int port = redirect ? cfg->redirport : ss->port ? ss->port : cfg->port;
+    unsigned before = ss->n;
+    int r;
+
+    if (!cfg->nlisten) {
+        /* all interfaces: "::" takes IPv4 too; 0.0.0.0 where IPv6 is not available */
+        r = open_address(ss, "::", &port, nworkers, redirect);
+        if (r == -EAFNOSUPPORT || r == -EADDRNOTAVAIL)
+            r = open_address(ss, "0.0.0.0", &port, nworkers, redirect);
+        if (r) {
+            listen_failed(r == -EAFNOSUPPORT ? "0.0.0.0" : "::", port, redirect, -r);
+            return CONFIG_EXIT_LISTEN;
+        }
+    }
+    for (size_t i = 0; i < cfg->nlisten; i++) {
+        const struct config_address *a = &cfg->listen[i];
+        r = open_address(ss, a->host, &port, nworkers, redirect);
+        if (r && a->optional && (r == -EAFNOSUPPORT || r == -EADDRNOTAVAIL)) {
+            log_debug(0, "--address=%s: %s is not available here: skipped", a->given, a->host);
+            continue;
+        }
+        if (r) {
+            listen_failed(a->host, port, redirect, -r);
+            return CONFIG_EXIT_LISTEN;
+        }
+    }
+    if (ss->n == before) {
+        log_fatal(0, "no address to listen on");
+        return CONFIG_EXIT_LISTEN;
+    }
+    if (!redirect)
+        ss->port = port;
+    return 0;
+}
+
+bool server_uses_tcp(const struct config *cfg)
+{
+    /* websocketd: --unixsocket alone is the only listener */
+    return !cfg->unixsocket || cfg->naddresses || cfg->port_set;
+}
+
+int server_sockets_open(const struct config *cfg, unsigned nworkers, struct server_sockets *ss)
+{
+    int rc = 0;
+
+    memset(ss, 0, sizeof *ss);
+    if (!server_uses_tcp(cfg))
+        return 0;
+    rc = open_kind(cfg, ss, nworkers, false);
+    if (rc == 0 && cfg->redirport)
+        rc = open_kind(cfg, ss, nworkers, true);
+    if (rc)
+        server_sockets_close(ss, -1);
+    return rc;
+}
+
+void server_sockets_close(struct server_sockets *ss, int keep_worker)
+{
+    bool left = false;
+
+    for (unsigned i = 0; i < ss->n; i++) {
+        if (ss->s[i].fd >= 0 && (keep_worker < 0 || ss->s[i].worker != (unsigned)keep_worker)) {
+            close(ss->s[i].fd);
+            ss->s[i].fd = -1;
+        }
+        left |= ss->s[i].fd >= 0;
+    }
+    if (!left) {
+        free(ss->s);
+        ss->s = NULL;
+        ss->n = 0;
     }
 }
 
-static int listen_one(struct server *srv, const char *addr, bool quiet_fail, bool redirect)
+/* This worker's sockets into the loop, each saying where it listens. */
+static int listen_sockets(struct server *srv, struct server_sockets *ss)
 {
     const struct config *cfg = srv->cfg;
-    struct sockaddr_storage ss;
-    char host[64];
-    uv_tcp_t *tcp = &srv->listeners[srv->nlisteners];
-    int r;
-    bool v6;
-    int want = redirect ? cfg->redirport : srv->port ? srv->port : cfg->port;
 
-    server_address_host(addr, host, sizeof host);
-    v6 = strchr(host, ':') != NULL;
-    if (v6)
-        r = uv_ip6_addr(host, want, (struct sockaddr_in6 *)&ss);
-    else
-        r = uv_ip4_addr(host, want, (struct sockaddr_in *)&ss);
-    if (r) {
-        log_fatal(0, "bad --address '%s': %s", addr, uv_strerror(r));
-        return r;
-    }
-    if (workers_count() > 1) {
-        /* --workers: every worker binds the port beside the others (SO_REUSEPORT) and the
-         * kernel spreads the connections over them */
-        uv_os_fd_t fd;
-        int one = 1;
-        uv_tcp_init_ex(srv->loop, tcp, v6 ? AF_INET6 : AF_INET);
-        if (uv_fileno((uv_handle_t *)tcp, &fd) == 0)
-            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    } else {
+    srv->port = ss->port;
+    for (unsigned i = 0; i < ss->n; i++) {
+        struct server_socket *so = &ss->s[i];
+        uv_tcp_t *tcp = &srv->listeners[srv->nlisteners];
+        struct sockaddr_storage sa;
+        int len = sizeof sa, r;
+        char host[INET6_ADDRSTRLEN] = "?";
+
+        if (so->fd < 0 || so->worker != workers_index())
+            continue;
         uv_tcp_init(srv->loop, tcp);
+        tcp->data = srv;
+        srv->nlisteners++;
+        r = uv_tcp_open(tcp, so->fd);
+        if (r)
+            close(so->fd);
+        so->fd = -1; /* the handle's now */
+        if (r == 0)
+            r = uv_listen((uv_stream_t *)tcp, 511,
+                          so->redirect ? on_redirect_connection : on_connection);
+        if (r) {
+            log_fatal(0, "cannot listen: %s", uv_strerror(r));
+            return CONFIG_EXIT_LISTEN;
+        }
+        uv_tcp_getsockname(tcp, (struct sockaddr *)&sa, &len);
+        bool v6 = sa.ss_family == AF_INET6;
+        if (v6)
+            uv_ip6_name((struct sockaddr_in6 *)&sa, host, sizeof host);
+        else
+            uv_ip4_name((struct sockaddr_in *)&sa, host, sizeof host);
+        int port = ntohs(v6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
+                            : ((struct sockaddr_in *)&sa)->sin_port);
+        if (so->redirect) {
+            srv->nredirect++;
+            log_info(0, "redirecting http://%s%s%s:%d/ to port %d", v6 ? "[" : "", host,
+                     v6 ? "]" : "", port, srv->port);
+            continue;
+        }
+        /* --workers: every worker listens; the first one says so */
+        log_msg(workers_index() ? LOG_DEBUG : LOG_INFO, 0, "listening on %s://%s%s%s:%d/",
+                cfg->ssl ? "wss" : "ws", v6 ? "[" : "", host, v6 ? "]" : "", port);
     }
-    tcp->data = srv;
-    srv->nlisteners++;
-    r = uv_tcp_bind(tcp, (struct sockaddr *)&ss, 0);
-    if (r == 0)
-        r = uv_listen((uv_stream_t *)tcp, 511, redirect ? on_redirect_connection : on_connection);
-    if (r) {
-        if (!quiet_fail)
-            log_fatal(0, "cannot listen on %s port %d: %s", addr, want, uv_strerror(r));
-        return r;
-    }
-    int len = sizeof ss;
-    uv_tcp_getsockname(tcp, (struct sockaddr *)&ss, &len);
-    int port =
-        ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
-    if (redirect) {
-        log_info(0, "redirecting http://%s%s%s:%d/ to port %d", v6 ? "[" : "", host, v6 ? "]" : "",
-                 port, srv->port);
-        return 0;
-    }
-    srv->port = port; /* --port=0: every listener on the port the kernel chose first */
-    /* --workers: every worker listens; the first one says so */
-    log_msg(workers_index() ? LOG_DEBUG : LOG_INFO, 0, "listening on %s://%s%s%s:%d/",
-            cfg->ssl ? "wss" : "ws", v6 ? "[" : "", host, v6 ? "]" : "", port);
     return 0;
 }
 
@@ -269,6 +536,10 @@ static void close_listeners(struct server *srv)
 static void close_server_handles(struct server *srv)
 {
     close_listeners(srv);
+    if (srv->reserve_watched) {
+        srv->reserve_watched = false;
+        uv_close((uv_handle_t *)&srv->reserve_poll, reserve_poll_closed);
+    }
     uv_close((uv_handle_t *)&srv->sigint, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     uv_close((uv_handle_t *)&srv->sighup, NULL);
@@ -339,27 +610,6 @@ static void on_signal(uv_signal_t *h, int signum)
     maybe_done(srv);
 }
 
-/* One listener per --address (all interfaces when none): CONFIG_EXIT_LISTEN unless all bound. */
-static int listen_all(struct server *srv, bool redirect)
-{
-    const struct config *cfg = srv->cfg;
-    unsigned ok = 0;
-
-    if (cfg->naddresses) {
-        for (size_t i = 0; i < cfg->naddresses; i++)
-            if (listen_one(srv, cfg->addresses[i], false, redirect) == 0)
-                ok++;
-        return ok == cfg->naddresses ? 0 : CONFIG_EXIT_LISTEN;
-    }
-    /* All interfaces: "::" (dual stack where the system allows), and 0.0.0.0 if "::" could not
-     * take IPv4 too (or IPv6 is off). */
-    if (listen_one(srv, "[::]", true, redirect) == 0)
-        ok++;
-    if (listen_one(srv, "0.0.0.0", ok != 0, redirect) == 0)
-        ok++;
-    return ok ? 0 : CONFIG_EXIT_LISTEN;
-}
-
 static void on_sighup(uv_signal_t *h, int signum)
 {
     struct server *srv = h->data;
@@ -378,7 +628,7 @@ static void on_sighup(uv_signal_t *h, int signum)
         log_error(0, "SIGHUP: reload failed: the previous certificate and key stay in use");
 }
 
-int server_run(const struct config *cfg)
+int server_run(const struct config *cfg, struct server_sockets *ss)
 {
     struct server srv;
     unsigned n;
@@ -404,22 +654,20 @@ int server_run(const struct config *cfg)
             return CONFIG_EXIT_BAD;
         }
     }
-    n = cfg->naddresses ? (unsigned)cfg->naddresses : 2;
-    srv.listeners = calloc(2 * n, sizeof *srv.listeners); /* --port's and --redirport's */
+    n = 0;
+    for (unsigned i = 0; i < ss->n; i++)
+        n += ss->s[i].fd >= 0 && ss->s[i].worker == workers_index();
+    srv.listeners = calloc(n ? n : 1, sizeof *srv.listeners); /* --port's, then --redirport's */
     if (!srv.listeners) {
         SSL_CTX_free(srv.ssl_ctx);
         return CONFIG_EXIT_BAD;
     }
-    /* websocketd: --unixsocket alone is the only listener */
-    if (cfg->unixsocket && workers_index() == 0 && listen_unix(&srv) != 0)
+    srv.reserve_fd = -1;
+    rc = listen_sockets(&srv, ss);
+    if (rc == 0)
+        watch_reserve(&srv);
+    if (rc == 0 && cfg->unixsocket && workers_index() == 0 && listen_unix(&srv) != 0)
         rc = CONFIG_EXIT_LISTEN;
-    if (rc == 0 && (!cfg->unixsocket || cfg->naddresses || cfg->port_set))
-        rc = listen_all(&srv, false);
-    if (rc == 0 && cfg->redirport) {
-        unsigned before = srv.nlisteners;
-        rc = listen_all(&srv, true);
-        srv.nredirect = srv.nlisteners - before;
-    }
 
     uv_signal_init(srv.loop, &srv.sigint);
     uv_signal_init(srv.loop, &srv.sigterm);

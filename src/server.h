@@ -1,8 +1,9 @@
 /*
  * server: the listeners, the table of sessions, signals and shutdown.
  *
- * One listener per --address (IPv4, or IPv6 written [::1]; none given:
- * all interfaces, IPv6 and IPv4) on --port; each logs at INFO
+ * One listener per --address (IPv4, IPv6 written [::1], or each address of
+ * a host name; none given: all interfaces, IPv6 and IPv4) on --port, opened
+ * by server_sockets_open() before any worker runs; each logs at INFO
  * "listening on ws://HOST:PORT/" ("wss://" under --ssl) with the real port
  * (--port=0: the kernel's choice). --redirport: one more listener per
  * address, answering with a redirect (redirect.h). --unixsocket=PATH: a
@@ -13,7 +14,8 @@
  * SIGHUP under --ssl: the certificate and key are read again for new
  * connections (open ones keep theirs); a failure keeps the old ones;
  * without --ssl it is logged and ignored. RLIMIT_NOFILE's soft limit is
- * raised to the hard one. SIGPIPE is ignored. SIGINT/SIGTERM: stop
+ * raised to the hard one; a connection refused for want of descriptors
+ * (EMFILE, ENFILE) is logged, at most once a second with a count. SIGPIPE is ignored. SIGINT/SIGTERM: stop
  * accepting, close 1001 to every client, stop every child with the kill
  * ladder, return 0 once all sessions are gone; after SERVER_SHUTDOWN_MS + closems whatever is left
  * is killed (SIGKILL to each group) and closed. A second signal does that at once.
@@ -58,13 +60,50 @@ struct server {
     bool forced;       /* every group got SIGKILL */
     bool gave_up;      /* sessions remained after that: exit regardless */
     char software[64]; /* "wsbridge/0.1.0" */
+    /* out of descriptors: libuv's spare descriptor watched (server.c), the log rate-limited */
+    uv_poll_t reserve_poll;
+    int reserve_fd; /* the watched pipe's read end, or -1 */
+    bool reserve_watched;
+    bool fds_logged;
+    uint64_t fds_logged_ms;
+    unsigned fds_suppressed;
 };
 
-/* An --address as a host for inet_pton: "[::1]" -> "::1", others as they are. */
-void server_address_host(const char *addr, char *host, size_t len);
+/* One TCP listening socket, opened before any worker starts. */
+struct server_socket {
+    int fd;          /* -1 once closed or handed to a libuv handle */
+    unsigned worker; /* the worker that accepts on it (0 when single) */
+    bool redirect;   /* a --redirport listener */
+};
 
-/* Runs until shutdown. Returns the exit code (0, or CONFIG_EXIT_LISTEN). */
-int server_run(const struct config *cfg);
+struct server_sockets {
+    struct server_socket *s; /* --port's, then --redirport's */
+    unsigned n;
+    int port; /* --port's real port (the kernel's choice with --port=0) */
+};
+
+/* Whether TCP is listened on at all (not with --unixsocket alone). */
+bool server_uses_tcp(const struct config *cfg);
+
+/*
+ * Binds and listens on every address (cfg->listen, or all interfaces: "::" with IPv4 too, or
+ * 0.0.0.0 without IPv6), --port then --redirport, one socket per worker, before any worker
+ * starts, so that a failure is reported once and nothing has said "listening". With several
+ * workers the sockets set SO_REUSEPORT, after a plain bind proved that no one else listens
+ * there. Returns 0, or CONFIG_EXIT_LISTEN after logging why (address in use, a port below 1024
+ * without privileges, ...); then nothing is left open. A host name's address the system lacks
+ * (::1 without IPv6) is skipped.
+ */
+int server_sockets_open(const struct config *cfg, unsigned nworkers, struct server_sockets *ss);
+
+/* Closes every socket but keep_worker's (all: keep_worker < 0); frees ss once none is left. */
+void server_sockets_close(struct server_sockets *ss, int keep_worker);
+
+/*
+ * Runs until shutdown on this worker's sockets of ss (they pass to the loop) and, in worker 0,
+ * --unixsocket. Returns the exit code (0, or CONFIG_EXIT_LISTEN).
+ */
+int server_run(const struct config *cfg, struct server_sockets *ss);
 
 /*
  * A new connection from listener (one of the --port listeners or the Unix

@@ -72,47 +72,12 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/*
- * --port=0: the kernel picks one port for all workers. A socket bound with SO_REUSEPORT to
- * the first address reserves it (never listening: it receives no connections); the workers
- * bind the same port beside it. Returns the fd (kept open) and sets *port, or -1.
- */
-static int reserve_port(const struct config *cfg, int *port)
-{
-    const char *addr = cfg->naddresses ? cfg->addresses[0] : "::";
-    char host[64];
-    struct addrinfo hints, *ai = NULL;
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    int fd = -1, one = 1;
-
-    server_address_host(addr, host, sizeof host);
-    memset(&hints, 0, sizeof hints);
-    hints.ai_flags = AI_NUMERICHOST;
-    hints.ai_socktype = SOCK_STREAM;
-    if (getaddrinfo(host, "0", &hints, &ai) != 0 && (cfg->naddresses ||
-                                                    getaddrinfo("0.0.0.0", "0", &hints, &ai) != 0))
-        return -1;
-    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
-                    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
-                    getsockname(fd, (struct sockaddr *)&ss, &len) != 0)) {
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(ai);
-    if (fd >= 0)
-        *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                               : ((struct sockaddr_in *)&ss)->sin_port);
-    return fd;
-}
-
 struct worker {
     pid_t pid;
     uint64_t started_ms;
 };
 
-static pid_t start_worker(const struct config *cfg, unsigned i, int reserved_fd,
+static pid_t start_worker(const struct config *cfg, unsigned i, struct server_sockets *socks,
                           const sigset_t *old)
 {
     pid_t pid = fork();
@@ -121,12 +86,11 @@ static pid_t start_worker(const struct config *cfg, unsigned i, int reserved_fd,
         return pid;
     /* the worker */
     my_index = i;
-    if (reserved_fd >= 0)
-        close(reserved_fd);
+    server_sockets_close(socks, (int)i); /* the other workers' are theirs */
     prctl(PR_SET_PDEATHSIG, SIGTERM); /* the supervisor killed: shut down gracefully */
     sigprocmask(SIG_SETMASK, old, NULL);
     struct config copy = *cfg;
-    _exit(server_run(&copy));
+    _exit(server_run(&copy, socks));
 }
 
 static void signal_all(struct worker *w, unsigned n, int sig)
@@ -136,12 +100,12 @@ static void signal_all(struct worker *w, unsigned n, int sig)
             kill(w[i].pid, sig);
 }
 
-int workers_run(const struct config *cfg0)
+int workers_run(const struct config *cfg0, struct server_sockets *socks)
 {
     struct config cfg = *cfg0;
     struct worker w[WORKERS_MAX];
     sigset_t set, old;
-    int reserved = -1, rc = 0;
+    int rc = 0;
     unsigned alive = 0, n = cfg.workers;
     bool stopping = false;
 
@@ -154,13 +118,6 @@ int workers_run(const struct config *cfg0)
         return CONFIG_EXIT_BAD;
     }
     memset(counts, 0, sizeof *counts);
-    if (cfg.port == 0) { /* explicit --port=0 */
-        reserved = reserve_port(&cfg, &cfg.port);
-        if (reserved < 0) {
-            log_fatal(0, "cannot reserve a port for the workers: %s", strerror(errno));
-            return CONFIG_EXIT_LISTEN;
-        }
-    }
     /* Programs orphaned by a dying worker are reaped here rather than left to init. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     sigemptyset(&set);
@@ -171,7 +128,7 @@ int workers_run(const struct config *cfg0)
     sigprocmask(SIG_BLOCK, &set, &old);
     log_info(0, "starting %u workers", n);
     for (unsigned i = 0; i < n; i++) {
-        w[i].pid = start_worker(&cfg, i, reserved, &old);
+        w[i].pid = start_worker(&cfg, i, socks, &old);
         w[i].started_ms = now_ms();
         if (w[i].pid < 0) {
             log_fatal(0, "fork: %s", strerror(errno));
@@ -194,6 +151,7 @@ int workers_run(const struct config *cfg0)
         } else if (sig == SIGINT || sig == SIGTERM) {
             log_info(0, "signal %d: stopping %u workers", sig, alive);
             stopping = true;
+            server_sockets_close(socks, -1); /* new connections: refused, not queued */
             signal_all(w, n, sig); /* a second signal: the workers stop at once */
         } else if (sig == SIGCHLD) {
             pid_t pid;
@@ -220,13 +178,14 @@ int workers_run(const struct config *cfg0)
                               WIFEXITED(st) ? code : WTERMSIG(st));
                     rc = code == CONFIG_EXIT_LISTEN ? CONFIG_EXIT_LISTEN : CONFIG_EXIT_BAD;
                     stopping = true;
+                    server_sockets_close(socks, -1);
                     signal_all(w, n, SIGTERM);
                     continue;
                 }
                 log_error(0, "worker %u (pid %d) died (%s %d): starting it again", i, pid,
                           WIFEXITED(st) ? "exit status" : "signal",
                           WIFEXITED(st) ? code : WTERMSIG(st));
-                w[i].pid = start_worker(&cfg, i, reserved, &old);
+                w[i].pid = start_worker(&cfg, i, socks, &old);
                 w[i].started_ms = now_ms();
                 if (w[i].pid > 0)
                     alive++;
@@ -234,8 +193,7 @@ int workers_run(const struct config *cfg0)
         }
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
-    if (reserved >= 0)
-        close(reserved);
+    server_sockets_close(socks, -1);
     munmap(counts, sizeof *counts);
     counts = &local_counts;
     log_info(0, "all workers ended");

@@ -2,12 +2,15 @@
  * workers: --workers=N, N server processes sharing the listening ports.
  *
  * With N > 1 the process that parsed the command line becomes a small
- * supervisor that never runs an event loop: it fixes the port (--port=0:
- * one kernel choice for every worker), maps a shared counter for
- * --maxforks, forks N workers and waits. Each worker is an ordinary
- * server_run() whose TCP listeners set SO_REUSEPORT, so the kernel spreads
- * new connections over the workers; it reaps its own children. The
- * --unixsocket listener belongs to worker 0 alone.
+ * supervisor that never runs an event loop: main() has opened the
+ * listening sockets (server_sockets_open: one per worker and address, with
+ * SO_REUSEPORT, --port=0 one kernel choice for all), it maps a shared
+ * counter for --maxforks, forks N workers and waits, holding every socket
+ * open so that a restarted worker finds its own again and no stranger joins
+ * the group. Each worker is an ordinary server_run() on its sockets; the
+ * kernel spreads new connections over them; it reaps its own children. The
+ * --unixsocket listener belongs to worker 0 alone. Stopping, the supervisor
+ * closes its copies of the sockets at once.
  *
  * Signals to the supervisor: SIGINT/SIGTERM are passed to every worker,
  * which shut down gracefully (a second one: at once); the supervisor
@@ -23,9 +26,11 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "server.h"
 
-/* Runs cfg->workers workers (> 1) until shutdown; returns the exit code. */
-int workers_run(const struct config *cfg);
+/* Runs cfg->workers workers (> 1) on socks (server_sockets_open for as many) until shutdown;
+ * returns the exit code. socks is closed when it returns. */
+int workers_run(const struct config *cfg, struct server_sockets *socks);
 
 /* The global --maxforks count (shared by the workers), or the process's own when single.
  * Takes one slot unless max is reached (max 0: unlimited). */

@@ -185,10 +185,12 @@ static void test_every_flag(void)
     config_free(&c);
     refused(parse(&c, "--trust-proxy=10.0.0.0/8,example.com", "cat", NULL),
             "--trust-proxy: 'example.com' is not an address", "--trust-proxy names the bad entry");
-    rc = parse(&c, "--passenv=", "--origin=", "cat", NULL);
-    ok(rc == -1 && c.passenv && !c.passenv[0] && c.origins && !c.origins[0],
-       "empty --passenv and --origin are empty lists");
+    rc = parse(&c, "--passenv=", "cat", NULL);
+    ok(rc == -1 && c.passenv && !c.passenv[0], "an empty --passenv is an empty list");
     config_free(&c);
+    refused(parse(&c, "--origin=", "cat", NULL), "--origin needs at least one origin",
+            "an empty --origin is refused (it would refuse every browser)");
+    refused(parse(&c, "--origin= , ", "cat", NULL), "--origin needs", "--origin of blanks too");
     rc = parse(&c, "/bin/sh", "-c", "echo", NULL);
     ok(rc == -1 && c.command_path && c.command_path[0] == '/' && strcmp(c.command[1], "-c") == 0,
        "COMMAND with a '/' is used as a path, resolved to an absolute one (%s)",
@@ -198,6 +200,49 @@ static void test_every_flag(void)
     is_int(log_level_parse("access"), LOG_ACCESS, "log level names: access");
     is_int(log_level_parse("fatal"), LOG_FATAL, "log level names: fatal");
     is_int(log_level_parse("loud"), -1, "log level names: unknown -> -1");
+}
+
+/* Issue 10: values checked and addresses resolved before anything listens. */
+static void test_hardening(void)
+{
+    struct config c;
+    int rc = parse(&c, "--closems=3600000", "--pingms=3600000", "--handshake-timeout=0",
+                   "--max-header-bytes=1048576", "--max-headers=10000", "cat", NULL);
+    ok(rc == -1 && c.closems == 3600000 && c.pingms == 3600000 && c.handshake_timeout_ms == 0 &&
+           c.max_header_bytes == 1048576 && c.max_headers == 10000,
+       "the maxima and --handshake-timeout=0 are taken");
+    config_free(&c);
+    refused(parse(&c, "--closems=4294967295", "cat", NULL), "--closems must be 0 to 3600000",
+            "the range is in the message");
+
+    rc = parse(&c, "--address=[::1]", "--address=127.0.0.1", "--address=127.0.0.1", "cat", NULL);
+    ok(rc == -1 && c.nlisten == 2 && strcmp(c.listen[0].host, "::1") == 0 && c.listen[0].v6 &&
+           strcmp(c.listen[1].host, "127.0.0.1") == 0 && !c.listen[1].v6 && !c.listen[1].optional,
+       "addresses as written, a duplicate dropped");
+    config_free(&c);
+    rc = parse(&c, "--address=localhost", "cat", NULL);
+    bool v4 = false;
+    for (size_t i = 0; rc == -1 && i < c.nlisten; i++)
+        v4 |= strcmp(c.listen[i].host, "127.0.0.1") == 0 && strcmp(c.listen[i].given, "localhost") == 0;
+    ok(rc == -1 && v4, "--address=localhost resolves to 127.0.0.1 (%zu addresses)", c.nlisten);
+    config_free(&c);
+
+    rc = parse(&c, "--dir=/tmp", "--staticdir=/tmp", NULL);
+    ok(rc == CONFIG_EXIT_BAD && strstr(err, "overlap"), "--staticdir = --dir refused (%s)", err);
+    rc = parse(&c, "--dir=/tmp", "--staticdir=/", NULL);
+    ok(rc == CONFIG_EXIT_BAD && strstr(err, "overlap"), "--dir inside --staticdir refused");
+    rc = parse(&c, "--dir=/usr", "--staticdir=/usrx-not-inside", NULL);
+    ok(rc == CONFIG_EXIT_BAD && strstr(err, "not a directory"), "a prefix is not inside");
+
+    rc = parse(&c, "cat", "--port=8123", "-x", "--maxforks", "3", NULL);
+    ok(rc == -1 && strstr(err, "warning: --port=8123 comes after COMMAND") &&
+           strstr(err, "warning: --maxforks comes after") && !strstr(err, "-x comes"),
+       "our flags after COMMAND are warned about (%s)", err);
+    ok(c.port == 80 && strcmp(c.command[1], "--port=8123") == 0, "and still go to the program");
+    config_free(&c);
+    rc = parse(&c, "--", "cat", "--port=8123", NULL);
+    ok(rc == -1 && !strstr(err, "warning"), "not after --");
+    config_free(&c);
 }
 
 static void test_exit_codes(void)
@@ -227,6 +272,19 @@ static void test_exit_codes(void)
         {"--header=X-A: 1\r\nX-B: 2", "--header with CR/LF"},
         {"--header-ws=: v", "--header-ws with no name"},
         {"--header-http=X-A 1", "--header-http without a colon"},
+        /* ranges: no 32-bit wrap of closems + a ladder step, no 0 that means nothing */
+        {"--closems=4294967295", "--closems past one hour"},
+        {"--closems=3600001", "--closems one past the maximum"},
+        {"--pingms=3600001", "--pingms past one hour"},
+        {"--handshake-timeout=3600001", "--handshake-timeout past one hour"},
+        {"--cgi-timeout=0", "--cgi-timeout=0 (would time out at once)"},
+        {"--max-header-bytes=0", "--max-header-bytes=0"},
+        {"--max-header-bytes=1048577", "--max-header-bytes past 1 MiB"},
+        {"--max-headers=0", "--max-headers=0"},
+        {"--max-headers=10001", "--max-headers past 10000"},
+        {"--address=", "an empty --address"},
+        {"--address=127.0.0.300", "an IPv4 address out of range"},
+        {"--address=[::zz]", "a bad IPv6 address"},
     };
     for (size_t i = 0; i < sizeof bad_values / sizeof bad_values[0]; i++) {
         char flag[32];
@@ -266,6 +324,7 @@ int main(void)
     test_defaults();
     test_syntax();
     test_every_flag();
+    test_hardening();
     test_exit_codes();
     return tap_done();
 }
