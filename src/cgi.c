@@ -395,6 +395,7 @@ void cgi_start(struct http_resp *r, struct route *rt)
     req.content_length = clen;
     req.content_type = ctype ? ctype->value : "";
     env = child_env_build(&req);
+    child_exec_checked(&s->child, rt); /* run the file checked, not rt->file again (B4) */
     rc = env ? session_spawn(s, rt->file, argv, env, on_exit_cb) : UV_ENOMEM;
     free(env);
     if (rc) {

@@ -4,17 +4,20 @@
 #include "build-config.h"
 
 #include "child.h"
+#include "route.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -173,9 +176,11 @@ static void close_fds(int *fd, size_t n)
  * signal at its default and none blocked (SIGPIPE is ignored here and
  * SIG_IGN survives exec), and the three pipe ends on 0, 1, 2. Every other
  * descriptor of ours is close-on-exec. The exec error comes back as the
- * return value (ENOENT, EACCES, ENOEXEC...).
+ * return value (ENOENT, EACCES, ENOEXEC...). dir >= 0: the child changes to
+ * that directory first and file is a name there (child_exec_checked).
  */
-static int spawn(const char *file, char *const *argv, char *const *env, const int fd[3], int *pid)
+static int spawn(const char *file, int dir, char *const *argv, char *const *env, const int fd[3],
+                 int *pid)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
@@ -193,6 +198,8 @@ static int spawn(const char *file, char *const *argv, char *const *env, const in
     sigfillset(&all);
     for (int i = 0; i < 3 && r == 0; i++)
         r = posix_spawn_file_actions_adddup2(&fa, fd[i], i);
+    if (r == 0 && dir >= 0)
+        r = posix_spawn_file_actions_addfchdir_np(&fa, dir); /* glibc >= 2.29 */
     if (r == 0)
         r = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
                                               POSIX_SPAWN_SETSIGDEF);
@@ -210,13 +217,46 @@ static int spawn(const char *file, char *const *argv, char *const *env, const in
     return 0;
 }
 
+void child_exec_checked(struct child *c, const struct route *rt)
+{
+    c->exec_name = rt->name;
+    c->exec_dir = rt->dirfd;
+    c->exec_dev = rt->st.st_dev;
+    c->exec_ino = rt->st.st_ino;
+}
+
+/* child_exec_checked(): "./NAME" into buf if NAME in the directory is still the file checked
+ * (0), else a UV error. */
+static int checked_name(const struct child *c, char *buf, size_t cap)
+{
+    struct stat st;
+
+    if (fstatat(c->exec_dir, c->exec_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return -errno;
+    if (S_ISLNK(st.st_mode))
+        return UV_ELOOP;
+    if (st.st_dev != c->exec_dev || st.st_ino != c->exec_ino)
+        return UV_ENOENT;
+    if ((size_t)snprintf(buf, cap, "./%s", c->exec_name) >= cap)
+        return UV_ENAMETOOLONG;
+    return 0;
+}
+
 int child_spawn(struct child *c, uv_loop_t *loop, const char *file, char *const *argv,
                 char *const *env, unsigned closems)
 {
     /* [0] stdin read end (theirs), [1] its write end (ours); then stdout's and stderr's
      * read end (ours) and write end (theirs) */
     int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
-    int r, pid = 0;
+    int r, pid = 0, dir = -1, checked = 0;
+    char name[NAME_MAX + 3];
+
+    if (c->exec_name) { /* one spawn only: taken now, whatever happens next */
+        dir = c->exec_dir;
+        checked = checked_name(c, name, sizeof name);
+        c->exec_name = NULL;
+        file = name;
+    }
 
     c->pid = 0;
     c->exited = false;
@@ -242,7 +282,11 @@ int child_spawn(struct child *c, uv_loop_t *loop, const char *file, char *const 
         r = -errno;
         goto fail;
     }
-    r = spawn(file, argv, env, (const int[3]){in[0], out[1], err[1]}, &pid);
+    if (checked != 0) { /* a failed spawn like any other: the handles are initialised */
+        r = checked;
+        goto fail;
+    }
+    r = spawn(file, dir, argv, env, (const int[3]){in[0], out[1], err[1]}, &pid);
     close_fds((int[]){in[0], out[1], err[1]}, 3);
     in[0] = out[1] = err[1] = -1;
     if (r != 0)

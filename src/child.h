@@ -3,7 +3,8 @@
  *
  * child_spawn() starts it with posix_spawn (its own session and process
  * group, pid == pgid; default signal dispositions, nothing blocked),
- * stdin/stdout/stderr as pipes, the current directory unchanged, and the
+ * stdin/stdout/stderr as pipes, the current directory unchanged (a program
+ * from --dir or --cgidir: its own directory, see child_exec_checked), and the
  * environment child_env_build() makes. A program that cannot start is an
  * error return (the exec failure reaches the parent: UV_ENOENT, UV_EACCES),
  * never a child that dies later. posix_spawn is glibc's vfork-style clone:
@@ -32,6 +33,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <uv.h>
 
@@ -53,6 +55,10 @@ struct child {
     uv_pipe_t in, out, err; /* stdin (we write), stdout and stderr (we read) */
 
     /* private */
+    const char *exec_name; /* child_exec_checked(): a name in exec_dir, for the next spawn */
+    int exec_dir;
+    dev_t exec_dev;
+    ino_t exec_ino;
     struct child *reap_next; /* the reaper's pid table */
     uv_timer_t timer;
     unsigned closems;
@@ -70,6 +76,29 @@ struct child {
  */
 int child_spawn(struct child *c, uv_loop_t *loop, const char *file, char *const *argv,
                 char *const *env, unsigned closems);
+
+/*
+ * Makes the next child_spawn() on c run the file that route_resolve() checked
+ * (rt: a ROUTE_FILE result, kept alive and unfreed until child_spawn
+ * returns) instead of looking file up again: the program starts in rt's
+ * directory (rt->dirfd, the directory checked, whatever its path names by
+ * then) and is executed as "./NAME" there, after one more check that NAME in
+ * it is still the file checked (else UV_ELOOP when it became a symlink,
+ * UV_ENOENT otherwise). file and argv[0] stay what the caller passes (the
+ * real path, for logs and SCRIPT_FILENAME).
+ *
+ * Why not fexecve()/execveat() on rt->fd, which would leave no window at
+ * all: for a #! script the interpreter gets "/dev/fd/N" as the script's
+ * path ($0, sys.argv[0], __FILE__), so `dirname "$0"` and imports next to
+ * the script break, and N must stay open (not close-on-exec) in the
+ * program. Here $0 is "./NAME" in its own directory: meaningful. What
+ * stays path-based is NAME itself inside the checked directory, between
+ * the check and the exec: replacing it takes write access to that directory,
+ * where one could as well put a program of one's own. The cost: the program
+ * starts in its directory, not in the server's (CGI's usual convention).
+ */
+struct route;
+void child_exec_checked(struct child *c, const struct route *rt);
 
 /*
  * The reaper: a SIGCHLD handler on the loop that reaps every child of this

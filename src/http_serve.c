@@ -334,7 +334,9 @@ static bool etag_listed(const char *list, const char *etag)
     return false;
 }
 
-static void serve_file(struct http_resp *r, const char *file)
+/* file: the real path (MIME type, log); fd: that file as route_resolve(ROUTE_OPEN) checked and
+ * opened it, taken over here: never opened again by path (B4). */
+static void serve_file(struct http_resp *r, const char *file, int fd)
 {
     struct session *s = r->s;
     struct handshake *hs = s->hs;
@@ -347,10 +349,10 @@ static void serve_file(struct http_resp *r, const char *file)
     char *head;
     size_t hlen;
 
-    r->fd = open(file, O_RDONLY | O_CLOEXEC);
-    if (r->fd < 0 || fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        log_info(s->id, "cannot open %s: %s", file, r->fd < 0 ? strerror(errno) : "not a file");
-        http_reply_status(r, errno == EACCES ? 403 : 404, "");
+    r->fd = fd;
+    if (fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        log_info(s->id, "cannot stat %s: %s", file, strerror(errno));
+        http_reply_status(r, 404, "");
         return;
     }
     snprintf(etag, sizeof etag, "\"%" PRIx64 "-%" PRIx64 "\"",
@@ -412,12 +414,12 @@ send:
 }
 
 /* Directory URL: with a trailing '/', its index.html; without, a redirect to it. */
-static void serve_directory(struct http_resp *r, const char *dir)
+static void serve_directory(struct http_resp *r)
 {
     struct session *s = r->s;
     struct handshake *hs = s->hs;
     char *index;
-    struct stat st;
+    struct route rt;
 
     if (hs->path_len == 0 || hs->path[hs->path_len - 1] != '/') {
         /* One leading '/' only: "//host/" would be a redirect off-site. */
@@ -438,23 +440,24 @@ static void serve_directory(struct http_resp *r, const char *dir)
         free(f);
         return;
     }
-    if (asprintf(&index, "%s/index.html", dir) < 0) {
+    /* the URL + index.html through the route again: a symlink must stay inside too, and the
+     * file served is the one checked */
+    if (asprintf(&index, "%.*sindex.html", (int)hs->path_len, hs->path) < 0) {
         r->failed = true;
         http_resp_done(r);
         return;
     }
-    /* index.html itself may be a symlink: it must stay inside too */
-    char *real = realpath(index, NULL);
+    enum route_status rs =
+        route_resolve(s->srv->cfg->staticdir, index, strlen(index), ROUTE_OPEN, &rt);
     free(index);
-    if (!real || stat(real, &st) != 0 || !S_ISREG(st.st_mode) ||
-        !route_inside(s->srv->cfg->staticdir, real) ||
-        (s->srv->cfg->cgidir && route_inside(s->srv->cfg->cgidir, real))) {
-        free(real);
+    if (rs != ROUTE_FILE || (s->srv->cfg->cgidir && route_inside(s->srv->cfg->cgidir, rt.file))) {
+        route_free(&rt);
         http_reply_status(r, 404, ""); /* no listings */
         return;
     }
-    serve_file(r, real);
-    free(real);
+    serve_file(r, rt.file, rt.fd);
+    rt.fd = -1; /* serve_file took it */
+    route_free(&rt);
 }
 
 static void serve_static(struct http_resp *r)
@@ -468,17 +471,18 @@ static void serve_static(struct http_resp *r)
         http_reply_status(r, 405, "Allow: GET, HEAD\r\n");
         return;
     }
-    rs = route_resolve(cfg->staticdir, s->hs->path, s->hs->path_len, 0, &rt);
+    rs = route_resolve(cfg->staticdir, s->hs->path, s->hs->path_len, ROUTE_OPEN, &rt);
     if (rs == ROUTE_FILE && cfg->cgidir && route_inside(cfg->cgidir, rt.file)) {
         rs = ROUTE_FORBIDDEN; /* a script's source is never served */
         rt.why = "inside --cgidir";
     }
     switch (rs) {
     case ROUTE_FILE:
-        serve_file(r, rt.file);
+        serve_file(r, rt.file, rt.fd);
+        rt.fd = -1; /* serve_file took it */
         break;
     case ROUTE_DIRECTORY:
-        serve_directory(r, rt.file);
+        serve_directory(r);
         break;
     default:
         log_info(s->id, "%s: %d (%s)", s->path ? s->path : "-", (int)rs, rt.why ? rt.why : "");

@@ -598,6 +598,7 @@ static void upgrade(struct session *s, struct bridge_buf *owner, uint8_t *rest, 
         dir_argv[0] = rt.file;
         dir_argv[1] = NULL;
         argv = dir_argv;
+        child_exec_checked(&s->child, &rt); /* run the file checked, not rt.file again (B4) */
     } else if (!cfg->command || !cfg->command_path) {
         http_error(s, 404, "no program to serve"); /* only --staticdir/--cgidir */
         return;
