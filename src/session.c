@@ -190,7 +190,7 @@ static void send_child_close(struct session *s)
               code);
     if (ws_stream_can_send(&s->ws)) {
         ws_stream_close(&s->ws, code, reason[0] ? reason : NULL);
-        timer_set(s, SESSION_T_LINGER, SESSION_LINGER_MS + s->srv->cfg->closems, 0);
+        timer_set(s, SESSION_T_LINGER, (uint64_t)SESSION_LINGER_MS + s->srv->cfg->closems, 0);
     } else if (ws_stream_finished(&s->ws)) {
         finish_transport(s);
     }
@@ -215,7 +215,7 @@ static void on_child_exit(struct child *c)
         if (s->stdout_eof)
             send_child_close(s);
         else
-            timer_set(s, SESSION_T_EXIT_GRACE, 100 + s->srv->cfg->closems, 0);
+            timer_set(s, SESSION_T_EXIT_GRACE, 100 + (uint64_t)s->srv->cfg->closems, 0);
     }
     session_finish(s);
     session_unref(s);
@@ -236,7 +236,7 @@ void session_shutdown(struct session *s)
             s->close_queued = true;
             ws_stream_close(&s->ws, WS_CLOSE_GOING_AWAY, "server shutting down");
             s->discard_out = true;
-            timer_set(s, SESSION_T_LINGER, SESSION_LINGER_MS + s->srv->cfg->closems, 0);
+            timer_set(s, SESSION_T_LINGER, (uint64_t)SESSION_LINGER_MS + s->srv->cfg->closems, 0);
         }
         bridge_update_reads(s);
         return;
