@@ -29,13 +29,14 @@
 
 struct cgi {
     struct http_resp *r;
-    size_t stdin_queued;   /* body bytes written to the script's stdin, not yet taken */
+    size_t stdin_queued; /* body bytes written to the script's stdin, not yet taken */
     unsigned stdin_inflight;
-    uint64_t out_left;     /* body bytes still allowed by the script's Content-Length */
-    bool head_sent;        /* the script's head is out: no error page any more */
-    bool errored;          /* an error page replaced the script's response */
-    bool body_complete;    /* the request body has been read whole */
-    bool sock_paused;      /* socket reads stopped: the script's stdin is full */
+    uint64_t out_left;      /* body bytes still allowed by the script's Content-Length */
+    uint64_t body_deadline; /* loop time by which the request body must be whole */
+    bool head_sent;         /* the script's head is out: no error page any more */
+    bool errored;           /* an error page replaced the script's response */
+    bool body_complete;     /* the request body has been read whole */
+    bool sock_paused;       /* socket reads stopped: the script's stdin is full */
     bool reading_out;
     bool stdout_eof;
     size_t errlen;
@@ -53,6 +54,18 @@ struct stdin_write {
 static struct cgi *cgi_of(struct session *s)
 {
     return s->resp ? s->resp->cgi : NULL;
+}
+
+/* (Re)starts the progress timer: --cgi-timeout without progress, and never past the request
+ * body's deadline while the body is not whole (a body trickled just fast enough to count as
+ * progress would otherwise hold the script and its --maxforks slot for ever). */
+static void arm(struct cgi *c)
+{
+    struct session *s = c->r->s;
+    uint64_t ms = c->r->timeout_ms, now = uv_now(s->srv->loop);
+    uint64_t left = c->body_deadline > now ? c->body_deadline - now : 0;
+
+    session_timer(s, SESSION_T_SEND, !c->body_complete && left < ms ? left : ms);
 }
 
 /* Replaces the script's response by an error page (only before its head went out). */
@@ -165,8 +178,9 @@ void cgi_body(struct http_resp *r, struct bridge_buf *b, uint8_t *data, size_t l
     (void)b; /* body pieces are copied into the stdin writes */
     if (r->cgi->body_complete)
         return; /* bytes after the body: dropped, and no progress */
-    session_timer(r->s, SESSION_T_SEND, r->timeout_ms);
     feed_body(r->cgi, data, len);
+    if (r->cgi && !r->cgi->errored)
+        arm(r->cgi);
 }
 
 /* ---------------------------------------------------------------- stdout -> response */
@@ -256,7 +270,7 @@ static void out_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     } else if (nread > 0) {
         const uint8_t *data = (const uint8_t *)buf->base;
         size_t len = (size_t)nread;
-        session_timer(s, SESSION_T_SEND, c->r->timeout_ms);
+        arm(c);
         if (!c->head_sent) {
             size_t used;
             enum cgi_head_state hs = cgi_head_feed(&c->head, (const char *)data, len, &used);
@@ -288,6 +302,8 @@ void cgi_written(struct http_resp *r)
         if (uv_read_start((uv_stream_t *)&s->child.out, out_alloc, out_read) == 0)
             c->reading_out = true;
     }
+    if (!c->body_complete)
+        arm(c); /* the write's progress does not move the body's deadline */
 }
 
 /* ---------------------------------------------------------------- stderr -> log */
@@ -380,6 +396,7 @@ void cgi_start(struct http_resp *r, struct route *rt)
         return;
     }
     c->r = r;
+    c->body_deadline = r->started_ms + cfg->cgi_timeout_ms;
     cgi_head_init(&c->head);
     r->cgi = c;
 
@@ -425,6 +442,8 @@ void cgi_start(struct http_resp *r, struct route *rt)
     /* Read on: the body, then only to notice a client that leaves (cgi_body drops the rest). */
     if (!c->sock_paused && !c->errored)
         s->t->ops->read_start(s->t);
+    if (!c->errored)
+        arm(c);
     bridge_buf_unref(b);
 }
 
@@ -432,9 +451,30 @@ bool cgi_timeout(struct http_resp *r)
 {
     struct cgi *c = r->cgi;
 
+    if (!c->body_complete && !c->errored && uv_now(r->s->srv->loop) >= c->body_deadline) {
+        /* Reads go on (what comes is dropped), so the client is not reset before it reads the
+         * 408; the connection closes after it. */
+        c->body_complete = true;
+        fail(c, 408, "request body not complete within --cgi-timeout");
+        return true;
+    }
     if (c->head_sent || c->errored)
         return false;
     fail(c, 504, "no response in time");
+    return true;
+}
+
+bool cgi_peer_eof(struct http_resp *r)
+{
+    struct cgi *c = r->cgi;
+    struct session *s = r->s;
+
+    /* A half-close after a whole body is how some clients say "that was all": the response
+     * goes on (a client that is really gone makes a write fail, or the timeout fires). */
+    if (!c || c->errored || r->failed || !c->body_complete)
+        return false;
+    log_debug(s->id, "CGI: the client closed its side after the request: answering still");
+    maybe_close_stdin(s, c);
     return true;
 }
 
