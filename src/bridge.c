@@ -216,6 +216,11 @@ static void sock_write_done(struct transport_write *w, int status)
     if (status == 0)
         s->bytes_out += b->bytes;
     batch_put(b);
+    if (status < 0 && status != UV_ECANCELED && !s->t_closing) {
+        /* the peer reset or left: noticed now, even while its reads are stopped */
+        log_debug(s->id, "socket write: %s", uv_strerror(status));
+        session_peer_gone(s, false);
+    }
     bridge_update_reads(s);
     session_unref(s);
 }
@@ -1124,9 +1129,11 @@ void bridge_update_reads(struct session *s)
         if (!s->sock_paused && q > BRIDGE_HIGH_WATER) {
             s->t->ops->read_stop(s->t);
             s->sock_paused = true;
+            session_reads_paused(s, true);
         } else if (s->sock_paused && q < BRIDGE_LOW_WATER) {
             s->sock_paused = false;
             s->t->ops->read_start(s->t);
+            session_reads_paused(s, false);
         }
     }
     if (s->pass && s->has_child && s->child.pid > 0) {

@@ -164,6 +164,18 @@ void session_peer_gone(struct session *s, bool graceful)
         close_transport(s);
 }
 
+#define SESSION_PROBE_MS 5000u
+
+void session_reads_paused(struct session *s, bool paused)
+{
+    if (paused && !s->srv->cfg->pingms && s->timer_mode == SESSION_T_NONE)
+        timer_set(s, SESSION_T_PROBE, SESSION_PROBE_MS, SESSION_PROBE_MS);
+    else if (!paused && s->timer_mode == SESSION_T_PROBE) {
+        uv_timer_stop(&s->timer);
+        s->timer_mode = SESSION_T_NONE;
+    }
+}
+
 void session_stdin_dead(struct session *s)
 {
     s->stdin_dead = true;
@@ -276,6 +288,14 @@ static void timer_fire(uv_timer_t *t)
         } else if (ws_stream_can_send(&s->ws)) {
             ws_stream_ping(&s->ws, NULL, 0);
         }
+        break;
+    case SESSION_T_PROBE:
+        /* Our socket is not read, so a peer that closed with data still unsent (its FIN
+         * waits behind a full window) would never be seen: data sent to a closed socket is
+         * answered with a reset, which the transport reports (transport.h, read_stop). */
+        if (s->sock_paused && ws_stream_can_send(&s->ws) &&
+            s->t->ops->write_queue_size(s->t) == 0)
+            ws_stream_ping(&s->ws, NULL, 0);
         break;
     case SESSION_T_EXIT_GRACE:
         /* The leader is gone but something in its group holds stdout open. */

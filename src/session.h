@@ -55,6 +55,7 @@ enum session_timer_mode {
     SESSION_T_LINGER,     /* our close is out, waiting for the peer's */
     SESSION_T_IDLE,       /* keep-alive: waiting for the next request */
     SESSION_T_SEND,       /* plain HTTP response: the peer stopped reading */
+    SESSION_T_PROBE,      /* no --pingms, socket reads stopped: a ping now and then */
 };
 
 struct http_resp;
@@ -127,6 +128,9 @@ void session_peer_gone(struct session *s, bool graceful);
 void session_stdout_done(struct session *s);
 /* The child's stdin can take no more data. */
 void session_stdin_dead(struct session *s);
+/* Socket reads were stopped (paused) or resumed for backpressure: while stopped, a peer that
+ * left is only seen through what the kernel learns, so something must be sent now and then. */
+void session_reads_paused(struct session *s, bool paused);
 
 /* Used by http_serve.c and cgi.c */
 void session_timer(struct session *s, enum session_timer_mode mode, uint64_t ms);

@@ -40,7 +40,10 @@ struct transport_write {
 struct transport_ops {
     /* Starts delivering bytes to t->alloc_cb / t->read_cb. 0 or a UV error. */
     int (*read_start)(struct transport *t);
-    /* Stops delivering (backpressure). Idempotent. */
+    /* Stops delivering bytes (backpressure). Idempotent. While stopped, the peer's hangup
+     * (its FIN, or a reset) is still reported, once, within about a second: read_cb with
+     * UV_EOF or a UV error and an empty buffer (no alloc_cb); the bytes it sent before are
+     * then never delivered. A peer that is gone is noticed even when we wait for it. */
     void (*read_stop)(struct transport *t);
     /* Queues bufs (in order, after earlier writes); w->cb runs later exactly once.
      * 0, or a UV error (then cb is never called). */

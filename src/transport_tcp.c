@@ -7,6 +7,7 @@
 #include "transport.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,11 @@ struct transport_tcp {
     struct transport_write *done_head, *done_tail;
     struct transport_tcp *done_prev, *done_next;
     bool done_listed;
+    /* reads stopped: this transport's place in the list the hangup watch polls */
+    struct transport_tcp *paused_prev, *paused_next;
+    struct transport_tcp *hangup_next; /* on_paused_poll's list of those to report */
+    int hangup_status;
+    bool paused_listed;
     bool reading;
     bool closing;
 };
@@ -46,6 +52,101 @@ static void tcp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     tt->base.read_cb(&tt->base, nread, buf);
 }
 
+/*
+ * The hangup watch. A stopped socket is out of epoll's read interest, so a peer that closes
+ * or resets is not seen until reads resume -- and a peer that is gone never lets them resume
+ * when it is the one we wait for (a program that does not read its stdin). Once a second,
+ * every stopped socket is polled (poll(2) with no wait: the kernel knows of a FIN or a reset
+ * while unread data is still queued before it) and a hangup is reported through read_cb.
+ * One timer for the process, running only while some socket is stopped.
+ */
+#define PAUSED_POLL_MS 1000u
+
+static struct {
+    uv_timer_t timer;
+    bool init;
+    struct transport_tcp *head;
+} paused;
+
+static void paused_unlist(struct transport_tcp *tt)
+{
+    if (!tt->paused_listed)
+        return;
+    if (tt->paused_prev)
+        tt->paused_prev->paused_next = tt->paused_next;
+    else
+        paused.head = tt->paused_next;
+    if (tt->paused_next)
+        tt->paused_next->paused_prev = tt->paused_prev;
+    tt->paused_prev = tt->paused_next = NULL;
+    tt->paused_listed = false;
+    if (!paused.head && paused.init)
+        uv_timer_stop(&paused.timer);
+}
+
+/* 0 while the peer is there, else the status to report: UV_EOF (FIN) or UV_ECONNRESET. */
+static int hangup_status(struct transport_tcp *tt)
+{
+    uv_os_fd_t fd;
+    struct pollfd p;
+
+    if (uv_fileno((const uv_handle_t *)&tt->h.stream, &fd) != 0)
+        return 0;
+    p.fd = fd;
+    p.events = POLLRDHUP;
+    p.revents = 0;
+    if (poll(&p, 1, 0) != 1)
+        return 0;
+    if (p.revents & (POLLERR | POLLHUP))
+        return p.revents & POLLERR ? UV_ECONNRESET : UV_EOF;
+    return p.revents & POLLRDHUP ? UV_EOF : 0;
+}
+
+static void on_paused_poll(uv_timer_t *h)
+{
+    struct transport_tcp *tt = paused.head, *report = NULL, **tail = &report;
+    uv_buf_t none = uv_buf_init(NULL, 0);
+
+    (void)h;
+    /* First collect, then report: a read_cb may stop or start any transport's reads (a
+     * transport is freed only in its close callback, on a later loop phase). */
+    while (tt) {
+        struct transport_tcp *next = tt->paused_next;
+        int st = hangup_status(tt);
+        if (st) {
+            paused_unlist(tt);
+            tt->hangup_status = st;
+            tt->hangup_next = NULL;
+            *tail = tt;
+            tail = &tt->hangup_next;
+        }
+        tt = next;
+    }
+    while ((tt = report)) {
+        report = tt->hangup_next;
+        if (!tt->closing && !tt->reading) /* reported once; restarted reads see it themselves */
+            tt->base.read_cb(&tt->base, tt->hangup_status, &none);
+    }
+}
+
+static void paused_list(struct transport_tcp *tt)
+{
+    if (tt->paused_listed)
+        return;
+    if (!paused.init) {
+        uv_timer_init(tt->h.stream.loop, &paused.timer);
+        uv_unref((uv_handle_t *)&paused.timer);
+        paused.init = true;
+    }
+    if (!paused.head)
+        uv_timer_start(&paused.timer, on_paused_poll, PAUSED_POLL_MS, PAUSED_POLL_MS);
+    tt->paused_next = paused.head;
+    if (paused.head)
+        paused.head->paused_prev = tt;
+    paused.head = tt;
+    tt->paused_listed = true;
+}
+
 static int tcp_read_start(struct transport *t)
 {
     struct transport_tcp *tt = TCP_OF(t);
@@ -54,8 +155,10 @@ static int tcp_read_start(struct transport *t)
     if (tt->reading || tt->closing)
         return 0;
     r = uv_read_start(&tt->h.stream, tcp_alloc, tcp_read);
-    if (r == 0)
+    if (r == 0) {
         tt->reading = true;
+        paused_unlist(tt);
+    }
     return r;
 }
 
@@ -67,6 +170,7 @@ static void tcp_read_stop(struct transport *t)
         return;
     uv_read_stop(&tt->h.stream);
     tt->reading = false;
+    paused_list(tt);
 }
 
 /*
@@ -163,6 +267,10 @@ static void finished_add(struct transport_tcp *tt, struct transport_write *w)
 
 void transport_tcp_cleanup(void)
 {
+    if (paused.init) {
+        paused.init = false;
+        uv_close((uv_handle_t *)&paused.timer, NULL);
+    }
     if (!finished.running)
         return;
     finished.running = false;
@@ -259,6 +367,7 @@ static void tcp_close(struct transport *t, transport_done_cb cb)
         return;
     tt->closing = true;
     tt->reading = false;
+    paused_unlist(tt);
     tt->shutdown_cb = NULL; /* a pending shutdown completes with ECANCELED: nobody listens */
     tt->close_cb = cb;
     uv_close((uv_handle_t *)&tt->h.stream, tcp_closed);

@@ -473,6 +473,15 @@ static void inner_read(struct transport *inner, ssize_t nread, const uv_buf_t *b
         }
     } else if (nread < 0) {
         tt->inner_status = (int)nread;
+        if (!tt->want_read && tt->handshaken && !tt->end_delivered) {
+            /* the hangup watch below saw the peer leave while our user had reads stopped:
+             * reported as it is by the transport below (transport.h, read_stop) */
+            uv_buf_t none = uv_buf_init(NULL, 0);
+            tt->end_status = (int)nread;
+            tt->end_delivered = true;
+            tt->base.read_cb(&tt->base, nread, &none);
+            return;
+        }
     }
     if (tt->inner_status && tt->inner_reading) {
         inner->ops->read_stop(inner);
