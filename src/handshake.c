@@ -186,6 +186,135 @@ static void publish_url(struct handshake *h)
     }
 }
 
+static unsigned count_headers(const struct handshake *h, const char *name)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < h->nheaders; i++)
+        n += strcasecmp(h->headers[i].name, name) == 0;
+    return n;
+}
+
+static bool is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool is_hex(unsigned char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* RFC 3986 reg-name: unreserved, sub-delims, pct-encoded (an IPv4 address is one too) */
+static size_t reg_name_len(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '%' && i + 2 < n && is_hex((unsigned char)s[i + 1]) &&
+            is_hex((unsigned char)s[i + 2]))
+            i += 3;
+        else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
+                 (c && strchr("-._~!$&'()*+,;=", c)))
+            i++;
+        else
+            break;
+    }
+    return i;
+}
+
+/*
+ * Host = uri-host [":" port] (RFC 9110 7.2): a reg-name or an [IPv6] literal,
+ * then digits. Checked here because the value becomes SERVER_NAME and
+ * SERVER_PORT, and a redirect's Location. Empty is allowed (RFC 9112 3.2).
+ */
+static bool host_valid(const char *s, size_t n)
+{
+    size_t i;
+    if (n && s[0] == '[') {
+        const char *close = memchr(s, ']', n);
+        if (!close || close == s + 1)
+            return false;
+        for (const char *c = s + 1; c < close; c++)
+            if (!is_hex((unsigned char)*c) && *c != ':' && *c != '.')
+                return false;
+        i = (size_t)(close + 1 - s);
+    } else {
+        i = reg_name_len(s, n);
+    }
+    if (i == n)
+        return true;
+    if (s[i++] != ':' || n - i > 5)
+        return false;
+    unsigned long port = 0;
+    for (; i < n; i++) {
+        if (!is_digit((unsigned char)s[i]))
+            return false;
+        port = port * 10 + (unsigned long)(s[i] - '0');
+    }
+    return port <= 65535;
+}
+
+/*
+ * RFC 9112 6.1, 6.3: the codings of every Transfer-Encoding field, in order,
+ * are one list. chunked must be the last and only the last; anything else
+ * leaves the body's length unknown. Empty list elements are allowed (5.6.1).
+ */
+static bool te_final_chunked(const struct handshake *h)
+{
+    bool last_chunked = false, chunked_not_last = false;
+    for (unsigned i = 0; i < h->nheaders; i++) {
+        if (strcasecmp(h->headers[i].name, "Transfer-Encoding") != 0)
+            continue;
+        const char *s = h->headers[i].value, *end = s + h->headers[i].value_len;
+        while (s < end) {
+            const char *t = s;
+            while (s < end && *s != ',')
+                s++;
+            const char *e = s++;
+            while (t < e && (*t == ' ' || *t == '\t'))
+                t++;
+            while (e > t && (e[-1] == ' ' || e[-1] == '\t'))
+                e--;
+            if (e == t)
+                continue;
+            chunked_not_last |= last_chunked;
+            last_chunked = e - t == 7 && strncasecmp(t, "chunked", 7) == 0;
+        }
+    }
+    return last_chunked && !chunked_not_last;
+}
+
+/*
+ * What must hold of any request before it is served, upgrade or not. llhttp
+ * would check the framing after on_headers_complete, but that pauses it
+ * first; and it lets the rest through.
+ */
+static int check_request(struct handshake *h, const llhttp_t *p)
+{
+    const struct handshake_header *host = handshake_find(h, "Host");
+    unsigned nte = count_headers(h, "Transfer-Encoding");
+
+    if (p->http_major >= 2)
+        return set_error(h, 505, "HTTP version not supported");
+    if (p->http_major == 0)
+        return set_error(h, 400, "HTTP/0.9 request line");
+    if (count_headers(h, "Host") > 1)
+        return set_error(h, 400, "repeated Host header");
+    if (!host && p->http_minor >= 1)
+        return set_error(h, 400, "HTTP/1.1 request without Host");
+    if (host && !host_valid(host->value, host->value_len))
+        return set_error(h, 400, "invalid Host header");
+    if (nte && p->http_minor == 0)
+        return set_error(h, 400, "Transfer-Encoding in an HTTP/1.0 request");
+    if (nte && ((p->flags & F_CONTENT_LENGTH) || handshake_find(h, "Content-Length")))
+        return set_error(h, 400, "Transfer-Encoding with Content-Length");
+    if (nte && (!te_final_chunked(h) || !(p->flags & F_CHUNKED)))
+        return set_error(h, 400, "Transfer-Encoding whose final coding is not chunked");
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > h->limits.max_body_bytes)
+        return set_error(h, 413, "request body over the limit");
+    return 0;
+}
+
 static int on_headers_complete(llhttp_t *p)
 {
     struct handshake *h = of(p);
@@ -203,12 +332,16 @@ static int on_headers_complete(llhttp_t *p)
         x->value = trim(h->arena + value_off, &vlen);
         x->value_len = vlen;
     }
+    h->complete = true; /* for handshake_find; undone when the request is refused */
+    if (check_request(h, p)) {
+        h->complete = false;
+        return -1;
+    }
     h->http_major = p->http_major;
     h->http_minor = p->http_minor;
     h->keep_alive = llhttp_should_keep_alive(p) != 0;
     h->chunked = (p->flags & F_CHUNKED) != 0;
     h->content_length = (p->flags & F_CONTENT_LENGTH) ? p->content_length : 0;
-    h->complete = true;
     return HPE_PAUSED; /* stop right after the header block */
 }
 
@@ -217,11 +350,14 @@ int handshake_init(struct handshake *h, const struct handshake_limits *limits)
     memset(h, 0, sizeof *h);
     h->limits.max_header_bytes = HANDSHAKE_MAX_HEADER_BYTES_DEFAULT;
     h->limits.max_headers = HANDSHAKE_MAX_HEADERS_DEFAULT;
+    h->limits.max_body_bytes = HANDSHAKE_MAX_BODY_BYTES_DEFAULT;
     if (limits) {
         if (limits->max_header_bytes)
             h->limits.max_header_bytes = limits->max_header_bytes;
         if (limits->max_headers)
             h->limits.max_headers = limits->max_headers;
+        if (limits->max_body_bytes)
+            h->limits.max_body_bytes = limits->max_body_bytes;
     }
     llhttp_settings_init(&h->settings);
     h->settings.on_url = on_url;
@@ -244,6 +380,34 @@ void handshake_free(struct handshake *h)
 }
 
 /*
+ * What llhttp 8.1 lets through in the raw header block, where no callback
+ * sees it: a TAB in the request line ("GET /\tHTTP/1.1" is taken for an
+ * HTTP/0.9 request with a TAB in the target) and obs-fold, a line starting
+ * with SP or HTAB that continues the previous field (RFC 9112 5.2; a folded
+ * Transfer-Encoding would hide a coding from an intermediary). Runs on the
+ * bytes llhttp took, the state carried across calls.
+ */
+static int scan_raw(struct handshake *h, const char *data, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = data[i];
+        if (c == '\n') {
+            /* blank lines before the request line do not end it */
+            h->raw_in_headers |= h->raw_line_started;
+            h->raw_bol = true;
+            continue;
+        }
+        if (h->raw_in_headers && h->raw_bol && (c == ' ' || c == '\t'))
+            return set_error(h, 400, "obs-fold: a header line starting with whitespace");
+        if (!h->raw_in_headers && c == '\t')
+            return set_error(h, 400, "TAB in the request line");
+        h->raw_line_started |= c != '\r';
+        h->raw_bol = false;
+    }
+    return 0;
+}
+
+/*
  * llhttp never sees more than max_header_bytes of a header block: the limit
  * also bounds what llhttp skips without a callback (blank lines before the
  * request line, whitespace around values), so it bounds work as well as memory.
@@ -263,25 +427,31 @@ enum handshake_status handshake_execute(struct handshake *h, const char *data, s
     err = llhttp_execute(&h->parser, data, n);
     if (err == HPE_OK) {
         h->fed += n;
-        if (h->fed < h->limits.max_header_bytes) {
+        if (scan_raw(h, data, n) == 0 && h->fed < h->limits.max_header_bytes) {
             *consumed = n;
             return HANDSHAKE_NEED_MORE;
         }
         too_large(h, h->phase == PH_LINE && h->arena_len ? 414 : 431);
     } else if (err == HPE_PAUSED && h->complete) {
         size_t used = (size_t)(llhttp_get_error_pos(&h->parser) - data);
+        h->complete = false;
         /*
          * llhttp 8.1 ends the header block on CR and any byte ("\r\n\r."),
          * swallowing a byte that is not the request's. on_headers_complete
          * runs right after the block's last byte, so that byte is here.
          */
         if (used && data[used - 1] == '\n') {
-            *consumed = used;
-            h->fed += used;
-            return HANDSHAKE_COMPLETE;
+            if (scan_raw(h, data, used) == 0) {
+                h->complete = true;
+                *consumed = used;
+                h->fed += used;
+                return HANDSHAKE_COMPLETE;
+            }
+        } else {
+            set_error(h, 400, "header block not ended by CRLF");
         }
-        h->complete = false;
-        set_error(h, 400, "header block not ended by CRLF");
+    } else if (err == HPE_INVALID_VERSION && h->parser.http_major >= 2) {
+        set_error(h, 505, "HTTP version not supported"); /* "HTTP/3.0": llhttp knows 0.9 to 2.0 */
     }
     if (!h->status) {
         h->status = 400;
@@ -293,11 +463,74 @@ enum handshake_status handshake_execute(struct handshake *h, const char *data, s
     return HANDSHAKE_ERROR;
 }
 
+/*
+ * Chunk framing -- the bytes between two pieces of body data, or after the
+ * last one -- is measured by position: a segment starts where the last
+ * piece of data ended (or at the body's start) and every callback in it
+ * knows where it is, so the bound holds whatever the split, for bytes that
+ * no callback reports too (checked at the end of each call).
+ */
+static int framing_check(struct handshake *h, const char *end)
+{
+    size_t n = h->seg_carry + (size_t)(end - h->seg_base);
+    if (!h->chunked)
+        return 0;
+    if (h->in_trailers && n > h->limits.max_header_bytes)
+        return set_error(h, 431, "trailer section too large");
+    if (!h->in_trailers && n > HANDSHAKE_MAX_CHUNK_LINE_BYTES)
+        return set_error(h, 413, "chunk extensions too long");
+    return 0;
+}
+
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     struct handshake *h = of(p);
+    if (framing_check(h, at))
+        return -1;
+    h->seg_base = at + len;
+    h->seg_carry = 0;
     h->body_cb(h->body_ctx, at, len);
     return 0;
+}
+
+static int on_chunk_extension(llhttp_t *p, const char *at, size_t len)
+{
+    return framing_check(of(p), at + len);
+}
+
+/* The chunk's size is known before its data: a body over the limit is refused at once. */
+static int on_chunk_header(llhttp_t *p)
+{
+    struct handshake *h = of(p);
+    if (p->content_length > h->limits.max_body_bytes - h->body_bytes)
+        return set_error(h, 413, "request body over the limit");
+    h->body_bytes += p->content_length;
+    h->in_trailers = p->content_length == 0; /* the last chunk: trailers follow */
+    return 0;
+}
+
+/* Trailer fields are ignored (not copied: the published headers point into the arena), but bounded
+ * as header fields are, and their names must be tokens as header names must. */
+static int on_trailer_field(llhttp_t *p, const char *at, size_t len)
+{
+    struct handshake *h = of(p);
+    for (size_t i = 0; i < len; i++)
+        if (!is_tchar((unsigned char)at[i]))
+            return set_error(h, 400, "invalid character in a trailer name");
+    return framing_check(h, at + len);
+}
+
+static int on_trailer_field_complete(llhttp_t *p)
+{
+    struct handshake *h = of(p);
+    if (++h->ntrailers > h->limits.max_headers)
+        return set_error(h, 431, "too many trailer fields");
+    return 0;
+}
+
+static int on_trailer_value(llhttp_t *p, const char *at, size_t len)
+{
+    return framing_check(of(p), at + len);
 }
 
 static int on_message_complete(llhttp_t *p)
@@ -306,40 +539,52 @@ static int on_message_complete(llhttp_t *p)
     return HPE_PAUSED; /* what follows is not this request's */
 }
 
+static void body_start(struct handshake *h)
+{
+    h->body_started = true;
+    h->settings.on_header_field = on_trailer_field;
+    h->settings.on_header_field_complete = on_trailer_field_complete;
+    h->settings.on_header_value = on_trailer_value;
+    h->settings.on_header_value_complete = NULL;
+    h->settings.on_headers_complete = NULL;
+    h->settings.on_chunk_extension_name = on_chunk_extension;
+    h->settings.on_chunk_extension_value = on_chunk_extension;
+    h->settings.on_chunk_header = on_chunk_header;
+    h->settings.on_body = on_body;
+    h->settings.on_message_complete = on_message_complete;
+    llhttp_resume(&h->parser);
+}
+
 int handshake_body(struct handshake *h, const char *data, size_t len, size_t *consumed,
                    handshake_body_cb cb, void *ctx)
 {
     llhttp_errno_t err;
+    const char *end;
 
     *consumed = 0;
     if (!h->complete || h->body_done)
         return h->body_done ? 1 : -1;
-    if (!h->body_started) {
-        h->body_started = true;
-        /* Trailer fields must not grow the arena: the published headers point into it. */
-        h->settings.on_header_field = NULL;
-        h->settings.on_header_field_complete = NULL;
-        h->settings.on_header_value = NULL;
-        h->settings.on_header_value_complete = NULL;
-        h->settings.on_headers_complete = NULL;
-        h->settings.on_body = on_body;
-        h->settings.on_message_complete = on_message_complete;
-        llhttp_resume(&h->parser);
-    }
+    if (h->status)
+        return -1; /* refused before */
+    if (!h->body_started)
+        body_start(h);
     h->body_cb = cb;
     h->body_ctx = ctx;
+    h->seg_base = data;
     err = llhttp_execute(&h->parser, data, len);
-    if (err == HPE_OK) {
-        *consumed = len;
-        return 0;
+    end = err == HPE_OK ? data + len : llhttp_get_error_pos(&h->parser);
+    if ((err == HPE_OK || (err == HPE_PAUSED && h->body_done)) && framing_check(h, end) == 0) {
+        *consumed = (size_t)(end - data);
+        h->seg_carry += (size_t)(end - h->seg_base);
+        return h->body_done ? 1 : 0;
     }
-    if (err == HPE_PAUSED && h->body_done) {
-        *consumed = (size_t)(llhttp_get_error_pos(&h->parser) - data);
-        return 1;
+    h->body_done = false;
+    if (!h->status) {
+        h->status = 400;
+        h->reason = llhttp_get_error_reason(&h->parser);
+        if (!h->reason)
+            h->reason = "malformed request body";
     }
-    h->reason = llhttp_get_error_reason(&h->parser);
-    if (!h->reason)
-        h->reason = "malformed request body";
     return -1;
 }
 
@@ -373,14 +618,6 @@ static bool has_token(const struct handshake *h, const char *name, const char *t
         }
     }
     return false;
-}
-
-static unsigned count_headers(const struct handshake *h, const char *name)
-{
-    unsigned n = 0;
-    for (unsigned i = 0; i < h->nheaders; i++)
-        n += strcasecmp(h->headers[i].name, name) == 0;
-    return n;
 }
 
 bool handshake_wants_websocket(const struct handshake *h)
@@ -499,6 +736,7 @@ static const struct {
     {502, "Bad Gateway"},
     {503, "Service Unavailable"},
     {504, "Gateway Timeout"},
+    {505, "HTTP Version Not Supported"},
 };
 
 const char *handshake_status_text(int status)

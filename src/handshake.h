@@ -13,19 +13,32 @@
  * Failures carry the HTTP status to answer and a reason for the log:
  *   400  malformed request (llhttp's reason; also what llhttp 8.1 lets
  *        through: a field name that is empty or not a token, a header
- *        block not ended by LF), HTTP/1.0 or older, missing/duplicate Host,
+ *        block not ended by LF, a TAB in the request line, obs-fold -- a
+ *        header line starting with SP or HTAB), an HTTP/0.9 request line
+ *        ("GET /", no version), an HTTP/1.1 request without Host, two Host
+ *        fields, a Host that is not uri-host[:port] (RFC 3986 reg-name,
+ *        IPv4 or [IPv6], port of at most 5 digits up to 65535),
+ *        Transfer-Encoding in an HTTP/1.0 request, Transfer-Encoding with
+ *        Content-Length, Transfer-Encoding whose final coding is not
+ *        "chunked" or that names chunked twice (RFC 9112 6.3: the body's
+ *        length is unknown, so the connection must close);
+ *        from handshake_check: HTTP/1.0 or older,
  *        missing or bad Sec-WebSocket-Key (must decode to 16 bytes),
  *        missing or repeated Sec-WebSocket-Version, Upgrade without
  *        Connection: Upgrade
  *   405  an upgrade with a method other than GET (with Allow: GET)
+ *   413  Content-Length over limits.max_body_bytes (so a body the server
+ *        would refuse never reaches a script)
  *   426  a Sec-WebSocket-Version other than 13 (with Sec-WebSocket-Version: 13)
  *   431  header block over max_header_bytes or more than max_headers fields
  *   414  request line over max_header_bytes (once the target began)
+ *   505  HTTP version with a major of 2 or more ("HTTP/2.0", "HTTP/3.0")
  *   500  out of memory
  * max_header_bytes bounds the raw header block (request line, fields, line
  * ends, blank lines before the request), so it bounds work as well as memory.
  * Upgrade and Connection are token lists, compared case-insensitively
- * ("Connection: keep-alive, Upgrade" is an upgrade).
+ * ("Connection: keep-alive, Upgrade" is an upgrade). A TAB inside a field
+ * value, or around it, is allowed (RFC 9110 5.5, OWS).
  */
 #ifndef HANDSHAKE_H
 #define HANDSHAKE_H
@@ -38,10 +51,20 @@
 
 #define HANDSHAKE_MAX_HEADER_BYTES_DEFAULT 16384u
 #define HANDSHAKE_MAX_HEADERS_DEFAULT 100u
+#define HANDSHAKE_MAX_BODY_BYTES_DEFAULT (1ull << 30) /* 1 GiB */
+/*
+ * The most raw bytes between two pieces of chunked body data: the CRLF that
+ * ends a chunk, the chunk-size line with its extensions, its CRLF. Over it:
+ * 413, as Node's llhttp does for chunk extensions -- the request is refused
+ * for its size, not its syntax; nobody needs kilobytes of extensions.
+ */
+#define HANDSHAKE_MAX_CHUNK_LINE_BYTES 4096u
 
 struct handshake_limits {
-    size_t max_header_bytes; /* request line + all header names and values */
-    unsigned max_headers;
+    size_t max_header_bytes; /* request line + all header names and values;
+                                also the trailer section of a chunked body */
+    unsigned max_headers;    /* header fields; also trailer fields */
+    uint64_t max_body_bytes; /* request body: Content-Length, or the chunk sizes added up */
 };
 
 /* A piece of a request body (handshake_body). */
@@ -75,7 +98,7 @@ struct handshake {
     const char *query; /* after '?', raw, "" when none */
     size_t query_len;
     uint8_t http_major, http_minor;
-    bool keep_alive;        /* llhttp_should_keep_alive() for plain HTTP */
+    bool keep_alive;         /* llhttp_should_keep_alive() for plain HTTP */
     uint64_t content_length; /* 0 when absent */
     bool chunked;
     struct handshake_header *headers;
@@ -92,7 +115,13 @@ struct handshake {
     bool complete;
     size_t field_off, value_off; /* offsets into arena while parsing */
     size_t fed;                  /* bytes of the header block given to llhttp */
-    bool body_started, body_done;
+    /* raw scan of the header block: at a line's start, past blank lines, past the request line */
+    bool raw_bol, raw_line_started, raw_in_headers;
+    bool body_started, body_done, in_trailers;
+    uint64_t body_bytes;  /* chunk sizes so far */
+    const char *seg_base; /* where the framing bytes since the last body data begin ... */
+    size_t seg_carry;     /* ... in this call, and how many came in earlier calls */
+    unsigned ntrailers;
     handshake_body_cb body_cb;
     void *body_ctx;
 };
@@ -121,7 +150,16 @@ enum handshake_status handshake_execute(struct handshake *h, const char *data, s
  * (chunk sizes, extensions and trailers are consumed; trailer fields are
  * ignored). cb receives each piece of the body. Returns 0 when more is
  * needed (all of data consumed), 1 when the body is complete (*consumed:
- * the bytes that belonged to it), -1 when it is malformed (h->reason).
+ * the bytes that belonged to it), -1 when it is refused; then h->status
+ * says what to answer and h->reason why:
+ *   400  malformed (llhttp's reason, or a trailer field name not a token)
+ *   413  the chunk sizes add up to more than max_body_bytes (said as soon
+ *        as the chunk's size line arrives), or more than
+ *        HANDSHAKE_MAX_CHUNK_LINE_BYTES of chunk framing between two pieces
+ *        of data (chunk extensions)
+ *   431  a trailer section over max_header_bytes (counted from the last
+ *        chunk's size line) or more than max_headers trailer fields
+ * -1 is sticky. Bytes after a complete body are not consumed.
  */
 int handshake_body(struct handshake *h, const char *data, size_t len, size_t *consumed,
                    handshake_body_cb cb, void *ctx);

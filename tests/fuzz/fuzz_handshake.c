@@ -1,7 +1,10 @@
 /*
  * Fuzz target: the handshake. The first byte is control: its value is
  * where the request is split in two reads, its two low bits pick the
- * limits (0: defaults, odd: 512 bytes / 8 fields, 2: 80 bytes / 3 fields).
+ * limits (0: defaults, odd: 512 bytes / 8 fields / 64 body bytes, 2: 80
+ * bytes / 3 fields / 16 body bytes). A complete request with a body has
+ * what follows its header block decoded by handshake_body, in the same two
+ * reads.
  * Each read is its own allocation of exactly its length, so reading past
  * what was given is an ASan report.
  *
@@ -9,7 +12,9 @@
  * LF; the result is sticky; a split parse and a whole parse agree on
  * completion and, when complete, on everything parsed; statuses are the
  * documented ones; check and the writers run on any complete request and
- * write well-formed responses.
+ * write well-formed responses; the body decoder consumes no more than it is
+ * given, hands out no more than max_body_bytes, and refuses with a
+ * documented status.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -104,6 +109,40 @@ static void check_complete(struct handshake *h)
         abort();
 }
 
+static void count_body(void *ctx, const char *data, size_t len)
+{
+    (void)data;
+    *(uint64_t *)ctx += len;
+}
+
+/* The rest after a complete header block, in pieces of its exact size, through handshake_body. */
+static void body(struct handshake *h, const uint8_t *data, size_t len, size_t at)
+{
+    uint64_t got = 0;
+    size_t pieces[2] = {at < len ? at : len, len - (at < len ? at : len)}, off = 0;
+    int rc = 0;
+
+    if (h->content_length == 0 && !h->chunked)
+        return;
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        size_t used = 0;
+        char *buf = malloc(pieces[i] ? pieces[i] : 1);
+        memcpy(buf, data + off, pieces[i]);
+        rc = handshake_body(h, buf, pieces[i], &used, count_body, &got);
+        if (used > pieces[i] || (rc == 0 && used != pieces[i]) || (rc < 0 && !h->reason))
+            abort();
+        free(buf);
+        off += used;
+    }
+    if (got > h->limits.max_body_bytes || (rc == 1 && !h->chunked && got != h->content_length))
+        abort();
+    if (rc < 0 && h->status != 400 && h->status != 413 && h->status != 431)
+        abort();
+    size_t again = 1;
+    if (rc != 0 && (handshake_body(h, "x", 1, &again, count_body, &got) != rc || again != 0))
+        abort(); /* sticky */
+}
+
 /* A split parse and a whole parse of the same bytes must agree. */
 static void compare(const struct handshake *a, size_t ca, const struct handshake *b, size_t cb)
 {
@@ -120,7 +159,8 @@ static void compare(const struct handshake *a, size_t ca, const struct handshake
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const struct handshake_limits limits[4] = {{0, 0}, {512, 8}, {80, 3}, {512, 8}};
+    static const struct handshake_limits limits[4] = {
+        {0, 0, 0}, {512, 8, 64}, {80, 3, 16}, {512, 8, 64}};
     struct handshake split, whole;
     size_t csplit, cwhole;
 
@@ -143,10 +183,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (s1 == HANDSHAKE_COMPLETE) {
         compare(&split, csplit, &whole, cwhole);
         check_complete(&split);
+        body(&whole, data + cwhole, size - cwhole, at > cwhole ? at - cwhole : 0);
     } else if (s1 == HANDSHAKE_ERROR) {
         /* the status may differ: which limit or syntax error is met first can depend on the split
          */
-        if (split.status != 400 && split.status != 414 && split.status != 431)
+        if (split.status != 400 && split.status != 413 && split.status != 414 &&
+            split.status != 431 && split.status != 505)
             abort();
         if (!split.reason || (split.url && strlen(split.url) != split.url_len))
             abort();
