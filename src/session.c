@@ -19,6 +19,7 @@
 #include "proxy.h"
 #include "route.h"
 #include "server.h"
+#include "upgrade.h"
 #include "workers.h"
 #include "ws_error.h"
 
@@ -323,28 +324,6 @@ static void timer_fire(uv_timer_t *t)
 
 /* ---------------------------------------------------------------- HTTP phase */
 
-/* Concatenates header lists as "Line\r\n" lines; NULL when empty. Caller frees. */
-static char *extra_headers(const char **a, const char **b)
-{
-    size_t n = 0;
-    char *out, *p;
-
-    for (const char **l = a; l && *l; l++)
-        n += strlen(*l) + 2;
-    for (const char **l = b; l && *l; l++)
-        n += strlen(*l) + 2;
-    if (n == 0)
-        return NULL;
-    out = p = malloc(n + 1);
-    if (!out)
-        return NULL;
-    for (const char **l = a; l && *l; l++)
-        p += sprintf(p, "%s\r\n", *l);
-    for (const char **l = b; l && *l; l++)
-        p += sprintf(p, "%s\r\n", *l);
-    return out;
-}
-
 struct owned_write {
     struct transport_write w;
     struct session *s;
@@ -390,7 +369,7 @@ static int send_response(struct session *s, const char *data, size_t len)
 static void http_error(struct session *s, int status, const char *why)
 {
     const struct config *cfg = s->srv->cfg;
-    char *extra = extra_headers(cfg->headers, cfg->headers_http);
+    char *extra = upgrade_header_lines(cfg->headers, cfg->headers_http);
     size_t cap = 1024 + (extra ? strlen(extra) : 0);
     char *out = malloc(cap);
     int n;
@@ -419,107 +398,7 @@ void session_http_error(struct session *s, int status, const char *why)
 char *session_extra_headers(const struct session *s, bool ws)
 {
     const struct config *cfg = s->srv->cfg;
-    return extra_headers(cfg->headers, ws ? cfg->headers_ws : cfg->headers_http);
-}
-
-/* "scheme://host[:port]" or "host[:port]" into parts (pointers into s). */
-struct origin_parts {
-    const char *scheme, *host, *port;
-    size_t scheme_len, host_len, port_len;
-};
-
-static void origin_split(const char *s, struct origin_parts *o)
-{
-    const char *p = strstr(s, "://");
-    const char *end;
-
-    memset(o, 0, sizeof *o);
-    if (p) {
-        o->scheme = s;
-        o->scheme_len = (size_t)(p - s);
-        s = p + 3;
-    }
-    end = s + strcspn(s, "/");
-    o->host = s;
-    const char *colon = NULL;
-    if (*s == '[') {
-        const char *close = memchr(s, ']', (size_t)(end - s));
-        if (close && close + 1 < end && close[1] == ':')
-            colon = close + 1;
-    } else {
-        colon = memchr(s, ':', (size_t)(end - s));
-    }
-    if (colon) {
-        o->host_len = (size_t)(colon - s);
-        o->port = colon + 1;
-        o->port_len = (size_t)(end - o->port);
-    } else {
-        o->host_len = (size_t)(end - s);
-    }
-}
-
-static bool span_eq(const char *a, size_t an, const char *b, size_t bn)
-{
-    return an == bn && strncasecmp(a, b, an) == 0;
-}
-
-static bool origin_matches(const char *origin, const char *entry)
-{
-    struct origin_parts o, e;
-    const char *oport;
-    size_t oport_len;
-
-    origin_split(origin, &o);
-    origin_split(entry, &e);
-    if (e.scheme) {
-        if (!o.scheme || !span_eq(o.scheme, o.scheme_len, e.scheme, e.scheme_len))
-            return false;
-    } else if (o.scheme && !span_eq(o.scheme, o.scheme_len, "http", 4) &&
-               !span_eq(o.scheme, o.scheme_len, "https", 5)) {
-        return false;
-    }
-    if (!span_eq(o.host, o.host_len, e.host, e.host_len))
-        return false;
-    if (!e.port)
-        return true;
-    oport = o.port;
-    oport_len = o.port_len;
-    if (!oport) {
-        bool https = o.scheme && span_eq(o.scheme, o.scheme_len, "https", 5);
-        oport = https ? "443" : "80";
-        oport_len = strlen(oport);
-    }
-    return span_eq(oport, oport_len, e.port, e.port_len);
-}
-
-/* 0 when the origin policy allows the request. */
-static bool origin_allowed(struct session *s)
-{
-    const struct config *cfg = s->srv->cfg;
-    const struct handshake_header *h;
-    const char *origin;
-
-    if (!cfg->origins && !cfg->sameorigin)
-        return true;
-    h = handshake_find(s->hs, "Origin");
-    if (!h || h->value_len == 0 || strcmp(h->value, "null") == 0)
-        return false;
-    origin = h->value;
-    if (cfg->sameorigin) {
-        const struct handshake_header *host = handshake_find(s->hs, "Host");
-        struct origin_parts o;
-        origin_split(origin, &o);
-        size_t n = (size_t)((o.port ? o.port + o.port_len : o.host + o.host_len) - o.host);
-        if (!host || !span_eq(o.host, n, host->value, host->value_len))
-            return false;
-    }
-    if (cfg->origins) {
-        for (const char **e = cfg->origins; *e; e++)
-            if (origin_matches(origin, *e))
-                return true;
-        return false;
-    }
-    return true;
+    return upgrade_header_lines(cfg->headers, ws ? cfg->headers_ws : cfg->headers_http);
 }
 
 /* --trust-proxy: the client a trusted proxy's headers name (proxy.h); false: the peer is. Per
@@ -587,20 +466,43 @@ int session_spawn(struct session *s, const char *file, char *const *argv, char *
     return r;
 }
 
+/* The upgrade decision's policy, from the configuration. */
+static void upgrade_policy_of(const struct config *cfg, struct upgrade_policy *p)
+{
+    p->origins = cfg->origins;
+    p->sameorigin = cfg->sameorigin;
+    p->headers = cfg->headers;
+    p->headers_ws = cfg->headers_ws;
+}
+
+/* A 101 verdict: the program is found, counted, started; then the 101 goes out. */
 static void upgrade(struct session *s, struct bridge_buf *owner, uint8_t *rest, size_t rest_len)
 {
     struct server *srv = s->srv;
     const struct config *cfg = srv->cfg;
+    struct upgrade_policy policy;
+    struct upgrade_verdict v;
     struct child_env_request req;
     char **env;
-    char *extra, *out;
-    size_t cap;
-    int r, n;
+    int r;
     struct route rt;
     const char *file = cfg->command_path;
     char *const *argv = cfg->command;
     char *dir_argv[2];
 
+    upgrade_policy_of(cfg, &policy);
+    r = upgrade_decide(&policy, s->hs, &v);
+    if (r) {
+        http_error(s, 500, ws_error_message(r));
+        return;
+    }
+    if (v.status != 101) {
+        const struct handshake_header *o = handshake_find(s->hs, "Origin");
+        log_info(s->id, "upgrade refused: %d (%s; Origin '%s')", v.status, v.reason,
+                 o ? o->value : "(none)");
+        http_error(s, v.status, v.reason);
+        return;
+    }
     memset(&rt, 0, sizeof rt);
     if (cfg->dir) {
         /* --dir: the URL names the script; refused before anything runs */
@@ -611,6 +513,7 @@ static void upgrade(struct session *s, struct bridge_buf *owner, uint8_t *rest, 
             const char *why = rs == ROUTE_DIRECTORY ? "a directory" : rt.why;
             log_info(s->id, "no script for %s: %d (%s)", s->path ? s->path : "-", code, why);
             route_free(&rt);
+            upgrade_verdict_free(&v);
             http_error(s, code, why);
             return;
         }
@@ -620,23 +523,18 @@ static void upgrade(struct session *s, struct bridge_buf *owner, uint8_t *rest, 
         argv = dir_argv;
         child_exec_checked(&s->child, &rt); /* run the file checked, not rt.file again (B4) */
     } else if (!cfg->command || !cfg->command_path) {
+        upgrade_verdict_free(&v);
         http_error(s, 404, "no program to serve"); /* only --staticdir/--cgidir */
         return;
     }
     if (!workers_fork_acquire(cfg->maxforks)) {
         log_info(s->id, "--maxforks=%u reached: 429", cfg->maxforks);
         route_free(&rt);
+        upgrade_verdict_free(&v);
         http_error(s, 429, "maxforks");
         return;
     }
     s->counted = true; /* released when the session ends */
-    if (!origin_allowed(s)) {
-        const struct handshake_header *o = handshake_find(s->hs, "Origin");
-        log_info(s->id, "origin '%s' refused: 403", o ? o->value : "(none)");
-        route_free(&rt);
-        http_error(s, 403, "origin");
-        return;
-    }
     char client[PROXY_ADDR_MAX];
     session_env_request(s, &req, client, sizeof client);
     if (cfg->dir) {
@@ -649,6 +547,7 @@ static void upgrade(struct session *s, struct bridge_buf *owner, uint8_t *rest, 
     env = child_env_build(&req);
     if (!env) {
         route_free(&rt);
+        upgrade_verdict_free(&v);
         http_error(s, 500, "out of memory");
         return;
     }
@@ -659,25 +558,21 @@ static void upgrade(struct session *s, struct bridge_buf *owner, uint8_t *rest, 
     if (r) {
         log_error(s->id, "cannot start %s: %s", file, child_strerror(r));
         route_free(&rt);
+        upgrade_verdict_free(&v);
         http_error(s, 500, child_strerror(r));
         return;
     }
     log_debug(s->id, "started %s, pid %d", file, s->child.pid);
     route_free(&rt);
 
-    extra = extra_headers(cfg->headers, cfg->headers_ws);
-    cap = 1024 + (extra ? strlen(extra) : 0);
-    out = malloc(cap);
-    n = out ? handshake_write_101(s->hs, extra, out, cap) : WS_E_NOMEM;
-    free(extra);
-    if (n <= 0 || send_response(s, out, (size_t)n) != 0) {
-        free(out);
+    r = send_response(s, v.response, v.response_len);
+    upgrade_verdict_free(&v);
+    if (r != 0) {
         log_error(s->id, "cannot send the 101 response");
         s->status = 500;
         session_peer_gone(s, false);
         return;
     }
-    free(out);
     s->status = 101;
     handshake_free(s->hs);
     free(s->hs);

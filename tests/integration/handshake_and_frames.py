@@ -24,7 +24,8 @@ def run_case(port, prefix=b"", label=""):
         ok(False, "%s: connection failed: %r" % (label, e))
 
 
-def _run_case(port, prefix, label):
+def _exchange(port, prefix):
+    """(upgraded, response head, messages got, messages wanted)"""
     frames, want = b"", []
     for i, n in enumerate(SIZES):
         p = payload(n, i)
@@ -42,16 +43,21 @@ def _run_case(port, prefix, label):
         if not ch:
             break
         head += ch
-    ok(b"HTTP/1.1 101" in head, "%s: upgraded" % label, head[-200:])
     got = []
     try:
         for _ in want:
             got.append(c.recv()[1])
-    except Exception as e:  # noqa: BLE001 - reported below
-        diag("%s: %r" % (label, e))
+    except Exception as e:  # noqa: BLE001 - shows as a short list
+        got.append(repr(e).encode())
+    s.close()
+    return b"HTTP/1.1 101" in head, head[-200:], got, want
+
+
+def _run_case(port, prefix, label):
+    upgraded, head, got, want = _exchange(port, prefix)
+    ok(upgraded, "%s: upgraded" % label, head)
     ok(got == want, "%s: %d messages of sizes %s came back intact" % (label, len(want), SIZES),
        [len(g) for g in got], [len(w) for w in want])
-    s.close()
 
 
 with Server("cat") as srv:
@@ -59,12 +65,26 @@ with Server("cat") as srv:
         run_case(srv.port, label="plain, round %d" % rep)
     run_case(srv.port, prefix=b"GET /nothing HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", label="after a keep-alive 404")
     # several at once, so freed buffers get reused by the next reads
+    # (the threads only collect: TAP points are numbered, so they are reported here, in order)
     import threading
-    ts = [threading.Thread(target=run_case, args=(srv.port, b"", "concurrent %d" % i)) for i in range(4)]
+    results = {}
+
+    def collect(i):
+        try:
+            results[i] = _exchange(srv.port, b"")
+        except OSError as e:
+            results[i] = (False, repr(e), [], [])
+
+    ts = [threading.Thread(target=collect, args=(i,)) for i in range(4)]
     for t in ts:
         t.start()
     for t in ts:
         t.join()
+    for i in range(4):
+        upgraded, head, got, want = results[i]
+        ok(upgraded, "concurrent %d: upgraded" % i, head)
+        ok(got == want, "concurrent %d: all messages came back intact" % i,
+           [len(g) for g in got], [len(w) for w in want])
     ok(alive(srv.pid), "server alive after all cases")
 
 with Server("cat", flags=["--reverselookup"]) as srv:

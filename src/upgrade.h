@@ -1,0 +1,63 @@
+/*
+ * upgrade: the decision on a WebSocket upgrade request, sans I/O.
+ *
+ * A request that handshake_check() accepted, and the server's policy, go
+ * in; a verdict comes out: 101 with the exact response bytes to send once
+ * the program runs, or the HTTP status that refuses it and why. Nothing
+ * here touches a socket, the file system or a process: what needs those
+ * (the --dir route, the --maxforks count, the spawn) is the caller's, and
+ * comes after a 101 verdict. A negotiated feature (a subprotocol, an
+ * extension, an authorizer's answer) is decided here and shows in the
+ * verdict and its response.
+ *
+ * The origin policy (websocketd's --origin and --sameorigin):
+ *   - no --origin and no --sameorigin: any Origin, or none;
+ *   - otherwise a request without Origin, with an empty one or "null" is
+ *     refused (403);
+ *   - --sameorigin: the Origin's host[:port] must equal the Host header
+ *     (case-insensitive);
+ *   - --origin entries: "host", "host:port" or "scheme://host[:port]"; an
+ *     entry without a scheme matches http and https origins; an entry
+ *     without a port matches any port, and an origin without a port has
+ *     its scheme's (80, 443). Both policies must pass when both are set.
+ */
+#ifndef UPGRADE_H
+#define UPGRADE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct handshake;
+
+struct upgrade_policy {
+    const char *const *origins;    /* --origin entries, NULL-terminated; NULL: any origin */
+    bool sameorigin;               /* --sameorigin */
+    const char *const *headers;    /* "Name: value" lines for every response, or NULL */
+    const char *const *headers_ws; /* ... for the 101 only, or NULL */
+};
+
+struct upgrade_verdict {
+    int status;         /* 101, or the HTTP status that refuses the upgrade */
+    const char *reason; /* static; why it was refused ("" for 101), for the log */
+    char *response;     /* 101 only: the whole response (malloc'd; upgrade_verdict_free) */
+    size_t response_len;
+};
+
+/*
+ * Decides on hs (complete, and accepted by handshake_check(); it is only
+ * read). Returns 0 with *v filled, or a WS_E_* code with nothing allocated
+ * (WS_E_NOMEM; WS_E_STATE for a request handshake_check() did not accept).
+ */
+int upgrade_decide(const struct upgrade_policy *p, const struct handshake *hs,
+                   struct upgrade_verdict *v);
+/* Frees the response; v may be reused. Safe on a zeroed verdict. */
+void upgrade_verdict_free(struct upgrade_verdict *v);
+
+/* One --origin entry against an Origin header's value (the rules above). */
+bool upgrade_origin_matches(const char *origin, const char *entry);
+
+/* The lines of a and then b (each NULL-terminated, or NULL) as "Line\r\n"..., malloc'd;
+ * NULL when there are none or out of memory. */
+char *upgrade_header_lines(const char *const *a, const char *const *b);
+
+#endif
