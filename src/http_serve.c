@@ -587,6 +587,14 @@ void http_serve_timeout(struct session *s)
     session_peer_gone(s, false);
 }
 
+bool http_serve_peer_eof(struct session *s)
+{
+    struct http_resp *r = s->resp;
+
+    /* only a CGI response reads the request body; a static one has it whole already */
+    return r && r->cgi && cgi_peer_eof(r);
+}
+
 void http_serve_body(struct session *s, struct bridge_buf *b, uint8_t *data, size_t len)
 {
     struct http_resp *r = s->resp;

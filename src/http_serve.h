@@ -69,6 +69,9 @@ void http_reply_status(struct http_resp *r, int status, const char *fields);
 void http_resp_done(struct http_resp *r);
 /* The session's SESSION_T_SEND timer fired. */
 void http_serve_timeout(struct session *s);
+/* The socket said EOF during the response: true when it goes on all the same (a CGI response
+ * whose request was whole: the client only half-closed); false: the client is gone. */
+bool http_serve_peer_eof(struct session *s);
 
 /* The request in s->hs is complete and not an upgrade; rest: the bytes behind its header block
  * (in s->rbuf). Reads are stopped; the response restarts them or ends the connection. */

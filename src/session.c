@@ -720,7 +720,7 @@ void session_http_next(struct session *s, bool keep_alive)
 
     free(s->path);
     s->path = NULL;
-    if (!keep_alive || s->srv->shutting_down || s->t_closing || s->t_shutdown) {
+    if (!keep_alive || s->peer_eof || s->srv->shutting_down || s->t_closing || s->t_shutdown) {
         bridge_buf_unref(b);
         finish_transport(s);
         return;
@@ -760,7 +760,13 @@ static void sock_read(struct transport *t, ssize_t nread, const uv_buf_t *buf)
     struct bridge_buf *b = buf->base ? bridge_buf_of(buf->base) : NULL;
 
     session_ref(s);
-    if (nread < 0) {
+    if (nread == UV_EOF && s->peer_eof) {
+        /* said again (transport.h: a stopped socket reports its hangup): already handled */
+    } else if (nread == UV_EOF && s->phase == SESSION_HTTP && s->resp &&
+               http_serve_peer_eof(s)) {
+        s->peer_eof = true; /* no next request can come: the connection ends after this one */
+        s->t->ops->read_stop(s->t);
+    } else if (nread < 0) {
         if (nread != UV_EOF)
             log_debug(s->id, "read: %s", uv_strerror((int)nread));
         if (s->phase == SESSION_WS && !s->ws.close_received)

@@ -70,6 +70,7 @@ struct session {
     struct transport *t;
     bool t_closing;   /* close() called */
     bool t_shutdown;  /* graceful shutdown requested */
+    bool peer_eof;    /* the client half-closed; the response in progress goes on */
     bool sock_paused; /* socket reads stopped (child's stdin full) */
     uv_timer_t timer;
     uint8_t timer_mode; /* enum session_timer_mode */
