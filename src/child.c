@@ -55,7 +55,7 @@ static void ladder_step(uv_timer_t *t)
     child_signal(c, ladder_sig[step - 1]);
     c->ladder++;
     if (c->ladder <= 3)
-        uv_timer_start(&c->timer, ladder_step, ladder_ms[c->ladder - 1] + c->closems, 0);
+        uv_timer_start(&c->timer, ladder_step, (uint64_t)ladder_ms[c->ladder - 1] + c->closems, 0);
 }
 
 /* ---------------------------------------------------------------- reaping */
@@ -340,7 +340,7 @@ void child_stop(struct child *c)
     if (c->exited || c->ladder != 0 || c->pid <= 0 || c->closing)
         return;
     c->ladder = 1;
-    uv_timer_start(&c->timer, ladder_step, ladder_ms[0] + c->closems, 0);
+    uv_timer_start(&c->timer, ladder_step, (uint64_t)ladder_ms[0] + c->closems, 0);
 }
 
 void child_close(struct child *c)
