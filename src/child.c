@@ -594,7 +594,8 @@ char **child_env_build(const struct child_env_request *r)
     eb_set(&b, "GATEWAY_INTERFACE", "CGI/1.1");
     eb_set(&b, "REQUEST_METHOD", r->method ? r->method : "GET");
     eb_begin(&b, "SCRIPT_NAME");
-    eb_decoded(&b, r->script_name, r->script_name_len ? r->script_name_len : strlen(r->script_name));
+    eb_decoded(&b, r->script_name,
+               r->script_name_len ? r->script_name_len : strlen(r->script_name));
     eb_end(&b);
     if (r->script_filename)
         eb_set(&b, "SCRIPT_FILENAME", r->script_filename);
