@@ -15,53 +15,8 @@
 #include "ws_error.h"
 #include "ws_utf8.h"
 
-/* ---------------------------------------------------------------- pool buffers */
-
-#define POOL_KEEP 64u /* free buffers kept for reuse (the rest go back to malloc) */
+#define POOL_KEEP 64u        /* free write batches kept beyond the sessions' own */
 #define BATCH_KEEP_MAX 1024u /* free write batches kept at most (~5.3 MiB) */
-
-static struct bridge_buf *free_bufs;
-static unsigned nfree_bufs;
-
-struct bridge_buf *bridge_buf_get(void)
-{
-    struct bridge_buf *b = free_bufs;
-
-    if (b) {
-        free_bufs = b->next;
-        nfree_bufs--;
-    } else {
-        b = malloc(sizeof *b);
-        if (!b)
-            return NULL;
-    }
-    b->refs = 1;
-    b->next = NULL;
-    return b;
-}
-
-void bridge_buf_ref(struct bridge_buf *b)
-{
-    b->refs++;
-}
-
-void bridge_buf_unref(struct bridge_buf *b)
-{
-    if (!b || --b->refs)
-        return;
-    if (nfree_bufs < POOL_KEEP) {
-        b->next = free_bufs;
-        free_bufs = b;
-        nfree_bufs++;
-    } else {
-        free(b);
-    }
-}
-
-struct bridge_buf *bridge_buf_of(const void *base)
-{
-    return (struct bridge_buf *)((const char *)base - offsetof(struct bridge_buf, data));
-}
 
 /* ---------------------------------------------------------------- write batches */
 
@@ -76,7 +31,7 @@ struct batch {
     struct transport_write w; /* w.uv also serves pipe writes */
     struct session *s;
     struct batch *next;
-    struct bridge_buf *bufs[BATCH_BUFS];
+    struct buf *bufs[BATCH_BUFS];
     void *heap[BATCH_HEAP];
     unsigned nbufs, nheap, niov;
     size_t arena_used, bytes;
@@ -109,7 +64,7 @@ static struct batch *batch_get(struct session *s)
 static void batch_put(struct batch *b)
 {
     for (unsigned i = 0; i < b->nbufs; i++)
-        bridge_buf_unref(b->bufs[i]);
+        buf_unref(b->bufs[i]);
     for (unsigned i = 0; i < b->nheap; i++)
         free(b->heap[i]);
     /* Free batches kept: enough for every session to have one out per direction (d=1: 200
@@ -130,12 +85,7 @@ static void batch_put(struct batch *b)
 
 void bridge_pool_drain(void)
 {
-    while (free_bufs) {
-        struct bridge_buf *b = free_bufs;
-        free_bufs = b->next;
-        free(b);
-    }
-    nfree_bufs = 0;
+    buf_pool_drain();
     while (free_batches) {
         struct batch *b = free_batches;
         free_batches = b->next;
@@ -144,7 +94,7 @@ void bridge_pool_drain(void)
     nfree_batches = 0;
 }
 
-static bool batch_holds(struct batch *b, struct bridge_buf *buf)
+static bool batch_holds(struct batch *b, struct buf *buf)
 {
     for (unsigned i = 0; i < b->nbufs; i++)
         if (b->bufs[i] == buf)
@@ -153,7 +103,7 @@ static bool batch_holds(struct batch *b, struct bridge_buf *buf)
 }
 
 /* Room for a frame with payload plen, payload in buf (NULL: static or heap)? */
-static bool batch_fits(struct batch *b, size_t hlen, size_t plen, struct bridge_buf *buf, bool heap)
+static bool batch_fits(struct batch *b, size_t hlen, size_t plen, struct buf *buf, bool heap)
 {
     if (b->niov + 2 > BATCH_IOV)
         return false;
@@ -183,7 +133,7 @@ static void batch_copy(struct batch *b, const uint8_t *p, size_t n)
 }
 
 /* Appends bytes by reference (kept alive by buf's reference, or static). */
-static void batch_ref(struct batch *b, const uint8_t *p, size_t n, struct bridge_buf *buf)
+static void batch_ref(struct batch *b, const uint8_t *p, size_t n, struct buf *buf)
 {
     if (n == 0)
         return;
@@ -192,7 +142,7 @@ static void batch_ref(struct batch *b, const uint8_t *p, size_t n, struct bridge
         return;
     }
     if (buf && !batch_holds(b, buf)) {
-        bridge_buf_ref(buf);
+        buf_ref(buf);
         b->bufs[b->nbufs++] = buf;
     }
     if (b->niov && (const uint8_t *)b->iov[b->niov - 1].base + b->iov[b->niov - 1].len == p)
@@ -249,8 +199,8 @@ static void sock_flush(struct session *s)
     session_ref(s);
 }
 
-static struct batch *sock_batch_for(struct session *s, size_t hlen, size_t plen,
-                                    struct bridge_buf *buf, bool heap)
+static struct batch *sock_batch_for(struct session *s, size_t hlen, size_t plen, struct buf *buf,
+                                    bool heap)
 {
     if (sock_batch && (sock_batch->s != s || !batch_fits(sock_batch, hlen, plen, buf, heap)))
         sock_flush(sock_batch->s);
@@ -297,7 +247,7 @@ int bridge_send_copy(struct session *s, const uint8_t *frame, size_t len)
 
 /* One data frame: header + payload (in buf, static, or a heap copy the batch frees). */
 static void send_frame(struct session *s, enum ws_opcode op, bool fin, const uint8_t *p, size_t n,
-                       struct bridge_buf *buf, void *heap)
+                       struct buf *buf, void *heap)
 {
     uint8_t hdr[WS_FRAME_HEADER_MAX];
     struct batch *b;
@@ -383,7 +333,7 @@ bool bridge_lines_finish(struct bridge_lines *l, const uint8_t *carry, size_t le
 
 /* ---------------------------------------------------------------- stdout -> socket */
 
-static struct bridge_buf *emit_buf;          /* the buffer the line cutter is working in */
+static struct buf *emit_buf;                 /* the buffer the line cutter is working in */
 static void pass_give_up(struct session *s); /* --passstderr, below */
 
 /* Bytes at the end of p that start an incomplete UTF-8 sequence (p valid so far). */
@@ -398,7 +348,7 @@ static size_t utf8_tail(const uint8_t *p, size_t n)
 static void emit_text(void *ctx, const uint8_t *p, size_t n, bool fin)
 {
     struct session *s = ctx;
-    struct bridge_buf *buf = (p == &cr_byte) ? NULL : emit_buf;
+    struct buf *buf = (p == &cr_byte) ? NULL : emit_buf;
 
     if (s->discard_out)
         return;
@@ -443,24 +393,24 @@ out:
 static void stdout_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
 {
     struct session *s = SESSION_OF(h, out);
-    struct bridge_buf *b = s->carry;
+    struct buf *b = s->carry;
 
     (void)suggested;
-    if (b && BRIDGE_BUF_SIZE - (s->carry_off + s->carry_len) >= BRIDGE_BUF_SIZE / 4) {
+    if (b && BUF_SIZE - (s->carry_off + s->carry_len) >= BUF_SIZE / 4) {
         /* room after the partial line: read on in the same buffer */
     } else if (b) {
-        struct bridge_buf *nb = bridge_buf_get();
+        struct buf *nb = buf_get();
         if (!nb) {
             *out = uv_buf_init(NULL, 0);
             return;
         }
         memcpy(nb->data, b->data + s->carry_off, s->carry_len);
-        bridge_buf_unref(b);
+        buf_unref(b);
         s->carry = b = nb;
         s->carry_off = 0;
     } else {
         /* a new buffer; a short partial line waits in the session (carry_small) */
-        b = bridge_buf_get();
+        b = buf_get();
         if (!b) {
             *out = uv_buf_init(NULL, 0);
             return;
@@ -470,7 +420,7 @@ static void stdout_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
         s->carry_off = 0;
     }
     size_t start = s->carry_off + s->carry_len;
-    *out = uv_buf_init((char *)b->data + start, (unsigned)(BRIDGE_BUF_SIZE - start));
+    *out = uv_buf_init((char *)b->data + start, (unsigned)(BUF_SIZE - start));
 }
 
 /* Gives the read buffer back unless it holds a long partial line: a short one is copied into
@@ -479,7 +429,7 @@ static void stdout_keep_or_drop(struct session *s)
 {
     if (s->carry && s->carry_len <= sizeof s->carry_small) {
         memcpy(s->carry_small, s->carry->data + s->carry_off, s->carry_len);
-        bridge_buf_unref(s->carry);
+        buf_unref(s->carry);
         s->carry = NULL;
         s->carry_off = 0;
     }
@@ -511,7 +461,7 @@ void bridge_stdout_eof(struct session *s)
 static void stdout_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *ub)
 {
     struct session *s = SESSION_OF(st, out);
-    struct bridge_buf *b = s->carry;
+    struct buf *b = s->carry;
 
     (void)ub;
     if (nread < 0) {
@@ -555,16 +505,21 @@ static void stdout_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *ub)
 
 static void stderr_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
 {
-    struct bridge_buf *b = bridge_buf_get();
-    (void)h;
+    struct session *s = SESSION_OF(h, err);
+
     (void)suggested;
-    *out = b ? uv_buf_init((char *)b->data, BRIDGE_BUF_SIZE) : uv_buf_init(NULL, 0);
+    buf_unref(s->child.rd_err);
+    s->child.rd_err = buf_get();
+    *out = s->child.rd_err ? uv_buf_init((char *)s->child.rd_err->data, BUF_SIZE)
+                           : uv_buf_init(NULL, 0);
 }
 
 static void stderr_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *ub)
 {
     struct session *s = SESSION_OF(st, err);
+    struct buf *b = s->child.rd_err;
 
+    s->child.rd_err = NULL;
     if (nread > 0) {
         const char *p = ub->base, *end = ub->base + nread;
         while (p < end) {
@@ -578,8 +533,7 @@ static void stderr_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *ub)
             p = nl ? nl + 1 : end;
         }
     }
-    if (ub->base)
-        bridge_buf_unref(bridge_buf_of(ub->base));
+    buf_unref(b);
     if (nread < 0) {
         s->stderr_eof = true;
         s->stderr_reading = false;
@@ -601,7 +555,7 @@ enum { PASS_NONE, PASS_OUT, PASS_ERR };
 #define PASS_SMALL 64u /* a partial line up to this long waits in the session, no buffer pinned */
 
 struct bridge_src {
-    struct bridge_buf *buf; /* bytes not yet sent: buf->data[off..off+len) */
+    struct buf *buf; /* bytes not yet sent: buf->data[off..off+len) */
     uint32_t off, len;
     uint32_t scanned;          /* leading bytes of that region known to hold no '\n' */
     uint8_t small[PASS_SMALL]; /* buf == NULL: len bytes here */
@@ -747,7 +701,7 @@ static void src_shrink(struct bridge_src *src)
 {
     if (src->buf && src->len <= PASS_SMALL) {
         memcpy(src->small, src->buf->data + src->off, src->len);
-        bridge_buf_unref(src->buf);
+        buf_unref(src->buf);
         src->buf = NULL;
         src->off = 0;
     }
@@ -801,7 +755,7 @@ static void src_run(struct session *s, struct bridge_src *src)
     src->open = false;
     src->done = true;
     src_set_reading(s, src, false);
-    bridge_buf_unref(src->buf);
+    buf_unref(src->buf);
     src->buf = NULL;
     if (src->id == PASS_OUT)
         child_close_stdout(&s->child);
@@ -849,23 +803,23 @@ static void pass_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
 {
     struct session *s;
     struct bridge_src *src = src_of(h, &s);
-    struct bridge_buf *b = src->buf;
+    struct buf *b = src->buf;
 
     (void)suggested;
-    if (!b || BRIDGE_BUF_SIZE - (src->off + src->len) < BRIDGE_BUF_SIZE / 4) {
+    if (!b || BUF_SIZE - (src->off + src->len) < BUF_SIZE / 4) {
         /* a new buffer, the partial line (<= BRIDGE_CARRY_MAX) moved to its start */
-        struct bridge_buf *nb = bridge_buf_get();
+        struct buf *nb = buf_get();
         if (!nb) {
             *out = uv_buf_init(NULL, 0);
             return;
         }
         memcpy(nb->data, src_region(src), src->len);
-        bridge_buf_unref(b);
+        buf_unref(b);
         src->buf = b = nb;
         src->off = 0;
     }
     size_t start = src->off + src->len;
-    *out = uv_buf_init((char *)b->data + start, (unsigned)(BRIDGE_BUF_SIZE - start));
+    *out = uv_buf_init((char *)b->data + start, (unsigned)(BUF_SIZE - start));
 }
 
 static void pass_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *ub)
@@ -961,7 +915,7 @@ static void pass_release(struct session *s)
     if (!s->pass)
         return;
     for (int i = 0; i < 2; i++)
-        bridge_buf_unref(s->pass->src[i].buf);
+        buf_unref(s->pass->src[i].buf);
     free(s->pass);
     s->pass = NULL;
 }
@@ -969,7 +923,7 @@ static void pass_release(struct session *s)
 /* ---------------------------------------------------------------- socket -> stdin */
 
 static struct batch *stdin_batch;
-static struct bridge_buf *sock_rbuf; /* the socket read buffer being parsed */
+static struct buf *sock_rbuf; /* the socket read buffer being parsed */
 
 static void stdin_write_done(uv_write_t *req, int status)
 {
@@ -1010,7 +964,7 @@ static void stdin_flush(struct session *s)
     session_ref(s);
 }
 
-static void stdin_add(struct session *s, const uint8_t *p, size_t n, struct bridge_buf *buf)
+static void stdin_add(struct session *s, const uint8_t *p, size_t n, struct buf *buf)
 {
     if (s->stdin_dead || s->child.in_closed || n == 0)
         return;
@@ -1087,7 +1041,7 @@ static const struct ws_stream_settings stream_settings = {
     .on_write = on_write,
 };
 
-void bridge_socket_data(struct session *s, struct bridge_buf *owner, uint8_t *data, size_t len)
+void bridge_socket_data(struct session *s, struct buf *owner, uint8_t *data, size_t len)
 {
     session_ref(s);
     sock_rbuf = owner;
@@ -1171,7 +1125,7 @@ void bridge_release(struct session *s)
 {
     pass_release(s);
     if (s->carry) {
-        bridge_buf_unref(s->carry);
+        buf_unref(s->carry);
         s->carry = NULL;
     }
     s->carry_len = 0;

@@ -22,7 +22,7 @@
  * binary messages (under the same rule) and stderr lines are JSON. The
  * session hears "stdout done" once both streams are over.
  *
- * Memory: reads use BRIDGE_BUF_SIZE pool buffers taken in alloc_cb and
+ * Memory: reads use BUF_SIZE pool buffers taken in alloc_cb and
  * given back once the bytes are written onward (payload is never copied:
  * frames are gather writes of a header and the bytes in the read buffer),
  * so an idle session pins no buffer. Both directions are bounded: the
@@ -39,30 +39,16 @@
 
 #include <uv.h>
 
-#define BRIDGE_BUF_SIZE (64u * 1024u)
-#define BRIDGE_CARRY_MAX (BRIDGE_BUF_SIZE / 2) /* longest line carried to the next read */
+#include "buf.h"
+
+#define BRIDGE_CARRY_MAX (BUF_SIZE / 2) /* longest line carried to the next read */
 #define BRIDGE_HIGH_WATER (256u * 1024u)
 #define BRIDGE_LOW_WATER (64u * 1024u)
 
 struct session;
 struct bridge_pass; /* --passstderr state, private to bridge.c */
 
-/* ---------------------------------------------------------------- pool buffers */
-
-/* A reference-counted read buffer of BRIDGE_BUF_SIZE bytes from a free list. */
-struct bridge_buf {
-    unsigned refs;
-    struct bridge_buf *next; /* free list */
-    uint8_t data[BRIDGE_BUF_SIZE];
-};
-
-/* A buffer with one reference, or NULL when out of memory. */
-struct bridge_buf *bridge_buf_get(void);
-void bridge_buf_ref(struct bridge_buf *b);
-void bridge_buf_unref(struct bridge_buf *b);
-/* The buffer whose data a read delivered (buf->base points at data + offset). */
-struct bridge_buf *bridge_buf_of(const void *base);
-/* Frees the free lists (at exit, for leak checkers). */
+/* Frees the free lists of buffers and write batches (at exit, for leak checkers). */
 void bridge_pool_drain(void);
 
 /* ---------------------------------------------------------------- line cutting (pure) */
@@ -106,7 +92,7 @@ int bridge_start(struct session *s);
 /* Bytes from the socket in the WebSocket phase: data[0..len) lies anywhere inside owner's bytes
  * (the caller holds a reference for the call). Feeds ws_stream; payload goes to the child's stdin
  * by reference, each write taking its own reference on owner. */
-void bridge_socket_data(struct session *s, struct bridge_buf *owner, uint8_t *data, size_t len);
+void bridge_socket_data(struct session *s, struct buf *owner, uint8_t *data, size_t len);
 /* Re-evaluates which reads should run (after a write completes or the state changes). */
 void bridge_update_reads(struct session *s);
 /* Sends the frames collected so far (before a shutdown). */

@@ -159,7 +159,8 @@ static void feed_body(struct cgi *c, const uint8_t *data, size_t len)
     if (rc < 0) {
         s->t->ops->read_stop(s->t);
         c->body_complete = true;
-        fail(c, 400, s->hs->reason ? s->hs->reason : "malformed body");
+        fail(c, s->hs->status ? s->hs->status : 400,
+             s->hs->reason ? s->hs->reason : "malformed body");
         return;
     }
     if (rc == 1) {
@@ -173,7 +174,7 @@ static void feed_body(struct cgi *c, const uint8_t *data, size_t len)
     }
 }
 
-void cgi_body(struct http_resp *r, struct bridge_buf *b, uint8_t *data, size_t len)
+void cgi_body(struct http_resp *r, struct buf *b, uint8_t *data, size_t len)
 {
     (void)b; /* body pieces are copied into the stdin writes */
     if (r->cgi->body_complete)
@@ -187,10 +188,12 @@ void cgi_body(struct http_resp *r, struct bridge_buf *b, uint8_t *data, size_t l
 
 static void out_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    struct bridge_buf *b = bridge_buf_get();
-    (void)h;
+    struct child *ch = h->data;
+
     (void)suggested;
-    *buf = b ? uv_buf_init((char *)b->data, BRIDGE_BUF_SIZE) : uv_buf_init(NULL, 0);
+    buf_unref(ch->rd_out);
+    ch->rd_out = buf_get();
+    *buf = ch->rd_out ? uv_buf_init((char *)ch->rd_out->data, BUF_SIZE) : uv_buf_init(NULL, 0);
 }
 
 static void finish(struct cgi *c)
@@ -213,11 +216,8 @@ static void send_head(struct cgi *c)
     size_t hlen;
 
     c->head_sent = true;
-    c->out_left = c->head.no_body      ? 0
-                  : c->head.has_length ? c->head.content_length
-                                       : UINT64_MAX;
-    head = http_resp_head(r, c->head.status, c->head.reason, c->head.out ? c->head.out : "",
-                          &hlen);
+    c->out_left = c->head.no_body ? 0 : c->head.has_length ? c->head.content_length : UINT64_MAX;
+    head = http_resp_head(r, c->head.status, c->head.reason, c->head.out ? c->head.out : "", &hlen);
     if (!head || http_resp_write(r, head, hlen, NULL, NULL, 0) != 0) {
         r->failed = true;
         c->errored = true;
@@ -225,7 +225,7 @@ static void send_head(struct cgi *c)
     }
 }
 
-static void send_body(struct cgi *c, struct bridge_buf *b, const uint8_t *data, size_t len)
+static void send_body(struct cgi *c, struct buf *b, const uint8_t *data, size_t len)
 {
     struct http_resp *r = c->r;
     struct session *s = r->s;
@@ -236,7 +236,7 @@ static void send_body(struct cgi *c, struct bridge_buf *b, const uint8_t *data, 
         len = (size_t)c->out_left; /* past the script's own Content-Length: dropped */
     c->out_left -= len;
     r->body_bytes += len;
-    bridge_buf_ref(b);
+    buf_ref(b);
     if (http_resp_write(r, NULL, 0, b, data, len) != 0) {
         fail(c, 500, "write failed");
         return;
@@ -252,8 +252,9 @@ static void out_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     struct child *ch = st->data;
     struct session *s = ch->data;
     struct cgi *c = cgi_of(s);
-    struct bridge_buf *b = buf->base ? bridge_buf_of(buf->base) : NULL;
+    struct buf *b = ch->rd_out; /* out_alloc's: ours now */
 
+    ch->rd_out = NULL;
     if (!c || c->errored || s->t_closing) {
         /* Nobody takes its output any more: stop the script instead of draining it. */
         child_stop(ch);
@@ -284,7 +285,7 @@ static void out_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         if (c->head_sent && !c->errored)
             send_body(c, b, data, len);
     }
-    bridge_buf_unref(b);
+    buf_unref(b);
 }
 
 void cgi_written(struct http_resp *r)
@@ -432,7 +433,7 @@ void cgi_start(struct http_resp *r, struct route *rt)
     /* The bytes behind the header block are the body's start. */
     uint8_t *data;
     size_t len;
-    struct bridge_buf *b = session_take_pending(s, &data, &len);
+    struct buf *b = session_take_pending(s, &data, &len);
     if (hs->content_length == 0 && !hs->chunked) {
         c->body_complete = true;
         maybe_close_stdin(s, c);
@@ -444,7 +445,7 @@ void cgi_start(struct http_resp *r, struct route *rt)
         s->t->ops->read_start(s->t);
     if (!c->errored)
         arm(c);
-    bridge_buf_unref(b);
+    buf_unref(b);
 }
 
 bool cgi_timeout(struct http_resp *r)

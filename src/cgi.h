@@ -32,12 +32,12 @@
 
 struct http_resp;
 struct route;
-struct bridge_buf;
+struct buf;
 
 /* Runs the script rt names for the request in r->s->hs (rt is taken). */
 void cgi_start(struct http_resp *r, struct route *rt);
 /* Request body bytes read from the socket. */
-void cgi_body(struct http_resp *r, struct bridge_buf *b, uint8_t *data, size_t len);
+void cgi_body(struct http_resp *r, struct buf *b, uint8_t *data, size_t len);
 /* A response write completed: reads may resume, the response may be complete. */
 void cgi_written(struct http_resp *r);
 /* The progress timeout fired: true when it was handled here (a 408 or a 504 is being sent, or

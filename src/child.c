@@ -357,6 +357,9 @@ void child_close(struct child *c)
     child_close_stdin(c);
     child_close_stdout(c);
     child_close_stderr(c);
+    buf_unref(c->rd_out); /* a read handed a buffer and never delivered (never, with libuv) */
+    buf_unref(c->rd_err);
+    c->rd_out = c->rd_err = NULL;
     close_handle(c, (uv_handle_t *)&c->timer);
     if (c->open == 0 && c->on_closed)
         c->on_closed(c);

@@ -37,6 +37,8 @@
 
 #include <uv.h>
 
+#include "buf.h"
+
 #include "handshake.h"
 
 struct child;
@@ -53,6 +55,9 @@ struct child {
     int64_t exit_status;
     int term_signal;
     uv_pipe_t in, out, err; /* stdin (we write), stdout and stderr (we read) */
+    /* the reader's: the buffer its alloc callback handed out, owned until the read callback
+     * that follows takes it (libuv calls the two in pairs); dropped at close */
+    struct buf *rd_out, *rd_err;
 
     /* private */
     const char *exec_name; /* child_exec_checked(): a name in exec_dir, for the next spawn */
@@ -140,12 +145,12 @@ struct child_env_request {
     const char *remote_host; /* reverse DNS name, or NULL (then remote_addr) */
     bool https;
     const char *ssl_client_s_dn; /* verified client certificate's subject, "" or NULL: none */
-    const char *method;      /* "GET" when NULL */
-    const char *script_name; /* raw URL of the script: "/" for COMMAND mode */
-    size_t script_name_len;  /* 0: strlen(script_name) */
-    const char *path;        /* raw request path (before '?'): PATH_TRANSLATED */
+    const char *method;          /* "GET" when NULL */
+    const char *script_name;     /* raw URL of the script: "/" for COMMAND mode */
+    size_t script_name_len;      /* 0: strlen(script_name) */
+    const char *path;            /* raw request path (before '?'): PATH_TRANSLATED */
     size_t path_len;
-    const char *path_info;   /* raw rest after the script (--dir, CGI); NULL: path */
+    const char *path_info; /* raw rest after the script (--dir, CGI); NULL: path */
     size_t path_info_len;
     const char *script_filename; /* the script's file (--dir, CGI): SCRIPT_FILENAME, or NULL */
     const char *content_length;  /* CGI request body: "" when NULL */

@@ -30,7 +30,7 @@
 struct resp_write {
     struct transport_write w;
     struct http_resp *r;
-    struct bridge_buf *buf; /* file data, or NULL */
+    struct buf *buf; /* file data, or NULL */
     char *head;             /* malloc'd head (or a whole small response), or NULL */
     size_t len;
 };
@@ -99,7 +99,7 @@ static void resp_write_done(struct transport_write *w, int status)
         r->failed = true;
     }
     free(rw->head);
-    bridge_buf_unref(rw->buf);
+    buf_unref(rw->buf);
     free(rw);
     if (s->resp == r) {
         if (r->cgi)
@@ -110,7 +110,7 @@ static void resp_write_done(struct transport_write *w, int status)
     session_unref(s);
 }
 
-int http_resp_write(struct http_resp *r, char *head, size_t head_len, struct bridge_buf *buf,
+int http_resp_write(struct http_resp *r, char *head, size_t head_len, struct buf *buf,
                     const uint8_t *data, size_t len)
 {
     struct session *s = r->s;
@@ -121,7 +121,7 @@ int http_resp_write(struct http_resp *r, char *head, size_t head_len, struct bri
 
     if (!rw) {
         free(head);
-        bridge_buf_unref(buf);
+        buf_unref(buf);
         return UV_ENOMEM;
     }
     rw->r = r;
@@ -137,7 +137,7 @@ int http_resp_write(struct http_resp *r, char *head, size_t head_len, struct bri
     rc = s->t->ops->write(s->t, &rw->w, bufs, n);
     if (rc) {
         free(head);
-        bridge_buf_unref(buf);
+        buf_unref(buf);
         free(rw);
         return rc;
     }
@@ -285,8 +285,8 @@ static void resp_pump(struct http_resp *r, char *head, size_t hlen)
     while (!r->failed && r->remaining > 0 && r->inflight < (zero_copy ? 1u : 2u)) {
         if (zero_copy && !head && resp_sendfile(r))
             break;
-        struct bridge_buf *b = bridge_buf_get();
-        size_t want = r->remaining < BRIDGE_BUF_SIZE ? (size_t)r->remaining : BRIDGE_BUF_SIZE;
+        struct buf *b = buf_get();
+        size_t want = r->remaining < BUF_SIZE ? (size_t)r->remaining : BUF_SIZE;
         ssize_t got;
 
         if (!b) {
@@ -298,7 +298,7 @@ static void resp_pump(struct http_resp *r, char *head, size_t hlen)
         while (got < 0 && errno == EINTR);
         if (got <= 0) {
             file_failed(r, "reading", got < 0 ? strerror(errno) : NULL);
-            bridge_buf_unref(b);
+            buf_unref(b);
             break;
         }
         r->off += (uint64_t)got;
@@ -516,7 +516,7 @@ static void serve_console(struct http_resp *r)
     free(page);
 }
 
-void http_serve(struct session *s, struct bridge_buf *owner, uint8_t *rest, size_t rest_len)
+void http_serve(struct session *s, struct buf *owner, uint8_t *rest, size_t rest_len)
 {
     const struct config *cfg = s->srv->cfg;
     struct handshake *hs = s->hs;
@@ -541,7 +541,7 @@ void http_serve(struct session *s, struct bridge_buf *owner, uint8_t *rest, size
     session_timer(s, SESSION_T_SEND, r->timeout_ms);
 
     if (rest_len) { /* pipelined: kept (not copied) for after this response */
-        bridge_buf_ref(owner);
+        buf_ref(owner);
         s->pending_buf = owner;
         s->pending = rest;
         s->pending_len = rest_len;
@@ -595,7 +595,7 @@ bool http_serve_peer_eof(struct session *s)
     return r && r->cgi && cgi_peer_eof(r);
 }
 
-void http_serve_body(struct session *s, struct bridge_buf *b, uint8_t *data, size_t len)
+void http_serve_body(struct session *s, struct buf *b, uint8_t *data, size_t len)
 {
     struct http_resp *r = s->resp;
 
@@ -607,17 +607,17 @@ void http_serve_body(struct session *s, struct bridge_buf *b, uint8_t *data, siz
      * stops until then (one buffer per connection at most). */
     s->t->ops->read_stop(s->t);
     if (!s->pending_buf) {
-        bridge_buf_ref(b);
+        buf_ref(b);
         s->pending_buf = b;
         s->pending = data;
         s->pending_len = len;
-    } else if (s->pending_len + len <= BRIDGE_BUF_SIZE) {
+    } else if (s->pending_len + len <= BUF_SIZE) {
         /* a transport that delivered once more after read_stop: both go into one buffer */
-        struct bridge_buf *nb = bridge_buf_get();
+        struct buf *nb = buf_get();
         if (nb) {
             memcpy(nb->data, s->pending, s->pending_len);
             memcpy(nb->data + s->pending_len, data, len);
-            bridge_buf_unref(s->pending_buf);
+            buf_unref(s->pending_buf);
             s->pending_buf = nb;
             s->pending = nb->data;
             s->pending_len += len;
@@ -625,7 +625,7 @@ void http_serve_body(struct session *s, struct bridge_buf *b, uint8_t *data, siz
             session_peer_gone(s, false);
         }
     } else {
-        log_info(s->id, "more than %u bytes of pipelined requests: closing", BRIDGE_BUF_SIZE);
+        log_info(s->id, "more than %u bytes of pipelined requests: closing", BUF_SIZE);
         session_peer_gone(s, false);
     }
 }

@@ -30,7 +30,7 @@
 #define HTTP_MAX_KEEPALIVE_REQUESTS 1000u /* then Connection: close */
 
 struct session;
-struct bridge_buf;
+struct buf;
 
 /* ---------------------------------------------------------------- for cgi.c */
 
@@ -57,7 +57,7 @@ struct http_resp {
 
 /* Queues head (malloc'd, taken) then data (in buf, a reference taken) on the connection; done
  * writes call cgi_written() for CGI responses. 0 or a UV error (both released). */
-int http_resp_write(struct http_resp *r, char *head, size_t head_len, struct bridge_buf *buf,
+int http_resp_write(struct http_resp *r, char *head, size_t head_len, struct buf *buf,
                     const uint8_t *data, size_t len);
 /* The response head (status line, Server, Date, fields, Connection, extra headers); sets
  * r->status. malloc'd, or NULL. */
@@ -75,10 +75,10 @@ bool http_serve_peer_eof(struct session *s);
 
 /* The request in s->hs is complete and not an upgrade; rest: the bytes behind its header block
  * (in s->rbuf). Reads are stopped; the response restarts them or ends the connection. */
-void http_serve(struct session *s, struct bridge_buf *owner, uint8_t *rest, size_t rest_len);
+void http_serve(struct session *s, struct buf *owner, uint8_t *rest, size_t rest_len);
 
 /* Bytes read while a response runs (a CGI request body, or what follows it). */
-void http_serve_body(struct session *s, struct bridge_buf *b, uint8_t *data, size_t len);
+void http_serve_body(struct session *s, struct buf *b, uint8_t *data, size_t len);
 
 /* The session ends: release the response state (files, CGI buffers). */
 void http_serve_release(struct session *s);

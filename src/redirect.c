@@ -31,7 +31,6 @@ struct redirect {
     bool closing;
     char peer[48];
     int peer_port;
-    char rbuf[4096];
 };
 
 static void release(struct redirect *r)
@@ -185,27 +184,29 @@ static void answer(struct redirect *r, enum handshake_status st)
         close_now(r);
 }
 
-static void on_alloc(struct transport *t, size_t suggested, uv_buf_t *buf)
+static struct buf *on_alloc(struct transport *t)
 {
-    struct redirect *r = t->data;
-
-    (void)suggested;
-    *buf = uv_buf_init(r->rbuf, sizeof r->rbuf);
+    (void)t;
+    return buf_get();
 }
 
-static void on_read(struct transport *t, ssize_t nread, const uv_buf_t *buf)
+static void on_read(struct transport *t, ssize_t nread, struct buf *b)
 {
     struct redirect *r = t->data;
     enum handshake_status st;
     size_t consumed;
 
-    if (r->closing || r->out || nread == 0)
+    if (r->closing || r->out || nread == 0) {
+        buf_unref(b);
         return;
+    }
     if (nread < 0) {
+        buf_unref(b);
         close_now(r);
         return;
     }
-    st = handshake_execute(&r->hs, buf->base, (size_t)nread, &consumed);
+    st = handshake_execute(&r->hs, (const char *)b->data, (size_t)nread, &consumed);
+    buf_unref(b); /* the handshake copies what it keeps */
     if (st != HANDSHAKE_NEED_MORE)
         answer(r, st);
 }

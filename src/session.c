@@ -55,7 +55,7 @@ static void session_free(struct session *s)
                    " %s close=%s",
                    s->peer, s->peer_port, s->path ? s->path : "-", s->status, ms / 1000, ms % 1000,
                    s->bytes_in, s->bytes_out, st, close);
-    bridge_buf_unref(s->pending_buf);
+    buf_unref(s->pending_buf);
     if (s->counted)
         workers_fork_release();
     server_remove_session(s->srv, s);
@@ -294,8 +294,7 @@ static void timer_fire(uv_timer_t *t)
         /* Our socket is not read, so a peer that closed with data still unsent (its FIN
          * waits behind a full window) would never be seen: data sent to a closed socket is
          * answered with a reset, which the transport reports (transport.h, read_stop). */
-        if (s->sock_paused && ws_stream_can_send(&s->ws) &&
-            s->t->ops->write_queue_size(s->t) == 0)
+        if (s->sock_paused && ws_stream_can_send(&s->ws) && s->t->ops->write_queue_size(s->t) == 0)
             ws_stream_ping(&s->ws, NULL, 0);
         break;
     case SESSION_T_EXIT_GRACE:
@@ -476,7 +475,7 @@ static void upgrade_policy_of(const struct config *cfg, struct upgrade_policy *p
 }
 
 /* A 101 verdict: the program is found, counted, started; then the 101 goes out. */
-static void upgrade(struct session *s, struct bridge_buf *owner, uint8_t *rest, size_t rest_len)
+static void upgrade(struct session *s, struct buf *owner, uint8_t *rest, size_t rest_len)
 {
     struct server *srv = s->srv;
     const struct config *cfg = srv->cfg;
@@ -506,8 +505,8 @@ static void upgrade(struct session *s, struct bridge_buf *owner, uint8_t *rest, 
     memset(&rt, 0, sizeof rt);
     if (cfg->dir) {
         /* --dir: the URL names the script; refused before anything runs */
-        enum route_status rs = route_resolve(cfg->dir, s->hs->path, s->hs->path_len,
-                                             ROUTE_WALK | ROUTE_EXEC, &rt);
+        enum route_status rs =
+            route_resolve(cfg->dir, s->hs->path, s->hs->path_len, ROUTE_WALK | ROUTE_EXEC, &rt);
         if (rs != ROUTE_FILE) {
             int code = rs == ROUTE_DIRECTORY ? 404 : (int)rs;
             const char *why = rs == ROUTE_DIRECTORY ? "a directory" : rt.why;
@@ -591,8 +590,7 @@ static void upgrade(struct session *s, struct bridge_buf *owner, uint8_t *rest, 
         bridge_socket_data(s, owner, rest, rest_len);
 }
 
-static void upgrade_and_go(struct session *s, struct bridge_buf *owner, uint8_t *rest,
-                           size_t rest_len)
+static void upgrade_and_go(struct session *s, struct buf *owner, uint8_t *rest, size_t rest_len)
 {
     upgrade(s, owner, rest, rest_len);
     if (s->phase == SESSION_WS && !s->t_closing && !s->t_shutdown) {
@@ -605,15 +603,14 @@ static void upgrade_and_go(struct session *s, struct bridge_buf *owner, uint8_t 
 struct lookup {
     uv_getnameinfo_t req;
     struct session *s;
-    struct bridge_buf *rbuf; /* holds the bytes behind the handshake */
+    struct buf *rbuf; /* holds the bytes behind the handshake */
     uint8_t *rest;
     size_t rest_len;
 };
 
 static void lookup_done(uv_getnameinfo_t *req, int status, const char *host, const char *service);
 
-static int reverse_lookup(struct session *s, struct bridge_buf *owner, uint8_t *rest,
-                          size_t rest_len)
+static int reverse_lookup(struct session *s, struct buf *owner, uint8_t *rest, size_t rest_len)
 {
     struct sockaddr_storage ss;
     struct lookup *l;
@@ -635,7 +632,7 @@ static int reverse_lookup(struct session *s, struct bridge_buf *owner, uint8_t *
         return r;
     }
     l->rbuf = owner;
-    bridge_buf_ref(owner);
+    buf_ref(owner);
     session_ref(s);
     return 0;
 }
@@ -652,13 +649,13 @@ static void lookup_done(uv_getnameinfo_t *req, int status, const char *host, con
         log_debug(s->id, "reverse lookup of %s: %s", s->peer, status ? uv_strerror(status) : "-");
     if (s->phase == SESSION_HTTP && !s->t_closing && !s->t_shutdown)
         upgrade_and_go(s, l->rbuf, l->rest, l->rest_len);
-    bridge_buf_unref(l->rbuf);
+    buf_unref(l->rbuf);
     free(l);
     session_unref(s);
 }
 
 /* data[0..len) lies in owner's bytes; whoever keeps any of it takes a reference on owner. */
-static void http_data(struct session *s, struct bridge_buf *owner, uint8_t *data, size_t len)
+static void http_data(struct session *s, struct buf *owner, uint8_t *data, size_t len)
 {
     size_t consumed = 0;
     enum handshake_status st = handshake_execute(s->hs, (const char *)data, len, &consumed);
@@ -686,22 +683,24 @@ static void http_data(struct session *s, struct bridge_buf *owner, uint8_t *data
         return;
     }
     s->t->ops->read_stop(s->t); /* until the decision is made */
-    if (s->srv->cfg->reverselookup && reverse_lookup(s, owner, data + consumed, len - consumed) == 0)
+    if (s->srv->cfg->reverselookup &&
+        reverse_lookup(s, owner, data + consumed, len - consumed) == 0)
         return; /* upgrade() follows in lookup_done() */
     upgrade_and_go(s, owner, data + consumed, len - consumed);
 }
 
 static void handshake_limits_of(const struct server *srv, struct handshake_limits *lim)
 {
+    lim->max_body_bytes = 0; /* HANDSHAKE_MAX_BODY_BYTES_DEFAULT */
     lim->max_header_bytes = srv->cfg->max_header_bytes ? srv->cfg->max_header_bytes
                                                        : HANDSHAKE_MAX_HEADER_BYTES_DEFAULT;
     lim->max_headers =
         srv->cfg->max_headers ? srv->cfg->max_headers : HANDSHAKE_MAX_HEADERS_DEFAULT;
 }
 
-struct bridge_buf *session_take_pending(struct session *s, uint8_t **data, size_t *len)
+struct buf *session_take_pending(struct session *s, uint8_t **data, size_t *len)
 {
-    struct bridge_buf *b = s->pending_buf;
+    struct buf *b = s->pending_buf;
 
     *data = s->pending;
     *len = s->pending_len;
@@ -716,12 +715,12 @@ void session_http_next(struct session *s, bool keep_alive)
     struct handshake_limits lim;
     uint8_t *data;
     size_t len;
-    struct bridge_buf *b = session_take_pending(s, &data, &len);
+    struct buf *b = session_take_pending(s, &data, &len);
 
     free(s->path);
     s->path = NULL;
     if (!keep_alive || s->peer_eof || s->srv->shutting_down || s->t_closing || s->t_shutdown) {
-        bridge_buf_unref(b);
+        buf_unref(b);
         finish_transport(s);
         return;
     }
@@ -738,7 +737,7 @@ void session_http_next(struct session *s, bool keep_alive)
     session_ref(s);
     if (len)
         http_data(s, b, data, len);
-    bridge_buf_unref(b);
+    buf_unref(b);
     if (s->phase == SESSION_HTTP && !s->resp && !s->t_closing && !s->t_shutdown)
         s->t->ops->read_start(s->t);
     session_unref(s);
@@ -746,24 +745,21 @@ void session_http_next(struct session *s, bool keep_alive)
 
 /* ---------------------------------------------------------------- socket reads */
 
-static void sock_alloc(struct transport *t, size_t suggested, uv_buf_t *out)
+static struct buf *sock_alloc(struct transport *t)
 {
-    struct bridge_buf *b = bridge_buf_get();
     (void)t;
-    (void)suggested;
-    *out = b ? uv_buf_init((char *)b->data, BRIDGE_BUF_SIZE) : uv_buf_init(NULL, 0);
+    return buf_get();
 }
 
-static void sock_read(struct transport *t, ssize_t nread, const uv_buf_t *buf)
+/* b's reference is ours (transport.h): what keeps any of its bytes takes its own. */
+static void sock_read(struct transport *t, ssize_t nread, struct buf *b)
 {
     struct session *s = t->data;
-    struct bridge_buf *b = buf->base ? bridge_buf_of(buf->base) : NULL;
 
     session_ref(s);
     if (nread == UV_EOF && s->peer_eof) {
         /* said again (transport.h: a stopped socket reports its hangup): already handled */
-    } else if (nread == UV_EOF && s->phase == SESSION_HTTP && s->resp &&
-               http_serve_peer_eof(s)) {
+    } else if (nread == UV_EOF && s->phase == SESSION_HTTP && s->resp && http_serve_peer_eof(s)) {
         s->peer_eof = true; /* no next request can come: the connection ends after this one */
         s->t->ops->read_stop(s->t);
     } else if (nread < 0) {
@@ -776,13 +772,13 @@ static void sock_read(struct transport *t, ssize_t nread, const uv_buf_t *buf)
         s->bytes_in += (uint64_t)nread;
         s->last_rx_ms = uv_now(s->srv->loop);
         if (s->phase == SESSION_HTTP && s->resp) {
-            http_serve_body(s, b, (uint8_t *)buf->base, (size_t)nread); /* a CGI request body */
+            http_serve_body(s, b, b->data, (size_t)nread); /* a CGI request body */
         } else if (s->phase == SESSION_HTTP) {
-            http_data(s, b, (uint8_t *)buf->base, (size_t)nread);
+            http_data(s, b, b->data, (size_t)nread);
         } else if (s->phase == SESSION_WS)
-            bridge_socket_data(s, b, (uint8_t *)buf->base, (size_t)nread);
+            bridge_socket_data(s, b, b->data, (size_t)nread);
     }
-    bridge_buf_unref(b);
+    buf_unref(b);
     session_unref(s);
 }
 

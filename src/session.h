@@ -83,7 +83,7 @@ struct session {
     int status; /* HTTP status answered (0 once a plain-HTTP response was logged) */
     unsigned nrequests;          /* plain-HTTP requests answered on this connection */
     struct http_resp *resp;      /* the plain-HTTP response in progress (http_serve.c) */
-    struct bridge_buf *pending_buf; /* pipelined bytes behind the request being answered */
+    struct buf *pending_buf; /* pipelined bytes behind the request being answered */
     uint8_t *pending;
     size_t pending_len;
     uint64_t started_ms, last_rx_ms;
@@ -100,7 +100,7 @@ struct session {
     /* bridge state (bridge.c) */
     struct bridge_lines lines;
     struct ws_utf8_repair repair;
-    struct bridge_buf *carry;      /* holds a partial stdout line at data[carry_off..+carry_len] */
+    struct buf *carry;      /* holds a partial stdout line at data[carry_off..+carry_len] */
     uint32_t carry_off, carry_len; /* carry == NULL: carry_len bytes in carry_small */
     uint8_t carry_small[64];       /* <= BATCH_COPY_MAX in bridge.c: sent by copy */
     unsigned inflight_sock, inflight_stdin; /* batches in flight */
@@ -141,7 +141,7 @@ void session_http_error(struct session *s, int status, const char *why);
 char *session_extra_headers(const struct session *s, bool ws);
 /* Takes the bytes behind the request's header block (*data, *len; the buffer holding them is
  * returned with its reference, or NULL). */
-struct bridge_buf *session_take_pending(struct session *s, uint8_t **data, size_t *len);
+struct buf *session_take_pending(struct session *s, uint8_t **data, size_t *len);
 /* The plain-HTTP response is complete: the next request (keep_alive) or the end. */
 void session_http_next(struct session *s, bool keep_alive);
 /* Starts the session's program (s->child; the caller took its --maxforks slot).

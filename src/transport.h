@@ -4,7 +4,14 @@
  * A transport delivers the bytes a peer sent (read_start: alloc_cb then
  * read_cb, with libuv's conventions: nread > 0 data, UV_EOF / < 0 end or
  * error, 0 nothing) and sends gathered buffers in order (write: the
- * buffers must stay valid until the write's cb). transport_tcp runs on any
+ * buffers must stay valid until the write's cb).
+ *
+ * Ownership of what is read (buf.h): alloc_cb returns a buffer with one
+ * reference, which the transport holds and passes to the read_cb that
+ * follows; read_cb owns that reference (it keeps it, or drops it with
+ * buf_unref) whatever nread is. The bytes are b->data[0..nread). A NULL
+ * from alloc_cb is reported as UV_ENOBUFS; an end or error may come with
+ * b == NULL. transport_tcp runs on any
  * libuv stream (a TCP or a Unix socket connection); transport_tls (tls.h)
  * wraps another transport and passes ciphertext down, through memory BIOs.
  *
@@ -22,11 +29,13 @@
 
 #include <uv.h>
 
+#include "buf.h"
+
 struct transport;
 struct transport_write;
 
-typedef void (*transport_alloc_cb)(struct transport *t, size_t suggested, uv_buf_t *buf);
-typedef void (*transport_read_cb)(struct transport *t, ssize_t nread, const uv_buf_t *buf);
+typedef struct buf *(*transport_alloc_cb)(struct transport *t);
+typedef void (*transport_read_cb)(struct transport *t, ssize_t nread, struct buf *b);
 typedef void (*transport_write_cb)(struct transport_write *w, int status);
 typedef void (*transport_done_cb)(struct transport *t);
 
@@ -42,7 +51,7 @@ struct transport_ops {
     int (*read_start)(struct transport *t);
     /* Stops delivering bytes (backpressure). Idempotent. While stopped, the peer's hangup
      * (its FIN, or a reset) is still reported, once, within about a second: read_cb with
-     * UV_EOF or a UV error and an empty buffer (no alloc_cb); the bytes it sent before are
+     * UV_EOF or a UV error and b == NULL (no alloc_cb); the bytes it sent before are
      * then never delivered. A peer that is gone is noticed even when we wait for it. */
     void (*read_stop)(struct transport *t);
     /* Queues bufs (in order, after earlier writes); w->cb runs later exactly once.

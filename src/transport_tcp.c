@@ -27,6 +27,7 @@ struct transport_tcp {
     /* writes that went out whole at once, their callbacks not yet run (linked through
      * uv.data), and this transport's place in the list of those that have some */
     struct transport_write *done_head, *done_tail;
+    struct buf *rd; /* from alloc_cb, for the read_cb that follows */
     struct transport_tcp *done_prev, *done_next;
     bool done_listed;
     /* reads stopped: this transport's place in the list the hangup watch polls */
@@ -40,16 +41,25 @@ struct transport_tcp {
 
 #define TCP_OF(t) ((struct transport_tcp *)(t))
 
+/* libuv calls the two in pairs: the buffer handed out is the one the read fills. */
 static void tcp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct transport_tcp *tt = h->data;
-    tt->base.alloc_cb(&tt->base, suggested, buf);
+
+    (void)suggested;
+    buf_unref(tt->rd); /* never set here; kept safe all the same */
+    tt->rd = tt->base.alloc_cb(&tt->base);
+    *buf = tt->rd ? uv_buf_init((char *)tt->rd->data, BUF_SIZE) : uv_buf_init(NULL, 0);
 }
 
 static void tcp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct transport_tcp *tt = s->data;
-    tt->base.read_cb(&tt->base, nread, buf);
+    struct buf *b = tt->rd;
+
+    (void)buf;
+    tt->rd = NULL;
+    tt->base.read_cb(&tt->base, nread, b);
 }
 
 /*
@@ -105,7 +115,6 @@ static int hangup_status(struct transport_tcp *tt)
 static void on_paused_poll(uv_timer_t *h)
 {
     struct transport_tcp *tt = paused.head, *report = NULL, **tail = &report;
-    uv_buf_t none = uv_buf_init(NULL, 0);
 
     (void)h;
     /* First collect, then report: a read_cb may stop or start any transport's reads (a
@@ -125,7 +134,7 @@ static void on_paused_poll(uv_timer_t *h)
     while ((tt = report)) {
         report = tt->hangup_next;
         if (!tt->closing && !tt->reading) /* reported once; restarted reads see it themselves */
-            tt->base.read_cb(&tt->base, tt->hangup_status, &none);
+            tt->base.read_cb(&tt->base, tt->hangup_status, NULL);
     }
 }
 
@@ -354,6 +363,7 @@ static void tcp_closed(uv_handle_t *h)
     transport_done_cb cb = tt->close_cb;
 
     done_run(tt); /* every write's callback before the close's */
+    buf_unref(tt->rd);
     if (cb)
         cb(&tt->base);
     free(tt);

@@ -76,9 +76,6 @@ struct transport_tls {
 
 #define TLS_OF(t) ((struct transport_tls *)(t))
 
-/* Decrypted in place by SSL, so one buffer serves every connection (one loop thread). */
-static char cipher_in[TLS_PIECE];
-
 /* The reason of OpenSSL's last error, and the queue emptied (it is per thread, shared). */
 static const char *ssl_reason(char *buf, size_t len, const char *fallback)
 {
@@ -388,19 +385,18 @@ static void handshake_step(struct transport_tls *tt)
 static bool read_one(struct transport_tls *tt)
 {
     char why[256];
-    uv_buf_t b = uv_buf_init(NULL, 0);
+    struct buf *b = tt->base.alloc_cb(&tt->base);
     int n, e;
 
-    tt->base.alloc_cb(&tt->base, TLS_PIECE, &b);
-    if (!b.base || b.len == 0) {
+    if (!b) {
         tt->end_delivered = true;
-        tt->base.read_cb(&tt->base, UV_ENOBUFS, &b);
+        tt->base.read_cb(&tt->base, UV_ENOBUFS, NULL);
         return false;
     }
     ERR_clear_error();
-    n = SSL_read(tt->ssl, b.base, (int)b.len);
+    n = SSL_read(tt->ssl, b->data, (int)BUF_SIZE);
     if (n > 0) {
-        tt->base.read_cb(&tt->base, n, &b);
+        tt->base.read_cb(&tt->base, n, b);
         return true;
     }
     e = SSL_get_error(tt->ssl, n);
@@ -415,7 +411,7 @@ static bool read_one(struct transport_tls *tt)
         tt->fatal = true;
         tt->end_status = UV_EPROTO;
     }
-    tt->base.read_cb(&tt->base, 0, &b); /* gives the buffer back */
+    tt->base.read_cb(&tt->base, 0, b); /* gives the buffer back */
     return false;
 }
 
@@ -437,9 +433,8 @@ static void pump(struct transport_tls *tt)
             tt->end_held = true;
             break;
         }
-        uv_buf_t none = uv_buf_init(NULL, 0);
         tt->end_delivered = true;
-        tt->base.read_cb(&tt->base, tt->end_status, &none);
+        tt->base.read_cb(&tt->base, tt->end_status, NULL);
     }
     flush_out(tt, NULL); /* handshake messages, alerts, tickets: whatever SSL wrote */
     shrink_bios(tt);
@@ -453,33 +448,33 @@ static void on_pump(uv_idle_t *h)
     pump(tt);
 }
 
-static void inner_alloc(struct transport *inner, size_t suggested, uv_buf_t *buf)
+static struct buf *inner_alloc(struct transport *inner)
 {
     (void)inner;
-    (void)suggested;
-    *buf = uv_buf_init(cipher_in, sizeof cipher_in);
+    return buf_get(); /* ciphertext, copied into the BIO at once: back to the pool at once */
 }
 
-static void inner_read(struct transport *inner, ssize_t nread, const uv_buf_t *buf)
+static void inner_read(struct transport *inner, ssize_t nread, struct buf *b)
 {
     struct transport_tls *tt = inner->data;
 
-    if (tt->closing)
+    if (tt->closing) {
+        buf_unref(b);
         return;
-    if (nread > 0) {
-        if (BIO_write(tt->net_in, buf->base, (int)nread) != (int)nread) {
-            ERR_clear_error();
-            tt->inner_status = UV_ENOMEM;
-        }
-    } else if (nread < 0) {
+    }
+    if (nread > 0 && BIO_write(tt->net_in, b->data, (int)nread) != (int)nread) {
+        ERR_clear_error();
+        tt->inner_status = UV_ENOMEM;
+    }
+    buf_unref(b);
+    if (nread < 0) {
         tt->inner_status = (int)nread;
         if (!tt->want_read && tt->handshaken && !tt->end_delivered) {
             /* the hangup watch below saw the peer leave while our user had reads stopped:
              * reported as it is by the transport below (transport.h, read_stop) */
-            uv_buf_t none = uv_buf_init(NULL, 0);
             tt->end_status = (int)nread;
             tt->end_delivered = true;
-            tt->base.read_cb(&tt->base, nread, &none);
+            tt->base.read_cb(&tt->base, nread, NULL);
             return;
         }
     }
