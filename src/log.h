@@ -2,7 +2,9 @@
  * log: leveled logging to stderr, printf-checked.
  *
  * One line per event: "2026-11-25 06:40:01.123 | LEVEL | [conn 12] message".
- * log_errno() appends ": strerror(err)"; log_uv() the libuv error name.
+ * log_errno() appends ": strerror(err)". A libuv error is written by the
+ * caller with uv_strerror() in the message (there is no log_uv(): log.c
+ * does not depend on libuv).
  * The access line (one per connection) is logged at LOG_ACCESS.
  *
  * The message (after formatting, the errno suffix included) is escaped, so

@@ -1,10 +1,19 @@
 /*
- * ws_error: the one error table of wsbridge.
+ * ws_error: the error table of the sans-I/O core (ws_*, handshake,
+ * upgrade, httpmsg, route's callers) and of the shell's calls into it.
  *
- * Every function that can fail returns 0 or one of the negative codes
+ * A core function that can fail returns 0 or one of the negative codes
  * below. Names and messages are generated from the same X-macro, so a new
  * error is one line here. Only *local* failures are errors: a peer that
- * breaks the protocol is state (a queued close frame), see ws_stream.h.
+ * breaks the protocol is state (a queued close frame, see ws_stream.h; an
+ * HTTP status, see handshake.h).
+ *
+ * The shell (everything on libuv: transports, child, session, server)
+ * returns libuv's codes (UV_E*, negative errno values) and names them with
+ * uv_strerror(). Both are small negative numbers and they overlap (-1 is
+ * WS_E_NOMEM here and UV_EPERM there), so a code means something only
+ * with the function that returned it: the shell never passes a core code
+ * on as its own; it names it with ws_error_message() where it reports it.
  */
 #ifndef WS_ERROR_H
 #define WS_ERROR_H
@@ -13,16 +22,9 @@
     XX(NOMEM, -1, "out of memory")                                                                 \
     XX(INVAL, -2, "invalid argument")                                                              \
     XX(STATE, -3, "call not allowed in this state")                                                \
-    XX(PROTO, -4, "peer violated the protocol")                                                    \
     XX(TOOBIG, -5, "size limit exceeded")                                                          \
     XX(CLOSED, -6, "connection is closed")                                                         \
-    XX(PAUSED, -7, "paused by a callback")                                                         \
-    XX(AGAIN, -8, "more input needed")                                                             \
-    XX(CRYPTO, -9, "cryptographic library failure")                                                \
-    XX(IO, -10, "input/output error")                                                              \
-    XX(SPAWN, -11, "cannot start the program")                                                     \
-    XX(LIMIT, -12, "too many concurrent sessions")                                                 \
-    XX(CONFIG, -13, "invalid configuration")
+    XX(CRYPTO, -9, "cryptographic library failure")
 
 enum ws_error {
 #define WS_ERROR_ENUM(name, code, msg) WS_E_##name = (code),
