@@ -13,6 +13,7 @@
 #include "bridge.h"
 #include "child.h"
 #include "config.h"
+#include "forks.h"
 #include "handshake.h"
 #include "http_serve.h"
 #include "httpmsg.h"
@@ -21,7 +22,6 @@
 #include "route.h"
 #include "server.h"
 #include "session.h"
-#include "workers.h"
 
 #define CGI_HIGH_WATER (256u * 1024u) /* stop reading the side that feeds a full queue */
 #define CGI_LOW_WATER (64u * 1024u)
@@ -383,7 +383,7 @@ void cgi_start(struct http_resp *r, struct route *rt)
     r->keep_alive = false; /* the response is delimited by closing, or the script's length */
     r->timeout_ms = cfg->cgi_timeout_ms;
     session_timer(s, SESSION_T_SEND, r->timeout_ms);
-    if (!workers_fork_acquire(cfg->maxforks)) {
+    if (!forks_acquire(cfg->maxforks)) {
         log_info(s->id, "--maxforks=%u reached: 429", cfg->maxforks);
         route_free(rt);
         http_reply_status(r, 429, "");

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "forks.h"
 #include "http_serve.h"
 #include "log.h"
 #include "proxy.h"
@@ -57,7 +58,7 @@ static void session_free(struct session *s)
                    s->bytes_in, s->bytes_out, st, close);
     buf_unref(s->pending_buf);
     if (s->counted)
-        workers_fork_release();
+        forks_release();
     server_remove_session(s->srv, s);
     bridge_release(s);
     if (s->hs) {
@@ -526,7 +527,7 @@ static void upgrade(struct session *s, struct buf *owner, uint8_t *rest, size_t 
         http_error(s, 404, "no program to serve"); /* only --staticdir/--cgidir */
         return;
     }
-    if (!workers_fork_acquire(cfg->maxforks)) {
+    if (!forks_acquire(cfg->maxforks)) {
         log_info(s->id, "--maxforks=%u reached: 429", cfg->maxforks);
         route_free(&rt);
         upgrade_verdict_free(&v);

@@ -13,47 +13,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "forks.h"
 #include "log.h"
 #include "server.h"
 
-#define WORKERS_MAX 256u
+#define WORKERS_MAX FORKS_WORKERS_MAX
 #define CRASH_LOOP_MS 1000u
 
-/* --maxforks across processes: the total, and each worker's share (given back when it dies). */
-struct fork_counts {
-    unsigned total;
-    unsigned per_worker[WORKERS_MAX];
-};
-
-static struct fork_counts local_counts;
-static struct fork_counts *counts = &local_counts;
 static unsigned my_index, nworkers = 1;
-
-bool workers_fork_acquire(unsigned max)
-{
-    unsigned cur = __atomic_load_n(&counts->total, __ATOMIC_RELAXED);
-
-    do {
-        if (max && cur >= max)
-            return false;
-    } while (!__atomic_compare_exchange_n(&counts->total, &cur, cur + 1, true, __ATOMIC_ACQ_REL,
-                                          __ATOMIC_RELAXED));
-    __atomic_add_fetch(&counts->per_worker[my_index], 1, __ATOMIC_RELAXED);
-    return true;
-}
-
-void workers_fork_release(void)
-{
-    __atomic_sub_fetch(&counts->per_worker[my_index], 1, __ATOMIC_RELAXED);
-    __atomic_sub_fetch(&counts->total, 1, __ATOMIC_ACQ_REL);
-}
 
 unsigned workers_index(void)
 {
@@ -86,8 +59,9 @@ static pid_t start_worker(const struct config *cfg, unsigned i, struct server_so
         return pid;
     /* the worker */
     my_index = i;
+    forks_set_worker(i);
     server_sockets_close(socks, (int)i); /* the other workers' are theirs */
-    prctl(PR_SET_PDEATHSIG, SIGTERM); /* the supervisor killed: shut down gracefully */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);    /* the supervisor killed: shut down gracefully */
     sigprocmask(SIG_SETMASK, old, NULL);
     struct config copy = *cfg;
     _exit(server_run(&copy, socks));
@@ -112,12 +86,11 @@ int workers_run(const struct config *cfg0, struct server_sockets *socks)
     if (n > WORKERS_MAX)
         n = WORKERS_MAX;
     nworkers = n;
-    counts = mmap(NULL, sizeof *counts, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (counts == MAP_FAILED) {
-        log_fatal(0, "workers: mmap: %s", strerror(errno));
+    int r = forks_share();
+    if (r) {
+        log_fatal(0, "workers: the shared --maxforks count: %s", strerror(-r));
         return CONFIG_EXIT_BAD;
     }
-    memset(counts, 0, sizeof *counts);
     /* Programs orphaned by a dying worker are reaped here rather than left to init. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     sigemptyset(&set);
@@ -152,7 +125,7 @@ int workers_run(const struct config *cfg0, struct server_sockets *socks)
             log_info(0, "signal %d: stopping %u workers", sig, alive);
             stopping = true;
             server_sockets_close(socks, -1); /* new connections: refused, not queued */
-            signal_all(w, n, sig); /* a second signal: the workers stop at once */
+            signal_all(w, n, sig);           /* a second signal: the workers stop at once */
         } else if (sig == SIGCHLD) {
             pid_t pid;
             int st;
@@ -164,8 +137,7 @@ int workers_run(const struct config *cfg0, struct server_sockets *socks)
                     continue; /* an orphaned program, reparented to us */
                 w[i].pid = 0;
                 alive--;
-                __atomic_sub_fetch(&counts->total, counts->per_worker[i], __ATOMIC_ACQ_REL);
-                counts->per_worker[i] = 0;
+                forks_worker_gone(i);
                 int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
                 if (stopping) {
                     if (code != 0 && rc == 0)
@@ -194,8 +166,7 @@ int workers_run(const struct config *cfg0, struct server_sockets *socks)
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
     server_sockets_close(socks, -1);
-    munmap(counts, sizeof *counts);
-    counts = &local_counts;
+    forks_unshare();
     log_info(0, "all workers ended");
     return rc;
 }

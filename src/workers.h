@@ -4,8 +4,8 @@
  * With N > 1 the process that parsed the command line becomes a small
  * supervisor that never runs an event loop: main() has opened the
  * listening sockets (server_sockets_open: one per worker and address, with
- * SO_REUSEPORT, --port=0 one kernel choice for all), it maps a shared
- * counter for --maxforks, forks N workers and waits, holding every socket
+ * SO_REUSEPORT, --port=0 one kernel choice for all), it shares the
+ * --maxforks count (forks.h), forks N workers and waits, holding every socket
  * open so that a restarted worker finds its own again and no stranger joins
  * the group. Each worker is an ordinary server_run() on its sockets; the
  * kernel spreads new connections over them; it reaps its own children. The
@@ -31,11 +31,6 @@
 /* Runs cfg->workers workers (> 1) on socks (server_sockets_open for as many) until shutdown;
  * returns the exit code. socks is closed when it returns. */
 int workers_run(const struct config *cfg, struct server_sockets *socks);
-
-/* The global --maxforks count (shared by the workers), or the process's own when single.
- * Takes one slot unless max is reached (max 0: unlimited). */
-bool workers_fork_acquire(unsigned max);
-void workers_fork_release(void);
 
 /* This process's worker index (0 when single) and the number of workers. */
 unsigned workers_index(void);
