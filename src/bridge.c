@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "child.h"
 #include "config.h"
 #include "log.h"
 #include "server.h"
@@ -28,7 +29,10 @@
 
 /* Many frames (or stdin chunks) in one gather write. */
 struct batch {
-    struct transport_write w; /* w.uv also serves pipe writes */
+    union {
+        struct transport_write w; /* to the socket */
+        struct child_write cw;    /* to the child's stdin */
+    };
     struct session *s;
     struct batch *next;
     struct buf *bufs[BATCH_BUFS];
@@ -387,23 +391,20 @@ out:
         ws_utf8_repair_init(&s->repair);
 }
 
-#define SESSION_OF(handle, field)                                                                  \
-    ((struct session *)((struct child *)((char *)(handle)-offsetof(struct child, field)))->data)
-
-static void stdout_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
+/* Reads go on in the buffer that holds the partial line (s->carry, at carry_off + carry_len);
+ * the read takes its own reference on it. */
+static struct buf *stdout_alloc(struct child *c, enum child_stream st, size_t *off)
 {
-    struct session *s = SESSION_OF(h, out);
+    struct session *s = c->data;
     struct buf *b = s->carry;
 
-    (void)suggested;
+    (void)st;
     if (b && BUF_SIZE - (s->carry_off + s->carry_len) >= BUF_SIZE / 4) {
         /* room after the partial line: read on in the same buffer */
     } else if (b) {
         struct buf *nb = buf_get();
-        if (!nb) {
-            *out = uv_buf_init(NULL, 0);
-            return;
-        }
+        if (!nb)
+            return NULL;
         memcpy(nb->data, b->data + s->carry_off, s->carry_len);
         buf_unref(b);
         s->carry = b = nb;
@@ -411,16 +412,15 @@ static void stdout_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
     } else {
         /* a new buffer; a short partial line waits in the session (carry_small) */
         b = buf_get();
-        if (!b) {
-            *out = uv_buf_init(NULL, 0);
-            return;
-        }
+        if (!b)
+            return NULL;
         memcpy(b->data, s->carry_small, s->carry_len);
         s->carry = b;
         s->carry_off = 0;
     }
-    size_t start = s->carry_off + s->carry_len;
-    *out = uv_buf_init((char *)b->data + start, (unsigned)(BUF_SIZE - start));
+    *off = s->carry_off + s->carry_len;
+    buf_ref(b);
+    return b;
 }
 
 /* Gives the read buffer back unless it holds a long partial line: a short one is copied into
@@ -458,12 +458,15 @@ void bridge_stdout_eof(struct session *s)
     session_stdout_done(s);
 }
 
-static void stdout_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *ub)
+static void stdout_read(struct child *c, enum child_stream st, ssize_t nread, struct buf *rb,
+                        size_t off)
 {
-    struct session *s = SESSION_OF(st, out);
-    struct buf *b = s->carry;
+    struct session *s = c->data;
+    struct buf *b = s->carry; /* == rb (stdout_alloc's): the read's reference is dropped here */
 
-    (void)ub;
+    (void)st;
+    (void)off; /* == carry_off + carry_len */
+    buf_unref(rb);
     if (nread < 0) {
         if (nread != UV_EOF)
             log_debug(s->id, "stdout: %s", uv_strerror((int)nread));
@@ -499,46 +502,6 @@ static void stdout_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *ub)
     stdout_keep_or_drop(s);
     bridge_update_reads(s);
     session_unref(s);
-}
-
-/* ---------------------------------------------------------------- stderr -> log */
-
-static void stderr_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
-{
-    struct session *s = SESSION_OF(h, err);
-
-    (void)suggested;
-    buf_unref(s->child.rd_err);
-    s->child.rd_err = buf_get();
-    *out = s->child.rd_err ? uv_buf_init((char *)s->child.rd_err->data, BUF_SIZE)
-                           : uv_buf_init(NULL, 0);
-}
-
-static void stderr_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *ub)
-{
-    struct session *s = SESSION_OF(st, err);
-    struct buf *b = s->child.rd_err;
-
-    s->child.rd_err = NULL;
-    if (nread > 0) {
-        const char *p = ub->base, *end = ub->base + nread;
-        while (p < end) {
-            const char *nl = memchr(p, '\n', (size_t)(end - p));
-            const char *e = nl ? nl : end;
-            size_t n = (size_t)(e - p);
-            if (n > 0 && p[n - 1] == '\r')
-                n--;
-            if (n > 0 || nl)
-                log_error(s->id, "stderr: %.*s", (int)(n > 1500 ? 1500 : n), p);
-            p = nl ? nl + 1 : end;
-        }
-    }
-    buf_unref(b);
-    if (nread < 0) {
-        s->stderr_eof = true;
-        s->stderr_reading = false;
-        child_close_stderr(&s->child);
-    }
 }
 
 /* ---------------------------------------------------------------- --passstderr */
@@ -790,44 +753,36 @@ static void pass_pump(struct session *s)
     }
 }
 
-static struct bridge_src *src_of(uv_handle_t *h, struct session **sp)
+/* src->buf, after what it holds; the read takes its own reference. */
+static struct buf *pass_alloc(struct child *c, enum child_stream st, size_t *off)
 {
-    struct child *c = h->data;
     struct session *s = c->data;
-
-    *sp = s;
-    return &s->pass->src[h == (uv_handle_t *)&c->out ? 0 : 1];
-}
-
-static void pass_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
-{
-    struct session *s;
-    struct bridge_src *src = src_of(h, &s);
+    struct bridge_src *src = &s->pass->src[st];
     struct buf *b = src->buf;
 
-    (void)suggested;
     if (!b || BUF_SIZE - (src->off + src->len) < BUF_SIZE / 4) {
         /* a new buffer, the partial line (<= BRIDGE_CARRY_MAX) moved to its start */
         struct buf *nb = buf_get();
-        if (!nb) {
-            *out = uv_buf_init(NULL, 0);
-            return;
-        }
+        if (!nb)
+            return NULL;
         memcpy(nb->data, src_region(src), src->len);
         buf_unref(b);
         src->buf = b = nb;
         src->off = 0;
     }
-    size_t start = src->off + src->len;
-    *out = uv_buf_init((char *)b->data + start, (unsigned)(BUF_SIZE - start));
+    *off = src->off + src->len;
+    buf_ref(b);
+    return b;
 }
 
-static void pass_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *ub)
+static void pass_read(struct child *c, enum child_stream st, ssize_t nread, struct buf *rb,
+                      size_t off)
 {
-    struct session *s;
-    struct bridge_src *src = src_of((uv_handle_t *)st, &s);
+    struct session *s = c->data;
+    struct bridge_src *src = &s->pass->src[st];
 
-    (void)ub;
+    (void)off;     /* == src->off + src->len */
+    buf_unref(rb); /* pass_alloc's: src->buf holds its own */
     session_ref(s);
     if (nread < 0) {
         if (nread != UV_EOF)
@@ -849,15 +804,15 @@ static void pass_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *ub)
 
 static void src_set_reading(struct session *s, struct bridge_src *src, bool on)
 {
-    uv_stream_t *st = (uv_stream_t *)(src->id == PASS_OUT ? &s->child.out : &s->child.err);
+    enum child_stream st = src->id == PASS_OUT ? CHILD_STDOUT : CHILD_STDERR;
 
     if (on == src->reading)
         return;
     if (on) {
-        if (uv_read_start(st, pass_alloc, pass_read) == 0)
+        if (child_read_start(&s->child, st) == 0)
             src->reading = true;
     } else {
-        uv_read_stop(st);
+        child_read_stop(&s->child, st);
         src->reading = false;
     }
 }
@@ -867,11 +822,10 @@ static void pass_update_reads(struct session *s, size_t tq)
 {
     for (int i = 0; i < 2; i++) {
         struct bridge_src *src = &s->pass->src[i];
-        bool closed = i == 0 ? s->child.out_closed : s->child.err_closed;
-        if (src->done || src->eof || closed || s->child.closing)
+        if (src->done || src->eof || !child_stream_open(&s->child, (enum child_stream)i))
             continue;
-        bool want = !src->blocked && (s->discard_out || tq < BRIDGE_LOW_WATER ||
-                                      (src->reading && tq <= BRIDGE_HIGH_WATER));
+        bool want = !src->blocked && (s->discard_out || tq < CHILD_LOW_WATER ||
+                                      (src->reading && tq <= CHILD_HIGH_WATER));
         src_set_reading(s, src, want);
     }
 }
@@ -925,9 +879,9 @@ static void pass_release(struct session *s)
 static struct batch *stdin_batch;
 static struct buf *sock_rbuf; /* the socket read buffer being parsed */
 
-static void stdin_write_done(uv_write_t *req, int status)
+static void stdin_write_done(struct child_write *w, int status)
 {
-    struct batch *b = req->data;
+    struct batch *b = w->data;
     struct session *s = b->s;
 
     s->inflight_stdin--;
@@ -948,12 +902,12 @@ static void stdin_flush(struct session *s)
     if (!b)
         return;
     stdin_batch = NULL;
-    if (b->niov == 0 || s->stdin_dead || s->child.in_closed) {
+    if (b->niov == 0 || s->stdin_dead || !child_stdin_open(&s->child)) {
         batch_put(b);
         return;
     }
-    b->w.uv.data = b;
-    r = uv_write(&b->w.uv, (uv_stream_t *)&s->child.in, b->iov, b->niov, stdin_write_done);
+    b->cw.data = b;
+    r = child_write(&s->child, &b->cw, b->iov, b->niov, stdin_write_done);
     if (r) {
         log_debug(s->id, "stdin: %s", uv_strerror(r));
         batch_put(b);
@@ -966,7 +920,7 @@ static void stdin_flush(struct session *s)
 
 static void stdin_add(struct session *s, const uint8_t *p, size_t n, struct buf *buf)
 {
-    if (s->stdin_dead || s->child.in_closed || n == 0)
+    if (s->stdin_dead || !child_stdin_open(&s->child) || n == 0)
         return;
     if (stdin_batch && !batch_fits(stdin_batch, 0, n, buf, false))
         stdin_flush(s);
@@ -1062,10 +1016,10 @@ static void stdout_set(struct session *s, bool on)
     if (on == s->stdout_reading)
         return;
     if (on) {
-        if (uv_read_start((uv_stream_t *)&s->child.out, stdout_alloc, stdout_read) == 0)
+        if (child_read_start(&s->child, CHILD_STDOUT) == 0)
             s->stdout_reading = true;
     } else {
-        uv_read_stop((uv_stream_t *)&s->child.out);
+        child_read_stop(&s->child, CHILD_STDOUT);
         s->stdout_reading = false;
     }
 }
@@ -1076,15 +1030,15 @@ void bridge_update_reads(struct session *s)
         /* The child's stdin queue, and our own send queue: a peer that sends pings (or
          * anything) but never reads cannot make us queue pongs without bound. */
         size_t q = s->t->ops->write_queue_size(s->t);
-        if (s->has_child && !s->stdin_dead && !s->child.in_closed) {
-            size_t iq = uv_stream_get_write_queue_size((uv_stream_t *)&s->child.in);
+        if (s->has_child && !s->stdin_dead && child_stdin_open(&s->child)) {
+            size_t iq = child_stdin_queued(&s->child);
             q = iq > q ? iq : q;
         }
-        if (!s->sock_paused && q > BRIDGE_HIGH_WATER) {
+        if (!s->sock_paused && q > CHILD_HIGH_WATER) {
             s->t->ops->read_stop(s->t);
             s->sock_paused = true;
             session_reads_paused(s, true);
-        } else if (s->sock_paused && q < BRIDGE_LOW_WATER) {
+        } else if (s->sock_paused && q < CHILD_LOW_WATER) {
             s->sock_paused = false;
             s->t->ops->read_start(s->t);
             session_reads_paused(s, false);
@@ -1092,14 +1046,16 @@ void bridge_update_reads(struct session *s)
     }
     if (s->pass && s->has_child && s->child.pid > 0) {
         pass_update_reads(s, s->t_closing ? 0 : s->t->ops->write_queue_size(s->t));
-    } else if (s->has_child && s->child.pid > 0 && !s->stdout_eof && !s->child.out_closed &&
-               !s->child.closing) {
+    } else if (s->has_child && !s->stdout_eof && child_stream_open(&s->child, CHILD_STDOUT)) {
         size_t tq = s->t_closing ? 0 : s->t->ops->write_queue_size(s->t);
-        bool want = s->discard_out || tq < BRIDGE_LOW_WATER ||
-                    (s->stdout_reading && tq <= BRIDGE_HIGH_WATER);
+        bool want =
+            s->discard_out || tq < CHILD_LOW_WATER || (s->stdout_reading && tq <= CHILD_HIGH_WATER);
         stdout_set(s, want);
     }
 }
+
+static const struct child_io_settings plain_io = {.on_alloc = stdout_alloc, .on_read = stdout_read};
+static const struct child_io_settings pass_io = {.on_alloc = pass_alloc, .on_read = pass_read};
 
 int bridge_start(struct session *s)
 {
@@ -1110,12 +1066,15 @@ int bridge_start(struct session *s)
     ws_stream_init(&s->ws, WS_ROLE_SERVER, &stream_settings);
     s->ws.data = s;
     s->ws.max_message = s->srv->cfg->maxframesize;
-    if (s->srv->cfg->passstderr)
+    if (s->srv->cfg->passstderr) {
+        s->child.io = &pass_io;
         return pass_start(s);
+    }
+    s->child.io = &plain_io;
     stdout_set(s, true);
     if (!s->stdout_reading)
         return UV_EIO;
-    r = uv_read_start((uv_stream_t *)&s->child.err, stderr_alloc, stderr_read);
+    r = child_log_stderr(&s->child, s->id, "stderr");
     if (r == 0)
         s->stderr_reading = true;
     return r;

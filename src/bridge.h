@@ -10,7 +10,8 @@
  * with line length; the last line without a newline is delivered at EOF;
  * invalid UTF-8 is replaced with U+FFFD (never sent in a text frame).
  * --binary: inbound binary messages -> raw bytes; each stdout read -> one
- * binary message. stderr lines are logged at ERROR with the connection id.
+ * binary message. stderr lines are logged at ERROR with the connection id
+ * (child_log_stderr: the logger CGI uses too).
  *
  * --passstderr: stdout and stderr lines are both cut as above and each is
  * sent as a text message {"stream":"stdout"|"stderr","data":"..."} (JSON-
@@ -27,8 +28,10 @@
  * frames are gather writes of a header and the bytes in the read buffer),
  * so an idle session pins no buffer. Both directions are bounded: the
  * socket is not read while the child's stdin queue is over
- * BRIDGE_HIGH_WATER (until it drains below BRIDGE_LOW_WATER), and stdout
- * is not read while the socket's send queue is over the same marks.
+ * CHILD_HIGH_WATER (until it drains below CHILD_LOW_WATER, child.h), and
+ * stdout is not read while the socket's send queue is over the same marks.
+ * The child's pipes are only reached through child.h (child_write,
+ * child_read_start/stop and the struct child_io_settings callbacks).
  */
 #ifndef BRIDGE_H
 #define BRIDGE_H
@@ -42,8 +45,6 @@
 #include "buf.h"
 
 #define BRIDGE_CARRY_MAX (BUF_SIZE / 2) /* longest line carried to the next read */
-#define BRIDGE_HIGH_WATER (256u * 1024u)
-#define BRIDGE_LOW_WATER (64u * 1024u)
 
 struct session;
 struct bridge_pass; /* --passstderr state, private to bridge.c */

@@ -23,14 +23,8 @@
 #include "server.h"
 #include "session.h"
 
-#define CGI_HIGH_WATER (256u * 1024u) /* stop reading the side that feeds a full queue */
-#define CGI_LOW_WATER (64u * 1024u)
-#define CGI_ERRLINE_MAX 512u
-
 struct cgi {
     struct http_resp *r;
-    size_t stdin_queued; /* body bytes written to the script's stdin, not yet taken */
-    unsigned stdin_inflight;
     uint64_t out_left;      /* body bytes still allowed by the script's Content-Length */
     uint64_t body_deadline; /* loop time by which the request body must be whole */
     bool head_sent;         /* the script's head is out: no error page any more */
@@ -39,15 +33,12 @@ struct cgi {
     bool sock_paused;       /* socket reads stopped: the script's stdin is full */
     bool reading_out;
     bool stdout_eof;
-    size_t errlen;
-    char errline[CGI_ERRLINE_MAX];
     struct cgi_head head; /* last: 16 KiB */
 };
 
 struct stdin_write {
-    uv_write_t req;
+    struct child_write w;
     struct session *s;
-    size_t len;
     char data[];
 };
 
@@ -75,7 +66,7 @@ static void fail(struct cgi *c, int status, const char *why)
     struct session *s = r->s;
 
     log_error(s->id, "CGI %s: %d (%s)", s->path ? s->path : "-", status, why);
-    if (s->has_child && !s->child.closing)
+    if (s->has_child)
         child_stop(&s->child);
     if (c->errored)
         return;
@@ -93,28 +84,27 @@ static void fail(struct cgi *c, int status, const char *why)
 
 /* ---------------------------------------------------------------- request body -> stdin */
 
+/* EOF once the body is whole (child.c sends it after the pending writes). */
 static void maybe_close_stdin(struct session *s, struct cgi *c)
 {
-    if (c->body_complete && c->stdin_inflight == 0 && s->has_child)
+    if (c->body_complete && s->has_child)
         child_close_stdin(&s->child);
 }
 
-static void stdin_done(uv_write_t *req, int status)
+static void stdin_done(struct child_write *cw, int status)
 {
-    struct stdin_write *w = (struct stdin_write *)req;
+    struct stdin_write *w = cw->data;
     struct session *s = w->s;
     struct cgi *c = cgi_of(s);
 
     if (c) {
-        c->stdin_inflight--;
-        c->stdin_queued -= w->len;
         if (status < 0)
             log_debug(s->id, "CGI stdin: %s", uv_strerror(status)); /* it stopped reading */
-        if (c->sock_paused && c->stdin_queued <= CGI_LOW_WATER && !c->body_complete) {
+        if (c->sock_paused && child_stdin_queued(&s->child) <= CHILD_LOW_WATER &&
+            !c->body_complete) {
             c->sock_paused = false;
             s->t->ops->read_start(s->t);
         }
-        maybe_close_stdin(s, c);
     }
     free(w);
     session_unref(s);
@@ -127,7 +117,7 @@ static void body_piece(void *ctx, const char *data, size_t len)
     struct stdin_write *w;
     uv_buf_t b;
 
-    if (!s->has_child || s->child.in_closed || c->errored || len == 0)
+    if (!s->has_child || !child_stdin_open(&s->child) || c->errored || len == 0)
         return; /* the script is gone: the body is dropped */
     w = malloc(sizeof *w + len);
     if (!w) {
@@ -136,15 +126,13 @@ static void body_piece(void *ctx, const char *data, size_t len)
     }
     memcpy(w->data, data, len);
     w->s = s;
-    w->len = len;
+    w->w.data = w;
     b = uv_buf_init(w->data, (unsigned)len);
-    if (uv_write(&w->req, (uv_stream_t *)&s->child.in, &b, 1, stdin_done) != 0) {
+    if (child_write(&s->child, &w->w, &b, 1, stdin_done) != 0) {
         free(w);
         return;
     }
     session_ref(s);
-    c->stdin_inflight++;
-    c->stdin_queued += len;
 }
 
 static void feed_body(struct cgi *c, const uint8_t *data, size_t len)
@@ -168,7 +156,7 @@ static void feed_body(struct cgi *c, const uint8_t *data, size_t len)
          * after the body is dropped: the connection closes after a CGI response. */
         c->body_complete = true;
         maybe_close_stdin(s, c);
-    } else if (c->stdin_queued > CGI_HIGH_WATER) {
+    } else if (child_stdin_queued(&s->child) > CHILD_HIGH_WATER) {
         c->sock_paused = true;
         s->t->ops->read_stop(s->t);
     }
@@ -186,14 +174,13 @@ void cgi_body(struct http_resp *r, struct buf *b, uint8_t *data, size_t len)
 
 /* ---------------------------------------------------------------- stdout -> response */
 
-static void out_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* A pool buffer per read of stdout (stderr goes to child.c's logger). */
+static struct buf *out_alloc(struct child *ch, enum child_stream st, size_t *off)
 {
-    struct child *ch = h->data;
-
-    (void)suggested;
-    buf_unref(ch->rd_out);
-    ch->rd_out = buf_get();
-    *buf = ch->rd_out ? uv_buf_init((char *)ch->rd_out->data, BUF_SIZE) : uv_buf_init(NULL, 0);
+    (void)ch;
+    (void)st;
+    *off = 0;
+    return buf_get();
 }
 
 static void finish(struct cgi *c)
@@ -203,7 +190,7 @@ static void finish(struct cgi *c)
 
     r->finished = true;
     /* The script closed stdout; whatever still runs in its group is stopped. */
-    if (s->has_child && !s->child.exited && !s->child.closing)
+    if (s->has_child && !s->child.exited)
         child_stop(&s->child);
     if (r->inflight == 0)
         http_resp_done(r);
@@ -241,20 +228,19 @@ static void send_body(struct cgi *c, struct buf *b, const uint8_t *data, size_t 
         fail(c, 500, "write failed");
         return;
     }
-    if (s->t->ops->write_queue_size(s->t) > CGI_HIGH_WATER && c->reading_out) {
-        uv_read_stop((uv_stream_t *)&s->child.out);
+    if (s->t->ops->write_queue_size(s->t) > CHILD_HIGH_WATER && c->reading_out) {
+        child_read_stop(&s->child, CHILD_STDOUT);
         c->reading_out = false;
     }
 }
 
-static void out_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+static void out_read(struct child *ch, enum child_stream st, ssize_t nread, struct buf *b,
+                     size_t off)
 {
-    struct child *ch = st->data;
     struct session *s = ch->data;
-    struct cgi *c = cgi_of(s);
-    struct buf *b = ch->rd_out; /* out_alloc's: ours now */
+    struct cgi *c = cgi_of(s); /* b: out_alloc's, ours now */
 
-    ch->rd_out = NULL;
+    (void)st;
     if (!c || c->errored || s->t_closing) {
         /* Nobody takes its output any more: stop the script instead of draining it. */
         child_stop(ch);
@@ -269,7 +255,7 @@ static void out_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         else
             finish(c);
     } else if (nread > 0) {
-        const uint8_t *data = (const uint8_t *)buf->base;
+        const uint8_t *data = b->data + off;
         size_t len = (size_t)nread;
         arm(c);
         if (!c->head_sent) {
@@ -298,64 +284,18 @@ void cgi_written(struct http_resp *r)
             http_resp_done(r);
         return;
     }
-    if (!c->reading_out && !c->stdout_eof && !s->child.out_closed &&
-        s->t->ops->write_queue_size(s->t) <= CGI_LOW_WATER) {
-        if (uv_read_start((uv_stream_t *)&s->child.out, out_alloc, out_read) == 0)
+    if (!c->reading_out && !c->stdout_eof && child_stream_open(&s->child, CHILD_STDOUT) &&
+        s->t->ops->write_queue_size(s->t) <= CHILD_LOW_WATER) {
+        if (child_read_start(&s->child, CHILD_STDOUT) == 0)
             c->reading_out = true;
     }
     if (!c->body_complete)
         arm(c); /* the write's progress does not move the body's deadline */
 }
 
-/* ---------------------------------------------------------------- stderr -> log */
-
-static void err_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    struct child *ch = h->data;
-    struct session *s = ch->data;
-    struct cgi *c = cgi_of(s);
-    (void)suggested;
-    if (!c) {
-        *buf = uv_buf_init(NULL, 0);
-        return;
-    }
-    *buf = uv_buf_init(c->errline + c->errlen, (unsigned)(sizeof c->errline - c->errlen));
-}
-
-static void err_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
-{
-    struct child *ch = st->data;
-    struct session *s = ch->data;
-    struct cgi *c = cgi_of(s);
-    (void)buf;
-
-    if (nread < 0 || !c) {
-        if (c && c->errlen)
-            log_error(s->id, "CGI stderr: %.*s", (int)c->errlen, c->errline);
-        if (c)
-            c->errlen = 0;
-        child_close_stderr(ch);
-        return;
-    }
-    c->errlen += (size_t)nread;
-    /* Every complete line is logged; a line longer than the buffer is logged in pieces. */
-    char *p = c->errline, *end = c->errline + c->errlen, *nl;
-    while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-        size_t n = (size_t)(nl - p);
-        if (n && p[n - 1] == '\r')
-            n--;
-        log_error(s->id, "CGI stderr: %.*s", (int)n, p);
-        p = nl + 1;
-    }
-    if (p == c->errline && c->errlen == sizeof c->errline) {
-        log_error(s->id, "CGI stderr: %.*s", (int)c->errlen, c->errline);
-        p = end;
-    }
-    memmove(c->errline, p, (size_t)(end - p));
-    c->errlen = (size_t)(end - p);
-}
-
 /* ---------------------------------------------------------------- start, end */
+
+static const struct child_io_settings cgi_io = {.on_alloc = out_alloc, .on_read = out_read};
 
 static void on_exit_cb(struct child *ch)
 {
@@ -426,9 +366,10 @@ void cgi_start(struct http_resp *r, struct route *rt)
     log_debug(s->id, "CGI %s, pid %d", rt->file, s->child.pid);
     route_free(rt);
 
-    if (uv_read_start((uv_stream_t *)&s->child.out, out_alloc, out_read) == 0)
+    s->child.io = &cgi_io;
+    if (child_read_start(&s->child, CHILD_STDOUT) == 0)
         c->reading_out = true;
-    uv_read_start((uv_stream_t *)&s->child.err, err_alloc, err_read);
+    child_log_stderr(&s->child, s->id, "CGI stderr");
 
     /* The bytes behind the header block are the body's start. */
     uint8_t *data;
@@ -488,10 +429,8 @@ void cgi_release(struct http_resp *r)
         /* The response is over (done, failed, or the client left): the script must not outlive
          * it, blocked on a pipe nobody reads. */
         child_stop(&s->child);
-        if (!s->child.out_closed)
-            uv_read_stop((uv_stream_t *)&s->child.out);
-        if (!s->child.err_closed)
-            uv_read_stop((uv_stream_t *)&s->child.err);
+        child_read_stop(&s->child, CHILD_STDOUT);
+        child_read_stop(&s->child, CHILD_STDERR);
     }
     cgi_head_free(&c->head);
     free(c);

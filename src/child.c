@@ -1,9 +1,10 @@
 /*
- * child: spawning, the kill ladder, reaping, and the CGI environment.
+ * child: spawning, the program's stdio, the stderr logger, the kill ladder, reaping.
  */
 #include "build-config.h"
 
 #include "child.h"
+#include "log.h"
 #include "route.h"
 
 #include <ctype.h>
@@ -267,6 +268,9 @@ int child_spawn(struct child *c, uv_loop_t *loop, const char *file, char *const 
     c->ladder = 0;
     c->reap_next = NULL;
     c->in_closed = c->out_closed = c->err_closed = c->closing = false;
+    c->in_pending = 0;
+    c->in_eof = c->logging = false;
+    c->reading[0] = c->reading[1] = false;
 
     r = uv_timer_init(loop, &c->timer);
     if (r)
@@ -310,7 +314,9 @@ fail:
     return r;
 }
 
-void child_close_stdin(struct child *c)
+/* ---------------------------------------------------------------- stdin */
+
+static void stdin_close_now(struct child *c)
 {
     if (c->in_closed)
         return;
@@ -318,25 +324,251 @@ void child_close_stdin(struct child *c)
     close_handle(c, (uv_handle_t *)&c->in);
 }
 
+static void write_done(uv_write_t *req, int status)
+{
+    struct child_write *w = req->data;
+    struct child *c = w->c;
+
+    c->in_pending--;
+    w->cb(w, status);
+    /* c lives on: the stdin handle, not yet closed (its close callback follows this one) */
+    if (c->in_eof && (c->in_pending == 0 || (status < 0 && status != UV_ECANCELED)))
+        stdin_close_now(c);
+}
+
+int child_write(struct child *c, struct child_write *w, const uv_buf_t *bufs, unsigned n,
+                child_write_cb cb)
+{
+    int r;
+
+    if (!child_stdin_open(c))
+        return UV_EPIPE;
+    w->c = c;
+    w->cb = cb;
+    w->uv.data = w;
+    /* libuv runs the callback from the loop, also for a write done at once */
+    r = uv_write(&w->uv, (uv_stream_t *)&c->in, bufs, n, write_done);
+    if (r == 0)
+        c->in_pending++;
+    return r;
+}
+
+size_t child_stdin_queued(const struct child *c)
+{
+    return c->in_closed ? 0 : uv_stream_get_write_queue_size((const uv_stream_t *)&c->in);
+}
+
+bool child_stdin_open(const struct child *c)
+{
+    return c->pid > 0 && !c->in_closed && !c->in_eof && !c->closing;
+}
+
+void child_close_stdin(struct child *c)
+{
+    if (c->in_pending > 0 && !c->in_closed)
+        c->in_eof = true;
+    else
+        stdin_close_now(c);
+}
+
+/* ---------------------------------------------------------------- stdout, stderr */
+
+static uv_stream_t *pipe_of(struct child *c, enum child_stream st)
+{
+    return (uv_stream_t *)(st == CHILD_STDOUT ? &c->out : &c->err);
+}
+
+static bool *closed_flag(struct child *c, enum child_stream st)
+{
+    return st == CHILD_STDOUT ? &c->out_closed : &c->err_closed;
+}
+
+static void log_line(void *ctx, const char *line, size_t len)
+{
+    struct child *c = ctx;
+
+    log_error(c->log_conn, "%s: %.*s", c->log_prefix, (int)len, line);
+}
+
+/* The logger's reads: a pool buffer each, the partial line is kept by child_errlines. */
+static void log_read(struct child *c, ssize_t nread, struct buf *b)
+{
+    if (nread > 0 && b)
+        child_errlines_feed(&c->errlines, (const char *)b->data, (size_t)nread, log_line, c);
+    buf_unref(b);
+    if (nread < 0) {
+        child_errlines_finish(&c->errlines, log_line, c);
+        child_close_stderr(c);
+    }
+}
+
+static void read_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
+{
+    struct child *c = h->data;
+    enum child_stream st = h == (uv_handle_t *)&c->out ? CHILD_STDOUT : CHILD_STDERR;
+    size_t off = 0;
+    struct buf *b;
+
+    (void)suggested;
+    if (st == CHILD_STDERR && c->logging)
+        b = buf_get();
+    else
+        b = c->io->on_alloc(c, st, &off);
+    buf_unref(c->rd[st]); /* a read handed a buffer and never delivered (never, with libuv) */
+    c->rd[st] = b;
+    c->rd_off[st] = off;
+    *out =
+        b ? uv_buf_init((char *)b->data + off, (unsigned)(BUF_SIZE - off)) : uv_buf_init(NULL, 0);
+}
+
+static void read_done(uv_stream_t *s, ssize_t nread, const uv_buf_t *ub)
+{
+    struct child *c = s->data;
+    enum child_stream st = s == (uv_stream_t *)&c->out ? CHILD_STDOUT : CHILD_STDERR;
+    struct buf *b = c->rd[st]; /* read_alloc's: handed on with its reference */
+    size_t off = b ? c->rd_off[st] : 0;
+
+    (void)ub;
+    c->rd[st] = NULL;
+    if (nread < 0 && c->reading[st]) {
+        uv_read_stop(s);
+        c->reading[st] = false;
+    }
+    if (st == CHILD_STDERR && c->logging)
+        log_read(c, nread, b);
+    else
+        c->io->on_read(c, st, nread, b, off);
+}
+
+bool child_stream_open(const struct child *c, enum child_stream st)
+{
+    return c->pid > 0 && !c->closing && !(st == CHILD_STDOUT ? c->out_closed : c->err_closed);
+}
+
+int child_read_start(struct child *c, enum child_stream st)
+{
+    int r;
+
+    if (c->reading[st])
+        return 0;
+    if (!child_stream_open(c, st))
+        return UV_EPIPE;
+    if ((r = uv_read_start(pipe_of(c, st), read_alloc, read_done)) == 0)
+        c->reading[st] = true;
+    return r;
+}
+
+void child_read_stop(struct child *c, enum child_stream st)
+{
+    if (!c->reading[st])
+        return;
+    c->reading[st] = false;
+    uv_read_stop(pipe_of(c, st));
+}
+
+static void close_stream(struct child *c, enum child_stream st)
+{
+    bool *closed = closed_flag(c, st);
+
+    if (*closed)
+        return;
+    *closed = true;
+    c->reading[st] = false;
+    close_handle(c, (uv_handle_t *)pipe_of(c, st));
+}
+
 void child_close_stdout(struct child *c)
 {
-    if (c->out_closed)
-        return;
-    c->out_closed = true;
-    close_handle(c, (uv_handle_t *)&c->out);
+    close_stream(c, CHILD_STDOUT);
 }
 
 void child_close_stderr(struct child *c)
 {
-    if (c->err_closed)
-        return;
-    c->err_closed = true;
-    close_handle(c, (uv_handle_t *)&c->err);
+    close_stream(c, CHILD_STDERR);
 }
+
+int child_log_stderr(struct child *c, unsigned long conn, const char *prefix)
+{
+    c->log_conn = conn;
+    c->log_prefix = prefix;
+    c->logging = true;
+    return child_read_start(c, CHILD_STDERR);
+}
+
+/* ---------------------------------------------------------------- stderr lines */
+
+static void errline_out(child_line_fn fn, void *ctx, const char *p, size_t n)
+{
+    if (n > 0 && p[n - 1] == '\r')
+        n--;
+    fn(ctx, p, n > CHILD_ERRLINE_MAX ? CHILD_ERRLINE_MAX : n);
+}
+
+/* Appends a piece of the current line (no '\n' in it). false: out of memory (it was logged
+ * as a line of its own, cut). */
+static bool errline_add(struct child_errlines *l, const char *p, size_t n, child_line_fn fn,
+                        void *ctx)
+{
+    /* CHILD_ERRLINE_MAX + 1: one byte more tells a line that is too long (or a '\r' to drop) */
+    size_t room = CHILD_ERRLINE_MAX + 1 - l->len, k = n < room ? n : room;
+
+    if (!l->buf && !(l->buf = malloc(CHILD_ERRLINE_MAX + 1))) {
+        fn(ctx, p, n > CHILD_ERRLINE_MAX ? CHILD_ERRLINE_MAX : n);
+        l->skip = true;
+        return false;
+    }
+    memcpy(l->buf + l->len, p, k);
+    l->len += k;
+    if (l->len > CHILD_ERRLINE_MAX) { /* too long: out now, the rest of the line is dropped */
+        fn(ctx, l->buf, CHILD_ERRLINE_MAX);
+        l->len = 0;
+        l->skip = true;
+    }
+    return true;
+}
+
+void child_errlines_feed(struct child_errlines *l, const char *p, size_t n, child_line_fn fn,
+                         void *ctx)
+{
+    while (n > 0) {
+        const char *nl = memchr(p, '\n', n);
+        size_t seg = nl ? (size_t)(nl - p) : n;
+
+        if (l->skip) {
+            /* dropping the rest of a cut line */
+        } else if (nl && l->len == 0) {
+            errline_out(fn, ctx, p, seg); /* a whole line in this piece: no copy */
+        } else if (errline_add(l, p, seg, fn, ctx) && nl && !l->skip) {
+            errline_out(fn, ctx, l->buf, l->len);
+            l->len = 0;
+        }
+        if (!nl)
+            break;
+        l->skip = false;
+        p = nl + 1;
+        n -= seg + 1;
+    }
+    if (l->len == 0) {
+        free(l->buf);
+        l->buf = NULL;
+    }
+}
+
+void child_errlines_finish(struct child_errlines *l, child_line_fn fn, void *ctx)
+{
+    if (l->len > 0 && !l->skip)
+        fn(ctx, l->buf, l->len); /* no '\n' came: a '\r' at its end is data */
+    free(l->buf);
+    l->buf = NULL;
+    l->len = 0;
+    l->skip = false;
+}
+
+/* ---------------------------------------------------------------- stopping */
 
 void child_stop(struct child *c)
 {
-    child_close_stdin(c);
+    stdin_close_now(c);
     if (c->exited || c->ladder != 0 || c->pid <= 0 || c->closing)
         return;
     c->ladder = 1;
@@ -354,12 +586,15 @@ void child_close(struct child *c)
     if (c->pid > 0 && !c->exited)
         reaper_take(c->pid); /* still running (shutdown timeout): SIGKILL was sent, and the
                                 reaper waits for it unnamed: on_exit will not come */
-    child_close_stdin(c);
+    stdin_close_now(c);
     child_close_stdout(c);
     child_close_stderr(c);
-    buf_unref(c->rd_out); /* a read handed a buffer and never delivered (never, with libuv) */
-    buf_unref(c->rd_err);
-    c->rd_out = c->rd_err = NULL;
+    if (c->logging) /* what the program said last, even without a newline */
+        child_errlines_finish(&c->errlines, log_line, c);
+    for (int i = 0; i < 2; i++) {
+        buf_unref(c->rd[i]); /* a read handed a buffer and never delivered (never, with libuv) */
+        c->rd[i] = NULL;
+    }
     close_handle(c, (uv_handle_t *)&c->timer);
     if (c->open == 0 && c->on_closed)
         c->on_closed(c);
@@ -382,271 +617,4 @@ const char *child_status_string(const struct child *c, char *buf, size_t len)
     else
         snprintf(buf, len, "exit status %" PRId64, c->exit_status);
     return buf;
-}
-
-/* ---------------------------------------------------------------- environment */
-
-struct envbuf {
-    char *data;
-    size_t len, cap;
-    size_t *offs;
-    size_t n, ncap;
-    bool failed;
-};
-
-static void eb_reserve(struct envbuf *b, size_t more)
-{
-    if (b->failed || b->len + more <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 1024;
-    while (cap < b->len + more)
-        cap *= 2;
-    char *p = realloc(b->data, cap);
-    if (!p) {
-        b->failed = true;
-        return;
-    }
-    b->data = p;
-    b->cap = cap;
-}
-
-static void eb_raw(struct envbuf *b, const char *s, size_t n)
-{
-    eb_reserve(b, n);
-    if (b->failed)
-        return;
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-}
-
-/* Starts a new variable "NAME=". */
-static void eb_begin(struct envbuf *b, const char *name)
-{
-    if (b->n == b->ncap) {
-        size_t ncap = b->ncap ? b->ncap * 2 : 64;
-        size_t *p = realloc(b->offs, ncap * sizeof *p);
-        if (!p) {
-            b->failed = true;
-            return;
-        }
-        b->offs = p;
-        b->ncap = ncap;
-    }
-    b->offs[b->n++] = b->len;
-    eb_raw(b, name, strlen(name));
-    eb_raw(b, "=", 1);
-}
-
-static void eb_end(struct envbuf *b)
-{
-    eb_raw(b, "", 1);
-}
-
-static void eb_value(struct envbuf *b, const char *v, size_t n)
-{
-    /* CR, LF and other control characters in a value become spaces. */
-    eb_reserve(b, n);
-    if (b->failed)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)v[i];
-        b->data[b->len++] = (ch < 0x20 && ch != '\t') || ch == 0x7f ? ' ' : (char)ch;
-    }
-}
-
-static void eb_set(struct envbuf *b, const char *name, const char *value)
-{
-    eb_begin(b, name);
-    eb_value(b, value, strlen(value));
-    eb_end(b);
-}
-
-static void eb_setn(struct envbuf *b, const char *name, const char *value, size_t n)
-{
-    eb_begin(b, name);
-    eb_value(b, value, n);
-    eb_end(b);
-}
-
-static bool is_tchar(unsigned char ch)
-{
-    return isalnum(ch) || (ch && strchr("!#$%&'*+-.^`|~", ch));
-}
-
-/* Header names we pass as HTTP_*: RFC 9110 tokens without '_', and not Proxy. */
-static bool header_passes(const char *name, size_t n)
-{
-    if (n == 0)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!is_tchar((unsigned char)name[i]))
-            return false; /* '_' is not a tchar here: dropped, as nginx does */
-    return !(n == 5 && strncasecmp(name, "Proxy", 5) == 0);
-}
-
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    ch = tolower(ch);
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    return -1;
-}
-
-/* PATH_INFO is percent-decoded (CGI/1.1, and what websocketd does). */
-static void eb_decoded(struct envbuf *b, const char *s, size_t n)
-{
-    eb_reserve(b, n);
-    if (b->failed)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        int hi, lo;
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
-            (lo = hexval(s[i + 2])) >= 0) {
-            ch = (unsigned char)(hi * 16 + lo);
-            i += 2;
-        }
-        b->data[b->len++] = (ch < 0x20 || ch == 0x7f) ? ' ' : (char)ch;
-    }
-}
-
-static void server_name_port(const struct child_env_request *r, struct envbuf *b)
-{
-    const char *host = "";
-    size_t hn = 0;
-    const char *port = NULL;
-    size_t pn = 0;
-
-    for (unsigned i = 0; i < r->nheaders; i++)
-        if (strcasecmp(r->headers[i].name, "Host") == 0) {
-            host = r->headers[i].value;
-            hn = r->headers[i].value_len;
-            break;
-        }
-    const char *colon = NULL;
-    if (hn && host[0] == '[') {
-        const char *close = memchr(host, ']', hn);
-        if (close && close + 1 < host + hn && close[1] == ':')
-            colon = close + 1;
-    } else {
-        colon = memrchr(host, ':', hn);
-    }
-    if (colon) {
-        port = colon + 1;
-        pn = (size_t)(host + hn - port);
-        hn = (size_t)(colon - host);
-    }
-    eb_setn(b, "SERVER_NAME", host, hn);
-    if (pn)
-        eb_setn(b, "SERVER_PORT", port, pn);
-    else
-        eb_set(b, "SERVER_PORT", r->https ? "443" : "80");
-}
-
-static void http_headers(const struct child_env_request *r, struct envbuf *b)
-{
-    for (unsigned i = 0; i < r->nheaders; i++) {
-        const struct handshake_header *h = &r->headers[i];
-        bool seen = false;
-
-        if (!header_passes(h->name, h->name_len))
-            continue;
-        for (unsigned j = 0; j < i && !seen; j++)
-            seen = r->headers[j].name_len == h->name_len &&
-                   strcasecmp(r->headers[j].name, h->name) == 0;
-        if (seen)
-            continue; /* joined into the first occurrence */
-        eb_begin(b, "HTTP_");
-        b->len--; /* eb_begin wrote "HTTP_=": drop the '=' and append the name */
-        eb_reserve(b, h->name_len + 1);
-        if (b->failed)
-            return;
-        for (size_t k = 0; k < h->name_len; k++) {
-            char ch = (char)toupper((unsigned char)h->name[k]);
-            b->data[b->len++] = ch == '-' ? '_' : ch;
-        }
-        b->data[b->len++] = '=';
-        eb_value(b, h->value, h->value_len);
-        for (unsigned j = i + 1; j < r->nheaders; j++)
-            if (r->headers[j].name_len == h->name_len &&
-                strcasecmp(r->headers[j].name, h->name) == 0) {
-                eb_raw(b, ", ", 2);
-                eb_value(b, r->headers[j].value, r->headers[j].value_len);
-            }
-        eb_end(b);
-    }
-}
-
-char **child_env_build(const struct child_env_request *r)
-{
-    struct envbuf b = {0};
-    char num[32];
-
-    eb_set(&b, "SERVER_SOFTWARE", r->server_software);
-    for (const char *const *p = r->passenv; p && *p; p++) {
-        const char *v = getenv(*p);
-        if (v)
-            eb_set(&b, *p, v);
-    }
-    eb_set(&b, "REMOTE_ADDR", r->remote_addr);
-    eb_set(&b, "REMOTE_HOST", r->remote_host ? r->remote_host : r->remote_addr);
-    server_name_port(r, &b);
-    eb_set(&b, "SERVER_PROTOCOL", "HTTP/1.1");
-    eb_set(&b, "GATEWAY_INTERFACE", "CGI/1.1");
-    eb_set(&b, "REQUEST_METHOD", r->method ? r->method : "GET");
-    eb_begin(&b, "SCRIPT_NAME");
-    eb_decoded(&b, r->script_name,
-               r->script_name_len ? r->script_name_len : strlen(r->script_name));
-    eb_end(&b);
-    if (r->script_filename)
-        eb_set(&b, "SCRIPT_FILENAME", r->script_filename);
-    eb_begin(&b, "PATH_INFO");
-    if (r->path_info)
-        eb_decoded(&b, r->path_info, r->path_info_len);
-    else
-        eb_decoded(&b, r->path, r->path_len);
-    eb_end(&b);
-    eb_begin(&b, "PATH_TRANSLATED");
-    eb_decoded(&b, r->path, r->path_len);
-    eb_end(&b);
-    eb_set(&b, "QUERY_STRING", r->query);
-    eb_set(&b, "AUTH_TYPE", "");
-    eb_set(&b, "CONTENT_LENGTH", r->content_length ? r->content_length : "");
-    eb_set(&b, "CONTENT_TYPE", r->content_type ? r->content_type : "");
-    eb_set(&b, "REMOTE_IDENT", "");
-    eb_set(&b, "REMOTE_USER", "");
-    snprintf(num, sizeof num, "%" PRIu64, r->unique_id);
-    eb_set(&b, "UNIQUE_ID", num);
-    snprintf(num, sizeof num, "%d", r->remote_port);
-    eb_set(&b, "REMOTE_PORT", num);
-    eb_set(&b, "REQUEST_URI", r->url);
-    if (r->https)
-        eb_set(&b, "HTTPS", "on");
-    if (r->https) /* mod_ssl's names; SUCCESS: --sslca verified it */
-        eb_set(&b, "SSL_CLIENT_VERIFY",
-               r->ssl_client_s_dn && *r->ssl_client_s_dn ? "SUCCESS" : "NONE");
-    if (r->ssl_client_s_dn && *r->ssl_client_s_dn)
-        eb_set(&b, "SSL_CLIENT_S_DN", r->ssl_client_s_dn);
-    http_headers(r, &b);
-
-    if (b.failed) {
-        free(b.data);
-        free(b.offs);
-        return NULL;
-    }
-    /* One block: the pointer array, then the strings. */
-    size_t head = (b.n + 1) * sizeof(char *);
-    char **env = malloc(head + b.len);
-    if (env) {
-        char *strings = (char *)env + head;
-        memcpy(strings, b.data, b.len);
-        for (size_t i = 0; i < b.n; i++)
-            env[i] = strings + b.offs[i];
-        env[b.n] = NULL;
-    }
-    free(b.data);
-    free(b.offs);
-    return env;
 }

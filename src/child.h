@@ -5,8 +5,8 @@
  * group, pid == pgid; default signal dispositions, nothing blocked),
  * stdin/stdout/stderr as pipes, the current directory unchanged (a program
  * from --dir or --cgidir: its own directory, see child_exec_checked), and the
- * environment child_env_build() makes. A program that cannot start is an
- * error return (the exec failure reaches the parent: UV_ENOENT, UV_EACCES),
+ * environment the caller built (child_env.h). A program that cannot start
+ * is an error return (the exec failure reaches the parent: UV_ENOENT, UV_EACCES),
  * never a child that dies later. posix_spawn is glibc's vfork-style clone:
  * unlike fork() (uv_spawn), its cost does not grow with the server's memory.
  *
@@ -21,11 +21,15 @@
  * which the pgid could be reused is the time between the leader's reaping
  * and child_close(), which the session keeps short.
  *
- * The owner reads c->out and c->err itself (they are plain uv_pipe_t). The
- * leader is reaped by this module's SIGCHLD handler (one per process,
- * started by the first child_spawn); on_exit runs then. child_close()
- * closes every handle (also after a failed spawn); on_closed runs once all
- * are closed, and only then may the struct be freed.
+ * Its stdio is this module's: the owner writes stdin with child_write()
+ * (completion and queue size), reads stdout and stderr through the
+ * callbacks of a struct child_io_settings (pause/resume with
+ * child_read_start/stop), or hands stderr to the line logger
+ * (child_log_stderr). Nothing else touches the pipes. The leader is
+ * reaped by this module's SIGCHLD handler (one per process, started by the
+ * first child_spawn); on_exit runs then. child_close() closes every handle
+ * (also after a failed spawn); on_closed runs once all are closed, and
+ * only then may the struct be freed.
  */
 #ifndef CHILD_H
 #define CHILD_H
@@ -39,27 +43,94 @@
 
 #include "buf.h"
 
-#include "handshake.h"
-
 struct child;
 typedef void (*child_cb)(struct child *c);
+
+/* Queue marks for every queue between a child and the socket (its stdin, the socket's send
+ * queue that its stdout fills): above HIGH the side that feeds the queue stops being read,
+ * below LOW it is read again. */
+#define CHILD_HIGH_WATER (256u * 1024u)
+#define CHILD_LOW_WATER (64u * 1024u)
+
+/* A line of stderr longer than this is logged cut to this length (child_errlines). */
+#define CHILD_ERRLINE_MAX 1500u
+
+enum child_stream { CHILD_STDOUT = 0, CHILD_STDERR = 1 };
+
+/*
+ * The reader of stdout and stderr: set c->io before child_read_start(); the settings must
+ * outlive the child. Both callbacks run from the loop, in pairs (on_alloc, then on_read).
+ */
+struct child_io_settings {
+    /* Room for the next read of stream st: returns the buffer that owns it, with one
+     * reference for this read, and *off: the bytes will land at b->data[*off..BUF_SIZE)
+     * (*off < BUF_SIZE). NULL: no buffer now (on_read follows with UV_ENOBUFS). */
+    struct buf *(*on_alloc)(struct child *c, enum child_stream st, size_t *off);
+    /* nread > 0: bytes at b->data[off..off+nread). 0: nothing this time. < 0: UV_EOF or an
+     * error; reading of st has stopped, the pipe is still open (child_close_stdout/err).
+     * b carries on_alloc's reference, now the callee's (keep it or buf_unref it); NULL when
+     * no buffer was handed out. */
+    void (*on_read)(struct child *c, enum child_stream st, ssize_t nread, struct buf *b,
+                    size_t off);
+};
+
+/* ---------------------------------------------------------------- stderr lines (pure) */
+
+typedef void (*child_line_fn)(void *ctx, const char *line, size_t len);
+
+/*
+ * The stderr line cutter: lines are cut at '\n', one '\r' before it is dropped, a line is
+ * whole however the reads split it, and a line longer than CHILD_ERRLINE_MAX gives only its
+ * first CHILD_ERRLINE_MAX bytes (at the moment they are known; the rest up to '\n' is
+ * dropped). Memory: a partial line is held in a heap buffer of CHILD_ERRLINE_MAX + 1 bytes
+ * taken when needed and freed once no partial line is left. Zero-initialise.
+ */
+struct child_errlines {
+    char *buf;  /* the partial line, or NULL */
+    size_t len; /* bytes in buf */
+    bool skip;  /* the current line was cut: drop up to '\n' */
+};
+
+/* Feeds n bytes; fn(ctx, line, len) for every line (or cut line) complete. */
+void child_errlines_feed(struct child_errlines *l, const char *p, size_t n, child_line_fn fn,
+                         void *ctx);
+/* At EOF: the partial line, if any, is given to fn; l is empty again (nothing held). */
+void child_errlines_finish(struct child_errlines *l, child_line_fn fn, void *ctx);
+
+/* ---------------------------------------------------------------- the child */
+
+struct child_write;
+typedef void (*child_write_cb)(struct child_write *w, int status);
+
+/* A write to stdin: owned by the caller, valid until its callback. */
+struct child_write {
+    uv_write_t uv;     /* private */
+    struct child *c;   /* private */
+    child_write_cb cb; /* private */
+    void *data;        /* public: for the caller */
+};
 
 struct child {
     void *data;         /* public: for the owner */
     child_cb on_exit;   /* the leader was reaped: exited/exit_status/term_signal are set */
     child_cb on_closed; /* every handle closed: the struct may be freed */
+    const struct child_io_settings *io; /* public: the reader (before child_read_start) */
 
     /* public, read-only */
     int pid; /* == pgid; 0 before a successful spawn */
     bool exited;
     int64_t exit_status;
     int term_signal;
-    uv_pipe_t in, out, err; /* stdin (we write), stdout and stderr (we read) */
-    /* the reader's: the buffer its alloc callback handed out, owned until the read callback
-     * that follows takes it (libuv calls the two in pairs); dropped at close */
-    struct buf *rd_out, *rd_err;
 
     /* private */
+    uv_pipe_t in, out, err; /* stdin (we write), stdout and stderr (we read) */
+    /* the buffer a read's alloc handed out (and where), owned until the read callback that
+     * follows takes it (libuv calls the two in pairs); dropped at close */
+    struct buf *rd[2];
+    size_t rd_off[2];
+    struct child_errlines errlines; /* the stderr logger (child_log_stderr) */
+    const char *log_prefix;
+    unsigned long log_conn;
     const char *exec_name; /* child_exec_checked(): a name in exec_dir, for the next spawn */
     int exec_dir;
     dev_t exec_dev;
@@ -67,10 +138,14 @@ struct child {
     struct child *reap_next; /* the reaper's pid table */
     uv_timer_t timer;
     unsigned closems;
-    unsigned open; /* handles initialised and not yet closed */
+    unsigned open;       /* handles initialised and not yet closed */
+    unsigned in_pending; /* child_write()s whose callback has not run */
     uint8_t
         ladder; /* next kill-ladder step: 0 none started, 1 SIGINT, 2 SIGTERM, 3 SIGKILL, 4 done */
     bool in_closed, out_closed, err_closed, closing;
+    bool in_eof;     /* child_close_stdin() waits for the pending writes */
+    bool reading[2]; /* uv_read_start()ed */
+    bool logging;    /* stderr goes to the logger, not to io */
 };
 
 /*
@@ -114,13 +189,47 @@ void child_exec_checked(struct child *c, const struct route *rt);
  */
 void child_reaper_close(void);
 
-/* Closes the program's stdin (EOF). Idempotent. */
+/* ---------------------------------------------------------------- stdio */
+
+/*
+ * Queues bufs (in order, after earlier writes) to the program's stdin; the buffers must stay
+ * valid until cb. 0: cb(w, status) runs exactly once, later (never inside this call), status 0
+ * or a UV error (UV_ECANCELED when stdin was closed first, UV_EPIPE when the program closed
+ * it). Else a UV error (stdin closed: UV_EPIPE), and cb never runs.
+ */
+int child_write(struct child *c, struct child_write *w, const uv_buf_t *bufs, unsigned n,
+                child_write_cb cb);
+/* Bytes accepted by child_write() and not yet handed to the pipe. */
+size_t child_stdin_queued(const struct child *c);
+/* child_write() would be accepted: spawned, stdin neither closed nor closing. */
+bool child_stdin_open(const struct child *c);
+/* EOF on the program's stdin: after the pending writes (they complete first; a write that
+ * fails closes it at once), or now when none is pending. Later writes are refused.
+ * Idempotent. */
 void child_close_stdin(struct child *c);
+
+/* Starts (resumes) delivering stream st to c->io. Idempotent. 0 or a UV error. */
+int child_read_start(struct child *c, enum child_stream st);
+/* Pauses it (backpressure). Idempotent. */
+void child_read_stop(struct child *c, enum child_stream st);
+/* The pipe of st is open: spawned, not closed by us, the child not closing. */
+bool child_stream_open(const struct child *c, enum child_stream st);
 /* Closes our end of stdout / stderr (when the owner saw EOF). Idempotent. */
 void child_close_stdout(struct child *c);
 void child_close_stderr(struct child *c);
 
-/* Starts the stop sequence described above. Idempotent; a no-op once reaped. */
+/*
+ * The stderr logger: reads stderr itself (c->io is not called for it) and logs every line
+ * (child_errlines) at ERROR as "<prefix>: <line>" with connection id conn (log.c escapes
+ * control bytes). At EOF (or an error) the partial line is logged and stderr closed; at
+ * child_close() too. prefix must outlive c. 0 or a UV error.
+ */
+int child_log_stderr(struct child *c, unsigned long conn, const char *prefix);
+
+/* ---------------------------------------------------------------- stopping */
+
+/* Starts the stop sequence described above (stdin is closed now: pending writes are
+ * cancelled). Idempotent; a no-op once reaped. */
 void child_stop(struct child *c);
 
 /* Sends sig to the process group now (ESRCH ignored). */
@@ -134,44 +243,5 @@ const char *child_strerror(int err);
 
 /* "exit status 3", "killed by signal 9 (SIGKILL)", "running": into buf. */
 const char *child_status_string(const struct child *c, char *buf, size_t len);
-
-/* ---------------------------------------------------------------- environment */
-
-struct child_env_request {
-    const char *server_software; /* "wsbridge/0.1.0" */
-    const char *const *passenv;  /* parent variable names to keep (NULL-terminated) */
-    const char *remote_addr;     /* "127.0.0.1" */
-    int remote_port;
-    const char *remote_host; /* reverse DNS name, or NULL (then remote_addr) */
-    bool https;
-    const char *ssl_client_s_dn; /* verified client certificate's subject, "" or NULL: none */
-    const char *method;          /* "GET" when NULL */
-    const char *script_name;     /* raw URL of the script: "/" for COMMAND mode */
-    size_t script_name_len;      /* 0: strlen(script_name) */
-    const char *path;            /* raw request path (before '?'): PATH_TRANSLATED */
-    size_t path_len;
-    const char *path_info; /* raw rest after the script (--dir, CGI); NULL: path */
-    size_t path_info_len;
-    const char *script_filename; /* the script's file (--dir, CGI): SCRIPT_FILENAME, or NULL */
-    const char *content_length;  /* CGI request body: "" when NULL */
-    const char *content_type;
-    const char *query;                      /* raw query ("" when none) */
-    const char *url;                        /* raw request target */
-    const struct handshake_header *headers; /* as received */
-    unsigned nheaders;
-    uint64_t unique_id;
-};
-
-/*
- * Builds the CGI environment (NULL-terminated "NAME=value" array in one
- * allocation: free() it). The parent's environment is dropped except the
- * passenv names. Request headers become HTTP_<NAME> (uppercased, '-' ->
- * '_'), repeated names joined with ", ", CR/LF/other controls in values ->
- * space, with this hygiene: a "Proxy" header is dropped (httpoxy: no
- * HTTP_PROXY); a name that is not an RFC 9110 token is dropped; a name
- * containing '_' is dropped (as nginx does), so "X_A" can never shadow or
- * impersonate "X-A". Returns NULL when out of memory.
- */
-char **child_env_build(const struct child_env_request *r);
 
 #endif

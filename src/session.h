@@ -33,6 +33,7 @@
 
 #include "bridge.h"
 #include "child.h"
+#include "child_env.h"
 #include "handshake.h"
 #include "transport.h"
 #include "ws_stream.h"

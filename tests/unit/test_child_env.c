@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "child.h"
+#include "child_env.h"
+#include "handshake.h"
 #include "tap.h"
 
 static const char *get(char **env, const char *name)
