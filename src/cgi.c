@@ -42,9 +42,17 @@ struct stdin_write {
     char data[];
 };
 
+static const struct http_source_ops cgi_source;
+
+/* r's CGI state, or NULL when r is not a CGI response (any more). */
+static struct cgi *cgi_of_resp(const struct http_resp *r)
+{
+    return r && r->source == &cgi_source ? r->source_data : NULL;
+}
+
 static struct cgi *cgi_of(struct session *s)
 {
-    return s->resp ? s->resp->cgi : NULL;
+    return cgi_of_resp(s->resp);
 }
 
 /* (Re)starts the progress timer: --cgi-timeout without progress, and never past the request
@@ -162,14 +170,16 @@ static void feed_body(struct cgi *c, const uint8_t *data, size_t len)
     }
 }
 
-void cgi_body(struct http_resp *r, struct buf *b, uint8_t *data, size_t len)
+static void cgi_body(struct http_resp *r, struct buf *b, uint8_t *data, size_t len)
 {
+    struct cgi *c = cgi_of_resp(r);
+
     (void)b; /* body pieces are copied into the stdin writes */
-    if (r->cgi->body_complete)
+    if (c->body_complete)
         return; /* bytes after the body: dropped, and no progress */
-    feed_body(r->cgi, data, len);
-    if (r->cgi && !r->cgi->errored)
-        arm(r->cgi);
+    feed_body(c, data, len);
+    if ((c = cgi_of_resp(r)) && !c->errored) /* feeding may have ended the response */
+        arm(c);
 }
 
 /* ---------------------------------------------------------------- stdout -> response */
@@ -274,9 +284,9 @@ static void out_read(struct child *ch, enum child_stream st, ssize_t nread, stru
     buf_unref(b);
 }
 
-void cgi_written(struct http_resp *r)
+static void cgi_written(struct http_resp *r)
 {
-    struct cgi *c = r->cgi;
+    struct cgi *c = cgi_of_resp(r);
     struct session *s = r->s;
 
     if (r->finished || c->errored || r->failed) {
@@ -339,7 +349,8 @@ void cgi_start(struct http_resp *r, struct route *rt)
     c->r = r;
     c->body_deadline = r->started_ms + cfg->cgi_timeout_ms;
     cgi_head_init(&c->head);
-    r->cgi = c;
+    r->source = &cgi_source;
+    r->source_data = c;
 
     if (hs->content_length)
         snprintf(clen, sizeof clen, "%" PRIu64, hs->content_length);
@@ -389,9 +400,9 @@ void cgi_start(struct http_resp *r, struct route *rt)
     buf_unref(b);
 }
 
-bool cgi_timeout(struct http_resp *r)
+static bool cgi_timeout(struct http_resp *r)
 {
-    struct cgi *c = r->cgi;
+    struct cgi *c = cgi_of_resp(r);
 
     if (!c->body_complete && !c->errored && uv_now(r->s->srv->loop) >= c->body_deadline) {
         /* Reads go on (what comes is dropped), so the client is not reset before it reads the
@@ -406,9 +417,9 @@ bool cgi_timeout(struct http_resp *r)
     return true;
 }
 
-bool cgi_peer_eof(struct http_resp *r)
+static bool cgi_peer_eof(struct http_resp *r)
 {
-    struct cgi *c = r->cgi;
+    struct cgi *c = cgi_of_resp(r);
     struct session *s = r->s;
 
     /* A half-close after a whole body is how some clients say "that was all": the response
@@ -420,9 +431,9 @@ bool cgi_peer_eof(struct http_resp *r)
     return true;
 }
 
-void cgi_release(struct http_resp *r)
+static void cgi_release(struct http_resp *r)
 {
-    struct cgi *c = r->cgi;
+    struct cgi *c = cgi_of_resp(r);
     struct session *s = r->s;
 
     if (s && s->has_child) {
@@ -434,5 +445,14 @@ void cgi_release(struct http_resp *r)
     }
     cgi_head_free(&c->head);
     free(c);
-    r->cgi = NULL;
+    r->source = NULL;
+    r->source_data = NULL;
 }
+
+static const struct http_source_ops cgi_source = {
+    .body = cgi_body,
+    .written = cgi_written,
+    .timeout = cgi_timeout,
+    .peer_eof = cgi_peer_eof,
+    .release = cgi_release,
+};

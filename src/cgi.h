@@ -21,7 +21,7 @@
  * else the script is stopped, 408 when its headers were not out yet, the
  * connection closed otherwise (the --maxforks slot is released with the
  * session). A client that half-closes (EOF) after a whole body still gets
- * the response (cgi_peer_eof).
+ * the response.
  */
 #ifndef CGI_H
 #define CGI_H
@@ -34,20 +34,14 @@ struct http_resp;
 struct route;
 struct buf;
 
-/* Runs the script rt names for the request in r->s->hs (rt is taken). */
+/*
+ * Runs the script rt names for the request in r->s->hs (rt is taken): an http_script_fn
+ * (http_serve.h). The response is then r's source (struct http_source_ops, private here):
+ * request body bytes go to the script's stdin; a write completed resumes its reads; the
+ * progress timeout answers 408/504 while no head was sent (else the connection closes); a
+ * client EOF after the whole body is a half-close and the response goes on; release stops
+ * reading the script (its handles are the session's).
+ */
 void cgi_start(struct http_resp *r, struct route *rt);
-/* Request body bytes read from the socket. */
-void cgi_body(struct http_resp *r, struct buf *b, uint8_t *data, size_t len);
-/* A response write completed: reads may resume, the response may be complete. */
-void cgi_written(struct http_resp *r);
-/* The progress timeout fired: true when it was handled here (a 408 or a 504 is being sent, or
- * the connection is closing); false: the caller closes the connection. */
-bool cgi_timeout(struct http_resp *r);
-/* The socket said EOF while r (a CGI response) runs. true: the request body was whole, so the
- * client only half-closed: the response goes on (the script's stdin ends after the body) and
- * the caller must not end the session; false: the caller ends it as for a client that left. */
-bool cgi_peer_eof(struct http_resp *r);
-/* The response is freed: stop reading the script (its handles are the session's). */
-void cgi_release(struct http_resp *r);
 
 #endif

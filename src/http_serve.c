@@ -1,6 +1,6 @@
 /*
  * http_serve: plain HTTP requests -- dispatch, static files, simple replies
- * (http_serve.h). CGI is cgi.c.
+ * (http_serve.h). CGI is cgi.c, a source this file never names.
  */
 #include "build-config.h"
 
@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "bridge.h"
-#include "cgi.h"
 #include "config.h"
 #include "devconsole.h"
 #include "handshake.h"
@@ -31,7 +30,7 @@ struct resp_write {
     struct transport_write w;
     struct http_resp *r;
     struct buf *buf; /* file data, or NULL */
-    char *head;             /* malloc'd head (or a whole small response), or NULL */
+    char *head;      /* malloc'd head (or a whole small response), or NULL */
     size_t len;
 };
 
@@ -41,8 +40,8 @@ static void resp_free(struct http_resp *r)
 {
     if (r->fd >= 0)
         close(r->fd);
-    if (r->cgi)
-        cgi_release(r);
+    if (r->source)
+        r->source->release(r);
     free(r);
 }
 
@@ -102,8 +101,8 @@ static void resp_write_done(struct transport_write *w, int status)
     buf_unref(rw->buf);
     free(rw);
     if (s->resp == r) {
-        if (r->cgi)
-            cgi_written(r);
+        if (r->source)
+            r->source->written(r);
         else
             resp_pump(r, NULL, 0);
     }
@@ -325,8 +324,8 @@ static bool etag_listed(const char *list, const char *etag)
             return true;
         if (p[0] == 'W' && p[1] == '/')
             p += 2;
-        if (strncmp(p, etag, elen) == 0 && (p[elen] == '\0' || p[elen] == ',' ||
-                                             p[elen] == ' ' || p[elen] == '\t'))
+        if (strncmp(p, etag, elen) == 0 &&
+            (p[elen] == '\0' || p[elen] == ',' || p[elen] == ' ' || p[elen] == '\t'))
             return true;
         while (*p && *p != ',')
             p++;
@@ -389,8 +388,9 @@ static void serve_file(struct http_resp *r, const char *file, int fd)
     }
     if (range == HTTP_RANGE_OK) {
         status = 206;
-        snprintf(crange, sizeof crange, "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n",
-                 first, last, (uint64_t)st.st_size);
+        snprintf(crange, sizeof crange,
+                 "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n", first, last,
+                 (uint64_t)st.st_size);
     } else {
         first = 0;
         last = st.st_size ? (uint64_t)st.st_size - 1 : 0;
@@ -511,12 +511,13 @@ static void serve_console(struct http_resp *r)
         http_reply_status(r, 500, "");
         return;
     }
-    reply(r, 200, "Cache-Control: no-store\r\n" DEVCONSOLE_HEADERS, "text/html; charset=utf-8", page,
-          len);
+    reply(r, 200, "Cache-Control: no-store\r\n" DEVCONSOLE_HEADERS, "text/html; charset=utf-8",
+          page, len);
     free(page);
 }
 
-void http_serve(struct session *s, struct buf *owner, uint8_t *rest, size_t rest_len)
+void http_serve(struct session *s, struct buf *owner, uint8_t *rest, size_t rest_len,
+                http_script_fn run_script)
 {
     const struct config *cfg = s->srv->cfg;
     struct handshake *hs = s->hs;
@@ -548,12 +549,12 @@ void http_serve(struct session *s, struct buf *owner, uint8_t *rest, size_t rest
         s->t->ops->read_stop(s->t); /* one buffer held at most (CGI reads the body itself) */
     }
 
-    if (cfg->cgidir) {
+    if (cfg->cgidir && run_script) {
         struct route rt;
         enum route_status rs =
             route_resolve(cfg->cgidir, hs->path, hs->path_len, ROUTE_WALK | ROUTE_EXEC, &rt);
         if (rs == ROUTE_FILE) {
-            cgi_start(r, &rt); /* takes the route, reads the body */
+            run_script(r, &rt); /* takes the route, reads the body */
             return;
         }
         if (rs == ROUTE_FORBIDDEN || (rs != ROUTE_NOT_FOUND && !cfg->staticdir)) {
@@ -581,7 +582,7 @@ void http_serve_timeout(struct session *s)
 {
     struct http_resp *r = s->resp;
 
-    if (r && r->cgi && cgi_timeout(r))
+    if (r && r->source && r->source->timeout(r))
         return; /* a 504 is on its way */
     log_info(s->id, "response made no progress for %u ms: closing", r ? r->timeout_ms : 0);
     session_peer_gone(s, false);
@@ -592,15 +593,15 @@ bool http_serve_peer_eof(struct session *s)
     struct http_resp *r = s->resp;
 
     /* only a CGI response reads the request body; a static one has it whole already */
-    return r && r->cgi && cgi_peer_eof(r);
+    return r && r->source && r->source->peer_eof(r);
 }
 
 void http_serve_body(struct session *s, struct buf *b, uint8_t *data, size_t len)
 {
     struct http_resp *r = s->resp;
 
-    if (r && r->cgi) {
-        cgi_body(r, b, data, len);
+    if (r && r->source) {
+        r->source->body(r, b, data, len);
         return;
     }
     /* The next request(s), sent before this response is out: kept for after it, and reading

@@ -1,6 +1,8 @@
 /*
  * http_serve: plain HTTP requests (not upgrades) on a session -- the dev
- * console, CGI scripts (--cgidir, cgi.c) and static files (--staticdir).
+ * console, static files (--staticdir), and the responses of sources it
+ * does not know by name (struct http_source_ops: CGI scripts, --cgidir,
+ * started through the http_script_fn the layer above passes).
  *
  * Order: --devconsole answers every GET/HEAD; else a path that names a
  * script under --cgidir runs it; else --staticdir serves the file; else
@@ -36,15 +38,41 @@ struct buf;
 
 #include <uv.h>
 
-struct cgi;
+struct http_resp;
+struct route;
+
+/*
+ * A response made by a source other than http_serve's own (static files, the console): a CGI
+ * script. http_serve tells it what happens to the response through these and never names it;
+ * the source sets r->source and r->source_data when it starts. Every op is required.
+ */
+struct http_source_ops {
+    /* Bytes read from the socket while the response runs (the request body, or what follows
+     * it); data lies in b, a reference is the source's to take. */
+    void (*body)(struct http_resp *r, struct buf *b, uint8_t *data, size_t len);
+    /* A write of r completed: reads may resume, the response may be complete. */
+    void (*written)(struct http_resp *r);
+    /* The progress timer fired: true when handled (an error answer is on its way, or the
+     * connection closes); false: the connection is closed for it. */
+    bool (*timeout)(struct http_resp *r);
+    /* The client said EOF: true when the response goes on (a half-close after the request). */
+    bool (*peer_eof)(struct http_resp *r);
+    /* r is being freed: let go of r->source_data. */
+    void (*release)(struct http_resp *r);
+};
+
+/* Starts the response to a request for the script rt names (a ROUTE_FILE of --cgidir; rt is
+ * taken): the layer above gives it to http_serve(), so that http_serve names no source. */
+typedef void (*http_script_fn)(struct http_resp *r, struct route *rt);
 
 /* The response in progress (s->resp). */
 struct http_resp {
-    struct session *s; /* NULL once the session let go of it */
-    struct cgi *cgi;   /* a CGI response (cgi.c), or NULL */
-    int fd;            /* the static file being sent, or -1 */
-    uint64_t off, remaining; /* file bytes still to read and send */
-    unsigned inflight;       /* writes not yet completed */
+    struct session *s;                    /* NULL once the session let go of it */
+    const struct http_source_ops *source; /* a response made by a source (CGI), or NULL */
+    void *source_data;                    /* the source's */
+    int fd;                               /* the static file being sent, or -1 */
+    uint64_t off, remaining;              /* file bytes still to read and send */
+    unsigned inflight;                    /* writes not yet completed */
     int status;
     uint64_t body_bytes, started_ms;
     unsigned timeout_ms; /* no progress for this long: the response is given up */
@@ -56,7 +84,7 @@ struct http_resp {
 };
 
 /* Queues head (malloc'd, taken) then data (in buf, a reference taken) on the connection; done
- * writes call cgi_written() for CGI responses. 0 or a UV error (both released). */
+ * writes call r->source->written(). 0 or a UV error (both released). */
 int http_resp_write(struct http_resp *r, char *head, size_t head_len, struct buf *buf,
                     const uint8_t *data, size_t len);
 /* The response head (status line, Server, Date, fields, Connection, extra headers); sets
@@ -73,9 +101,11 @@ void http_serve_timeout(struct session *s);
  * whose request was whole: the client only half-closed); false: the client is gone. */
 bool http_serve_peer_eof(struct session *s);
 
-/* The request in s->hs is complete and not an upgrade; rest: the bytes behind its header block
- * (in s->rbuf). Reads are stopped; the response restarts them or ends the connection. */
-void http_serve(struct session *s, struct buf *owner, uint8_t *rest, size_t rest_len);
+/* The request in s->hs is complete and not an upgrade; rest: the bytes behind its header block,
+ * in owner (a reference is taken when they are kept). Reads are stopped; the response restarts
+ * them or ends the connection. run_script: what answers a --cgidir script (NULL: none). */
+void http_serve(struct session *s, struct buf *owner, uint8_t *rest, size_t rest_len,
+                http_script_fn run_script);
 
 /* Bytes read while a response runs (a CGI request body, or what follows it). */
 void http_serve_body(struct session *s, struct buf *b, uint8_t *data, size_t len);
