@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cgi.h"
 #include "config.h"
 #include "forks.h"
 #include "http_serve.h"
@@ -675,7 +676,7 @@ static void http_data(struct session *s, struct buf *owner, uint8_t *data, size_
     if (!handshake_wants_websocket(s->hs)) {
         /* Reads go on (no epoll churn per keep-alive request): what comes during the response
          * is the body's (CGI) or is kept for after it (http_serve_body). */
-        http_serve(s, owner, data + consumed, len - consumed);
+        http_serve(s, owner, data + consumed, len - consumed, cgi_start);
         return;
     }
     if ((code = handshake_check(s->hs)) != 0) {
