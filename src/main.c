@@ -40,7 +40,7 @@ int main(int argc, char **argv)
     /* every listener is open before anything says "listening" or a worker starts */
     rc = server_sockets_open(&cfg, n, &socks);
     if (rc == 0)
-        rc = n > 1 ? workers_run(&cfg, &socks) : server_run(&cfg, &socks);
+        rc = n > 1 ? workers_run(&cfg, &socks) : server_run(&cfg, &socks, 0, 1);
     server_sockets_close(&socks, -1);
     config_free(&cfg);
     return rc;

@@ -26,7 +26,6 @@
 #include "log.h"
 #include "redirect.h"
 #include "session.h"
-#include "workers.h"
 #include "tls.h"
 
 void server_add_session(struct server *srv, struct session *s)
@@ -66,12 +65,14 @@ static void out_of_fds(struct server *srv, int err)
         return;
     }
     if (srv->fds_suppressed)
-        log_error(0, "accept: %s: new connections are dropped (%u more times since the last "
-                     "message); raise the open file limit (ulimit -n) or lower --maxforks",
+        log_error(0,
+                  "accept: %s: new connections are dropped (%u more times since the last "
+                  "message); raise the open file limit (ulimit -n) or lower --maxforks",
                   uv_strerror(err), srv->fds_suppressed);
     else
-        log_error(0, "accept: %s: new connections are dropped; raise the open file limit "
-                     "(ulimit -n) or lower --maxforks",
+        log_error(0,
+                  "accept: %s: new connections are dropped; raise the open file limit "
+                  "(ulimit -n) or lower --maxforks",
                   uv_strerror(err));
     srv->fds_logged = true;
     srv->fds_logged_ms = now;
@@ -259,16 +260,18 @@ static void listen_failed(const char *host, int port, bool redirect, int err)
     const char *flag = redirect ? "--redirport" : "--port";
 
     if (err == EADDRINUSE)
-        log_fatal(0, "cannot listen on %s%s%s port %d: address already in use (another program "
-                     "is listening there)",
+        log_fatal(0,
+                  "cannot listen on %s%s%s port %d: address already in use (another program "
+                  "is listening there)",
                   v6 ? "[" : "", host, v6 ? "]" : "", port);
     else if (err == EACCES && port > 0 && port < 1024)
-        log_fatal(0, "cannot listen on %s%s%s port %d: permission denied: ports below 1024 need "
-                     "root or CAP_NET_BIND_SERVICE; choose another with %s",
+        log_fatal(0,
+                  "cannot listen on %s%s%s port %d: permission denied: ports below 1024 need "
+                  "root or CAP_NET_BIND_SERVICE; choose another with %s",
                   v6 ? "[" : "", host, v6 ? "]" : "", port, flag);
     else
-        log_fatal(0, "cannot listen on %s%s%s port %d (%s): %s", v6 ? "[" : "", host,
-                  v6 ? "]" : "", port, flag, strerror(err));
+        log_fatal(0, "cannot listen on %s%s%s port %d (%s): %s", v6 ? "[" : "", host, v6 ? "]" : "",
+                  port, flag, strerror(err));
 }
 
 static int add_socket(struct server_sockets *ss, int fd, unsigned worker, bool redirect)
@@ -407,7 +410,7 @@ static int listen_sockets(struct server *srv, struct server_sockets *ss)
         int len = sizeof sa, r;
         char host[INET6_ADDRSTRLEN] = "?";
 
-        if (so->fd < 0 || so->worker != workers_index())
+        if (so->fd < 0 || so->worker != srv->worker)
             continue;
         uv_tcp_init(srv->loop, tcp);
         tcp->data = srv;
@@ -438,7 +441,7 @@ static int listen_sockets(struct server *srv, struct server_sockets *ss)
             continue;
         }
         /* --workers: every worker listens; the first one says so */
-        log_msg(workers_index() ? LOG_DEBUG : LOG_INFO, 0, "listening on %s://%s%s%s:%d/",
+        log_msg(srv->worker ? LOG_DEBUG : LOG_INFO, 0, "listening on %s://%s%s%s:%d/",
                 cfg->ssl ? "wss" : "ws", v6 ? "[" : "", host, v6 ? "]" : "", port);
     }
     return 0;
@@ -628,7 +631,8 @@ static void on_sighup(uv_signal_t *h, int signum)
         log_error(0, "SIGHUP: reload failed: the previous certificate and key stay in use");
 }
 
-int server_run(const struct config *cfg, struct server_sockets *ss)
+int server_run(const struct config *cfg, struct server_sockets *ss, unsigned worker,
+               unsigned nworkers)
 {
     struct server srv;
     unsigned n;
@@ -637,6 +641,8 @@ int server_run(const struct config *cfg, struct server_sockets *ss)
 
     memset(&srv, 0, sizeof srv);
     srv.cfg = cfg;
+    srv.worker = worker;
+    srv.nworkers = nworkers ? nworkers : 1;
     srv.loop = uv_default_loop();
     snprintf(srv.software, sizeof srv.software, "wsbridge/%s", PACKAGE_VERSION);
     if (uv_random(NULL, NULL, &seed, sizeof seed, 0, NULL) != 0)
@@ -656,7 +662,7 @@ int server_run(const struct config *cfg, struct server_sockets *ss)
     }
     n = 0;
     for (unsigned i = 0; i < ss->n; i++)
-        n += ss->s[i].fd >= 0 && ss->s[i].worker == workers_index();
+        n += ss->s[i].fd >= 0 && ss->s[i].worker == srv.worker;
     srv.listeners = calloc(n ? n : 1, sizeof *srv.listeners); /* --port's, then --redirport's */
     if (!srv.listeners) {
         SSL_CTX_free(srv.ssl_ctx);
@@ -666,7 +672,7 @@ int server_run(const struct config *cfg, struct server_sockets *ss)
     rc = listen_sockets(&srv, ss);
     if (rc == 0)
         watch_reserve(&srv);
-    if (rc == 0 && cfg->unixsocket && workers_index() == 0 && listen_unix(&srv) != 0)
+    if (rc == 0 && cfg->unixsocket && srv.worker == 0 && listen_unix(&srv) != 0)
         rc = CONFIG_EXIT_LISTEN;
 
     uv_signal_init(srv.loop, &srv.sigint);

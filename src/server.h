@@ -15,8 +15,8 @@
  * connections (open ones keep theirs); a failure keeps the old ones;
  * without --ssl it is logged and ignored. RLIMIT_NOFILE's soft limit is
  * raised to the hard one; a connection refused for want of descriptors
- * (EMFILE, ENFILE) is logged, at most once a second with a count. SIGPIPE is ignored. SIGINT/SIGTERM: stop
- * accepting, close 1001 to every client, stop every child with the kill
+ * (EMFILE, ENFILE) is logged, at most once a second with a count. SIGPIPE is ignored.
+ * SIGINT/SIGTERM: stop accepting, close 1001 to every client, stop every child with the kill
  * ladder, return 0 once all sessions are gone; after SERVER_SHUTDOWN_MS + closems whatever is left
  * is killed (SIGKILL to each group) and closed. A second signal does that at once.
  */
@@ -55,6 +55,7 @@ struct server {
     struct session *sessions; /* doubly linked */
     unsigned nsessions;
     unsigned long next_id;
+    unsigned worker, nworkers; /* this process's index among the --workers (0 of 1: single) */
     uint64_t unique_base;
     bool shutting_down;
     bool forced;       /* every group got SIGKILL */
@@ -100,10 +101,12 @@ int server_sockets_open(const struct config *cfg, unsigned nworkers, struct serv
 void server_sockets_close(struct server_sockets *ss, int keep_worker);
 
 /*
- * Runs until shutdown on this worker's sockets of ss (they pass to the loop) and, in worker 0,
- * --unixsocket. Returns the exit code (0, or CONFIG_EXIT_LISTEN).
+ * Runs until shutdown on worker's sockets of ss (they pass to the loop) and, in worker 0,
+ * --unixsocket; worker is this process's index among nworkers (0 of 1 when single). Returns
+ * the exit code (0, or CONFIG_EXIT_LISTEN).
  */
-int server_run(const struct config *cfg, struct server_sockets *ss);
+int server_run(const struct config *cfg, struct server_sockets *ss, unsigned worker,
+               unsigned nworkers);
 
 /*
  * A new connection from listener (one of the --port listeners or the Unix

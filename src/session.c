@@ -22,7 +22,6 @@
 #include "route.h"
 #include "server.h"
 #include "upgrade.h"
-#include "workers.h"
 #include "ws_error.h"
 
 static void transport_closed(struct transport *t);
@@ -812,7 +811,7 @@ void session_accept(struct server *srv, uv_stream_t *listener)
     }
     s->srv = srv;
     /* unique across --workers: worker w of n numbers w+1, w+1+n, ... */
-    s->id = srv->next_id++ * workers_count() + workers_index() + 1;
+    s->id = srv->next_id++ * srv->nworkers + srv->worker + 1;
     s->refs = 2; /* the transport and the timer */
     s->t = t;
     t->data = s;

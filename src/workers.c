@@ -26,17 +26,7 @@
 #define WORKERS_MAX FORKS_WORKERS_MAX
 #define CRASH_LOOP_MS 1000u
 
-static unsigned my_index, nworkers = 1;
-
-unsigned workers_index(void)
-{
-    return my_index;
-}
-
-unsigned workers_count(void)
-{
-    return nworkers;
-}
+static unsigned nworkers = 1;
 
 static uint64_t now_ms(void)
 {
@@ -58,13 +48,12 @@ static pid_t start_worker(const struct config *cfg, unsigned i, struct server_so
     if (pid != 0)
         return pid;
     /* the worker */
-    my_index = i;
     forks_set_worker(i);
     server_sockets_close(socks, (int)i); /* the other workers' are theirs */
     prctl(PR_SET_PDEATHSIG, SIGTERM);    /* the supervisor killed: shut down gracefully */
     sigprocmask(SIG_SETMASK, old, NULL);
     struct config copy = *cfg;
-    _exit(server_run(&copy, socks));
+    _exit(server_run(&copy, socks, i, nworkers));
 }
 
 static void signal_all(struct worker *w, unsigned n, int sig)

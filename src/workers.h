@@ -32,8 +32,4 @@
  * returns the exit code. socks is closed when it returns. */
 int workers_run(const struct config *cfg, struct server_sockets *socks);
 
-/* This process's worker index (0 when single) and the number of workers. */
-unsigned workers_index(void);
-unsigned workers_count(void);
-
 #endif
