@@ -787,9 +787,7 @@ static void sock_read(struct transport *t, ssize_t nread, struct buf *b)
 
 void session_accept(struct server *srv, uv_stream_t *listener)
 {
-    struct session *s;
     struct transport *t;
-    struct handshake_limits lim;
     int r;
 
     r = server_accept_transport(srv, listener, &t);
@@ -797,6 +795,15 @@ void session_accept(struct server *srv, uv_stream_t *listener)
         log_error(0, "accept: %s", uv_strerror(r));
         return;
     }
+    session_start(srv, t);
+}
+
+void session_start(struct server *srv, struct transport *t)
+{
+    struct session *s;
+    struct handshake_limits lim;
+    int r;
+
     s = calloc(1, sizeof *s);
     if (s)
         s->hs = calloc(1, sizeof *s->hs);

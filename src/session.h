@@ -115,6 +115,9 @@ struct session {
 
 /* Takes a new connection from a listener. Errors are logged. */
 void session_accept(struct server *srv, uv_stream_t *listener);
+/* Runs a session on a transport already connected (session_accept's second half; the tests'
+ * memory transport): the session owns t from here and closes it. Errors are logged. */
+void session_start(struct server *srv, struct transport *t);
 
 /* Server shutdown: close 1001 and stop the child (or close the HTTP connection). */
 void session_shutdown(struct session *s);

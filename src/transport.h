@@ -25,7 +25,9 @@
 #ifndef TRANSPORT_H
 #define TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <uv.h>
 
@@ -90,6 +92,51 @@ struct transport {
  * (TCP_NODELAY set). *out is NULL on failure. Returns 0 or a UV error.
  */
 int transport_tcp_accept(uv_stream_t *server, struct transport **out);
+
+/*
+ * transport_mem: a transport on memory, for tests and fuzzing (no socket). The other end is a
+ * struct transport_mem_peer that the caller owns and reads: it pushes what "the client" sends
+ * (transport_mem_push, any segmentation: each push is one read, split at BUF_SIZE) and its
+ * hangup (transport_mem_push_end: UV_EOF or a UV error, after the bytes pushed before), and
+ * finds in out[] every byte the server wrote, in order, once each write completed. Everything
+ * is delivered from a uv_idle handle on a later loop iteration, one read per iteration, never
+ * from inside the call that caused it. hold: writes stay queued (counted by
+ * write_queue_size, their callbacks not run) until it is cleared -- a client that does not
+ * read; queue_extra is added to write_queue_size. While reads are stopped, a pushed end is
+ * reported (b == NULL) and the bytes before it are dropped, as transport.h says. No sendfile,
+ * no TLS; peer() gives peer->host (empty: "memory") and peer->port.
+ */
+struct transport_mem_seg;
+struct transport_mem_peer {
+    struct transport *t; /* NULL once the transport is freed (after its close_cb) */
+    char host[46];
+    int port;
+    bool hold;
+    size_t queue_extra;
+    /* written by the transport */
+    uint8_t *out;
+    size_t out_len, out_cap;
+    bool reading;      /* read_start called and read_stop not since */
+    bool shutdown;     /* shutdown() was called */
+    bool closed;       /* close() was called */
+    bool freed;        /* close_cb ran: the transport is gone */
+    bool end_reported; /* the pushed end reached read_cb */
+    unsigned reads;    /* read_cb calls with data */
+    /* private */
+    struct transport_mem_seg *in_head, *in_tail;
+};
+
+/* A transport on peer (zeroed by the caller, host/port/hold/queue_extra set as wanted). 0 or
+ * UV_ENOMEM. The peer must outlive the transport (peer->freed); then transport_mem_peer_free. */
+int transport_mem_new(uv_loop_t *loop, struct transport_mem_peer *peer, struct transport **out);
+/* Queues len bytes as the client's (copied). 0 or UV_ENOMEM; UV_EPIPE after an end. */
+int transport_mem_push(struct transport_mem_peer *peer, const void *data, size_t len);
+/* The client's hangup (UV_EOF) or a reset (UV_ECONNRESET...), after what was pushed. */
+int transport_mem_push_end(struct transport_mem_peer *peer, int status);
+/* Re-evaluates hold / queue_extra (call after changing them). */
+void transport_mem_kick(struct transport_mem_peer *peer);
+/* Frees out[] and what was pushed and not delivered (the transport must be gone). */
+void transport_mem_peer_free(struct transport_mem_peer *peer);
 
 /* Closes the handles this process's TCP transports share (writes that finished at once wait
  * there for their callbacks): for the loop's owner, before its last uv_run, once no

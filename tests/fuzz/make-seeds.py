@@ -141,3 +141,38 @@ for k, v in {"imf": b"Sun, 06 Nov 1994 08:49:37 GMT", "rfc850": b"Sunday, 06-Nov
              "asctime": b"Sun Nov  6 08:49:37 1994", "bad": b"Sun, 32 Nov 1994 08:49:37 GMT"}.items():
     seeds["date-" + k] = b"\x03" + v
 write("httpmsg", seeds)
+
+# fuzz_session: byte 0 = server mode (bits 0-1: cat, --binary cat, --staticdir + cat,
+# --staticdir alone; bit 2: the client resets instead of a FIN), byte 1 = segmentation (0x80:
+# all at once, else pieces of (b & 0x7f) + 1 bytes); then what the client sends.
+UPGRADE = (b"GET /echo HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+CLOSE = frame(8, b"\x03\xe8")
+sessions = {
+    "upgrade-echo": UPGRADE + frame(1, b"hello") + frame(2, b"\x00\x01") + CLOSE,
+    "upgrade-fragmented-ping": UPGRADE + frame(1, b"wor", fin=False) + frame(9, b"p") + frame(0, b"ld") + CLOSE,
+    "upgrade-long-line": UPGRADE + frame(1, b"x" * 70000) + CLOSE,
+    "upgrade-no-close": UPGRADE + frame(1, b"a\nb\nc"),
+    "upgrade-unmasked": UPGRADE + frame(1, b"hi", masked=False),
+    "upgrade-bad-utf8": UPGRADE + frame(1, b"ok\xc0\xaf"),
+    "upgrade-close-bad-code": UPGRADE + frame(8, b"\x03\xed"),
+    "upgrade-rsv1": UPGRADE + frame(1, b"x", rsv=4),
+    "upgrade-no-key": UPGRADE.replace(b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", b""),
+    "upgrade-version-8": UPGRADE.replace(b"Version: 13", b"Version: 8"),
+    "get": b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    "get-file": b"GET /a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=1-3\r\n\r\n",
+    "head-http10": b"HEAD /sub/b.css HTTP/1.0\r\n\r\n",
+    "get-dotdot": b"GET /../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n",
+    "post-chunked": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    "pipelined-then-upgrade": b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /nothing HTTP/1.1\r\nHost: x\r\n\r\n"
+                              + UPGRADE + frame(1, b"after") + CLOSE,
+    "garbage": b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+    "header-too-long": b"GET / HTTP/1.1\r\nX: " + b"a" * 9000 + b"\r\n\r\n",
+}
+seeds = {}
+for k, v in sessions.items():
+    seeds[k] = b"\x00\x80" + v
+    seeds[k + "-binary-split7"] = b"\x01\x06" + v
+    seeds[k + "-static-bytewise"] = b"\x02\x00" + v
+    seeds[k + "-staticonly-reset"] = b"\x07\x80" + v
+write("session", seeds)

@@ -1,0 +1,575 @@
+/*
+ * Unit tests of the shell: whole sessions (session.c, bridge.c, http_serve.c, child.c) on the
+ * memory transport (transport.h, transport_mem), with real children, fed split every way.
+ */
+#include "build-config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bridge.h"
+#include "buf.h"
+#include "config.h"
+#include "feed.h"
+#include "log.h"
+#include "server.h"
+#include "session.h"
+#include "tap.h"
+#include "transport.h"
+
+#define KEY "dGhlIHNhbXBsZSBub25jZQ=="
+#define ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+#define UPGRADE                                                                                    \
+    "GET /echo HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"     \
+    "Sec-WebSocket-Key: " KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n"
+
+/* ---------------------------------------------------------------- a server without listeners */
+
+/* One loop for the program: child.c's reaper is one per process, on the first loop used. */
+static uv_loop_t test_loop;
+
+struct env {
+    struct server srv;
+    struct config cfg;
+    char *argv[16];
+};
+
+static int env_init(struct env *e, const char *const *args)
+{
+    int argc = 0;
+
+    memset(e, 0, sizeof *e);
+    e->argv[argc++] = strdup("wsbridge");
+    for (; *args && argc < 15; args++)
+        e->argv[argc++] = strdup(*args);
+    if (config_parse(&e->cfg, argc, e->argv) != -1)
+        return -1;
+    e->srv.loop = &test_loop;
+    e->srv.cfg = &e->cfg;
+    e->srv.reserve_fd = -1;
+    snprintf(e->srv.software, sizeof e->srv.software, "wsbridge/test");
+    e->srv.unique_base = 42;
+    return 0;
+}
+
+static void count_open(uv_handle_t *h, void *arg)
+{
+    if (uv_is_closing(h) || uv_handle_get_type(h) == UV_SIGNAL) /* the reaper (child.h) */
+        return;
+    diag("  left open: %s%s", uv_handle_type_name(uv_handle_get_type(h)),
+         uv_is_active(h) ? " (active)" : "");
+    ++*(unsigned *)arg;
+}
+
+static void env_free(struct env *e, const char *name)
+{
+    unsigned n = 0;
+
+    uv_run(&test_loop, UV_RUN_NOWAIT);
+    uv_walk(&test_loop, count_open, &n);
+    is_int(n, 0, "%s: every handle closed", name);
+    config_free(&e->cfg);
+    for (int i = 0; e->argv[i]; i++)
+        free(e->argv[i]);
+}
+
+/* ---------------------------------------------------------------- running the loop */
+
+static bool timed_out;
+
+static void on_deadline(uv_timer_t *t)
+{
+    (void)t;
+    timed_out = true;
+}
+
+typedef bool (*until_fn)(struct env *e, struct transport_mem_peer *p, void *arg);
+
+/* Runs the loop until pred holds or ms passed; returns pred's last value. */
+static bool run_until(struct env *e, struct transport_mem_peer *p, until_fn pred, void *arg,
+                      uint64_t ms)
+{
+    uv_timer_t deadline;
+    bool done;
+
+    timed_out = false;
+    uv_timer_init(&test_loop, &deadline);
+    uv_timer_start(&deadline, on_deadline, ms, 0);
+    while (!(done = pred(e, p, arg)) && !timed_out)
+        uv_run(&test_loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&deadline, NULL);
+    uv_run(&test_loop, UV_RUN_NOWAIT);
+    return done;
+}
+
+static bool session_gone(struct env *e, struct transport_mem_peer *p, void *arg)
+{
+    (void)arg;
+    return e->srv.nsessions == 0 && p->freed;
+}
+
+static bool never(struct env *e, struct transport_mem_peer *p, void *arg)
+{
+    (void)e, (void)p, (void)arg;
+    return false;
+}
+
+/* Ends whatever is left (a test that failed) so that nothing leaks, then waits. */
+static void end_session(struct env *e, struct transport_mem_peer *p, const char *name)
+{
+    bool gone = run_until(e, p, session_gone, NULL, 5000);
+    ok(gone, "%s: the session ended", name);
+    while (!gone && e->srv.sessions) {
+        session_kill(e->srv.sessions);
+        gone = run_until(e, p, session_gone, NULL, 5000);
+    }
+}
+
+/* ---------------------------------------------------------------- the client's side */
+
+static size_t ws_frame(uint8_t *out, unsigned op, bool fin, const void *payload, size_t n)
+{
+    static const uint8_t mask[4] = {0x37, 0xfa, 0x21, 0x3d};
+    size_t o = 0;
+
+    out[o++] = (uint8_t)((fin ? 0x80 : 0) | op);
+    if (n < 126) {
+        out[o++] = (uint8_t)(0x80 | n);
+    } else {
+        out[o++] = 0x80 | 126;
+        out[o++] = (uint8_t)(n >> 8);
+        out[o++] = (uint8_t)n;
+    }
+    memcpy(out + o, mask, 4);
+    o += 4;
+    for (size_t i = 0; i < n; i++)
+        out[o + i] = ((const uint8_t *)payload)[i] ^ mask[i % 4];
+    return o + n;
+}
+
+static size_t ws_close_frame(uint8_t *out, unsigned code)
+{
+    uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)code};
+    return ws_frame(out, 8, true, p, 2);
+}
+
+/* What the server wrote: HTTP responses, then (after a 101) frames. */
+struct resp {
+    int status[4];
+    unsigned nstatus;
+    bool accept_ok;
+    bool after_101;
+    /* frames */
+    char text[8][64];
+    unsigned ntext;
+    uint64_t binary_bytes;
+    unsigned nbinary;
+    int close_code; /* -1: no close frame */
+    bool bad;       /* output that does not parse */
+};
+
+static void parse_out(const uint8_t *d, size_t len, struct resp *r)
+{
+    size_t off = 0;
+
+    memset(r, 0, sizeof *r);
+    r->close_code = -1;
+    while (off < len && !r->after_101) {
+        const char *h = (const char *)d + off;
+        const char *end = memmem(h, len - off, "\r\n\r\n", 4);
+        if (!end)
+            return;
+        size_t hlen = (size_t)(end - h) + 4;
+        int st = 0;
+        if (sscanf(h, "HTTP/1.1 %d", &st) != 1) {
+            r->bad = true;
+            return;
+        }
+        if (r->nstatus < 4)
+            r->status[r->nstatus++] = st;
+        size_t clen = 0;
+        for (const char *l = h; l < end;) {
+            const char *nl = memmem(l, (size_t)(end - l) + 2, "\r\n", 2);
+            if (strncasecmp(l, "Content-Length:", 15) == 0)
+                clen = strtoul(l + 15, NULL, 10);
+            if (strncasecmp(l, "Sec-WebSocket-Accept: ", 22) == 0 &&
+                strncmp(l + 22, ACCEPT "\r\n", strlen(ACCEPT) + 2) == 0)
+                r->accept_ok = true;
+            if (!nl)
+                break;
+            l = nl + 2;
+        }
+        off += hlen;
+        if (st == 101)
+            r->after_101 = true;
+        else
+            off += clen;
+    }
+    while (off + 2 <= len) {
+        unsigned op = d[off] & 0x0f;
+        uint64_t n = d[off + 1] & 0x7f;
+        size_t o = off + 2;
+        if (d[off + 1] & 0x80) {
+            r->bad = true; /* a server never masks */
+            return;
+        }
+        if (n == 126) {
+            if (o + 2 > len)
+                return;
+            n = (uint64_t)d[o] << 8 | d[o + 1];
+            o += 2;
+        } else if (n == 127) {
+            if (o + 8 > len)
+                return;
+            n = 0;
+            for (int i = 0; i < 8; i++)
+                n = n << 8 | d[o + i];
+            o += 8;
+        }
+        if (o + n > len)
+            return;
+        if (op == 1 && r->ntext < 8) {
+            snprintf(r->text[r->ntext++], 64, "%.*s", (int)(n < 63 ? n : 63), d + o);
+        } else if (op == 2 || (op == 0 && r->nbinary)) {
+            r->nbinary += op == 2;
+            r->binary_bytes += n;
+        } else if (op == 8) {
+            r->close_code = n >= 2 ? (d[o] << 8 | d[o + 1]) : 1005;
+        }
+        off = o + (size_t)n;
+    }
+}
+
+static bool got_texts(struct env *e, struct transport_mem_peer *p, void *arg)
+{
+    struct resp r;
+    (void)e;
+    parse_out(p->out, p->out_len, &r);
+    return r.ntext >= *(unsigned *)arg || r.close_code >= 0;
+}
+
+static bool got_close(struct env *e, struct transport_mem_peer *p, void *arg)
+{
+    struct resp r;
+    (void)e, (void)arg;
+    parse_out(p->out, p->out_len, &r);
+    return r.close_code >= 0;
+}
+
+static bool got_status(struct env *e, struct transport_mem_peer *p, void *arg)
+{
+    struct resp r;
+    (void)e;
+    parse_out(p->out, p->out_len, &r);
+    return r.nstatus >= *(unsigned *)arg;
+}
+
+/* ---------------------------------------------------------------- sessions */
+
+static struct transport *start(struct env *e, struct transport_mem_peer *p)
+{
+    struct transport *t;
+
+    memset(p, 0, sizeof *p);
+    snprintf(p->host, sizeof p->host, "192.0.2.1");
+    p->port = 4242;
+    if (transport_mem_new(&test_loop, p, &t) != 0)
+        return NULL;
+    session_start(&e->srv, t);
+    return t;
+}
+
+static pid_t child_pid(struct env *e)
+{
+    struct session *s = e->srv.sessions;
+    return s && s->has_child ? s->child.pid : 0;
+}
+
+/* The child was reaped by the server: no zombie left for anyone. */
+static bool reaped(pid_t pid)
+{
+    return pid > 0 && waitpid(pid, NULL, WNOHANG) == -1 && errno == ECHILD;
+}
+
+struct push_ctx {
+    struct transport_mem_peer *p;
+};
+
+static size_t push_piece(void *ctx, uint8_t *data, size_t len)
+{
+    struct push_ctx *c = ctx;
+    transport_mem_push(c->p, data, len);
+    return len;
+}
+
+/* handshake + "hello" + "world" in the given pieces; the echo checked, then a clean close. */
+static bool echo_run(struct env *e, int how, size_t at, bool quiet)
+{
+    struct transport_mem_peer p;
+    uint8_t in[512];
+    size_t n = 0;
+    struct resp r;
+    unsigned two = 2;
+    bool good;
+
+    memcpy(in, UPGRADE, strlen(UPGRADE));
+    n = strlen(UPGRADE);
+    n += ws_frame(in + n, 1, true, "hello", 5);
+    n += ws_frame(in + n, 1, false, "wor", 3);
+    n += ws_frame(in + n, 9, true, "p", 1); /* a ping between fragments */
+    n += ws_frame(in + n, 0, true, "ld", 2);
+    if (!start(e, &p))
+        return false;
+    struct push_ctx c = {&p};
+    if (how == 0)
+        feed_whole(push_piece, &c, in, n);
+    else if (how == 1)
+        feed_bytewise(push_piece, &c, in, n);
+    else
+        feed_split(push_piece, &c, in, n, at);
+    run_until(e, &p, got_texts, &two, 5000);
+    pid_t pid = child_pid(e);
+    parse_out(p.out, p.out_len, &r);
+    good = r.nstatus == 1 && r.status[0] == 101 && r.accept_ok && !r.bad && r.ntext == 2 &&
+           strcmp(r.text[0], "hello") == 0 && strcmp(r.text[1], "world") == 0;
+    n = ws_close_frame(in, 1000);
+    transport_mem_push(&p, in, n);
+    bool gone = run_until(e, &p, session_gone, NULL, 5000);
+    parse_out(p.out, p.out_len, &r);
+    bool rp = reaped(pid);
+    good = good && gone && r.close_code == 1000 && p.shutdown && p.closed && rp;
+    if (!good || !quiet) {
+        ok(good, "echo (%s %zu): 101, hello, world, close 1000, child reaped",
+           how == 0   ? "whole"
+           : how == 1 ? "bytewise"
+                      : "split at",
+           at);
+        if (!good)
+            diag("  status %d accept %d texts %u '%s' '%s' close %d bad %d shutdown %d gone %d "
+                 "reaped %d (pid %d)",
+                 r.status[0], r.accept_ok, r.ntext, r.text[0], r.text[1], r.close_code, r.bad,
+                 p.shutdown, gone, rp, (int)pid);
+    }
+    if (!p.freed)
+        end_session(e, &p, "echo");
+    transport_mem_peer_free(&p);
+    return good;
+}
+
+static void test_echo(void)
+{
+    struct env e;
+    const char *args[] = {"--port=0", "cat", NULL};
+
+    if (!ok(env_init(&e, args) == 0, "config"))
+        return;
+    echo_run(&e, 0, 0, false);
+    echo_run(&e, 1, 0, false);
+    size_t len = strlen(UPGRADE) + 11 + 9 + 7 + 8;
+    unsigned bad = 0;
+    for (size_t at = 1; at < len; at++)
+        bad += !echo_run(&e, 2, at, true);
+    is_int(bad, 0, "echo split at every offset: no failure");
+    env_free(&e, "echo");
+}
+
+/* One step at a time: the 101 first, then the echo, then the close handshake. */
+static void test_steps(void)
+{
+    struct env e;
+    const char *args[] = {"--port=0", "cat", NULL};
+    struct transport_mem_peer p;
+    struct resp r;
+    uint8_t f[64];
+    unsigned one = 1;
+
+    if (!ok(env_init(&e, args) == 0, "config"))
+        return;
+    start(&e, &p);
+    transport_mem_push(&p, UPGRADE, strlen(UPGRADE));
+    run_until(&e, &p, got_status, &one, 5000);
+    parse_out(p.out, p.out_len, &r);
+    ok(r.nstatus == 1 && r.status[0] == 101 && r.accept_ok, "steps: 101 with the right accept");
+    pid_t pid = child_pid(&e);
+    ok(pid > 0, "steps: the child runs (pid %d)", (int)pid);
+    transport_mem_push(&p, f, ws_frame(f, 1, true, "hello", 5));
+    run_until(&e, &p, got_texts, &one, 5000);
+    parse_out(p.out, p.out_len, &r);
+    ok(r.ntext == 1 && strcmp(r.text[0], "hello") == 0, "steps: echo 'hello' (got '%s')",
+       r.text[0]);
+    transport_mem_push(&p, f, ws_close_frame(f, 1000));
+    run_until(&e, &p, got_close, NULL, 5000);
+    parse_out(p.out, p.out_len, &r);
+    is_int(r.close_code, 1000, "steps: the close is answered with 1000");
+    end_session(&e, &p, "steps");
+    ok(p.shutdown && p.closed && p.freed, "steps: shutdown, then close, then freed");
+    ok(reaped(pid), "steps: the child was reaped");
+    transport_mem_peer_free(&p);
+    env_free(&e, "steps");
+}
+
+static void test_bad_handshake(void)
+{
+    struct env e;
+    const char *args[] = {"--port=0", "cat", NULL};
+    struct transport_mem_peer p;
+    struct resp r;
+    static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                              "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+    if (!ok(env_init(&e, args) == 0, "config"))
+        return;
+    start(&e, &p);
+    transport_mem_push(&p, req, sizeof req - 1);
+    end_session(&e, &p, "bad handshake");
+    parse_out(p.out, p.out_len, &r);
+    ok(r.nstatus == 1 && r.status[0] == 400, "bad handshake (no key): 400 (got %d)", r.status[0]);
+    ok(p.shutdown, "bad handshake: the connection is shut down after the response");
+    transport_mem_peer_free(&p);
+    env_free(&e, "bad handshake");
+}
+
+static void test_protocol_error(void)
+{
+    struct env e;
+    const char *args[] = {"--port=0", "cat", NULL};
+    struct transport_mem_peer p;
+    struct resp r;
+    uint8_t f[64] = {0x81, 0x02, 'h', 'i'}; /* unmasked */
+
+    if (!ok(env_init(&e, args) == 0, "config"))
+        return;
+    start(&e, &p);
+    transport_mem_push(&p, UPGRADE, strlen(UPGRADE));
+    transport_mem_push(&p, f, 4);
+    run_until(&e, &p, got_close, NULL, 5000);
+    pid_t pid = child_pid(&e);
+    parse_out(p.out, p.out_len, &r);
+    is_int(r.close_code, 1002, "unmasked frame: close 1002");
+    transport_mem_push_end(&p, UV_EOF);
+    end_session(&e, &p, "protocol error");
+    ok(pid <= 0 || reaped(pid), "protocol error: the child was reaped");
+    transport_mem_peer_free(&p);
+    env_free(&e, "protocol error");
+}
+
+static void test_disconnect(void)
+{
+    struct env e;
+    const char *args[] = {"--port=0", "sh", "-c", "trap '' TERM; read x; sleep 30", NULL};
+    struct transport_mem_peer p;
+    unsigned one = 1;
+
+    if (!ok(env_init(&e, args) == 0, "config"))
+        return;
+    e.cfg.closems = 100; /* the kill ladder's steps */
+    start(&e, &p);
+    transport_mem_push(&p, UPGRADE, strlen(UPGRADE));
+    run_until(&e, &p, got_status, &one, 5000);
+    pid_t pid = child_pid(&e);
+    transport_mem_push_end(&p, UV_ECONNRESET);
+    end_session(&e, &p, "reset");
+    ok(p.closed && !p.shutdown, "reset: closed at once");
+    ok(reaped(pid), "reset: a child that ignores stdin EOF and SIGTERM is killed and reaped");
+    transport_mem_peer_free(&p);
+    env_free(&e, "reset");
+}
+
+static void test_http_then_upgrade(void)
+{
+    struct env e;
+    const char *args[] = {"--port=0", "cat", NULL};
+    struct transport_mem_peer p;
+    struct resp r;
+    uint8_t in[1024], f[64];
+    size_t n;
+    unsigned one = 1;
+
+    if (!ok(env_init(&e, args) == 0, "config"))
+        return;
+    n = (size_t)snprintf((char *)in, sizeof in, "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n%s",
+                         UPGRADE);
+    n += ws_frame(in + n, 1, true, "after", 5);
+    start(&e, &p);
+    transport_mem_push(&p, in, n);
+    run_until(&e, &p, got_texts, &one, 5000);
+    pid_t pid = child_pid(&e);
+    parse_out(p.out, p.out_len, &r);
+    ok(r.nstatus == 2 && r.status[0] == 404 && r.status[1] == 101,
+       "pipelined: 404 kept alive, then 101 (got %u: %d %d)", r.nstatus, r.status[0], r.status[1]);
+    ok(r.ntext == 1 && strcmp(r.text[0], "after") == 0, "pipelined: then the echo");
+    transport_mem_push(&p, f, ws_close_frame(f, 1000));
+    end_session(&e, &p, "pipelined");
+    ok(reaped(pid), "pipelined: the child was reaped");
+    transport_mem_peer_free(&p);
+    env_free(&e, "pipelined");
+}
+
+static bool all_binary(struct env *e, struct transport_mem_peer *p, void *arg)
+{
+    struct resp r;
+    (void)e;
+    parse_out(p->out, p->out_len, &r);
+    return r.binary_bytes >= *(uint64_t *)arg || r.close_code >= 0;
+}
+
+/* A client that does not read: the server stops reading stdout at the high-water mark. */
+static void test_backpressure(void)
+{
+    struct env e;
+    const char *args[] = {"--port=0", "--binary", "head", "-c", "4000000", "/dev/zero", NULL};
+    struct transport_mem_peer p;
+    struct resp r;
+    uint8_t f[64];
+    uint64_t want = 4000000;
+
+    if (!ok(env_init(&e, args) == 0, "config"))
+        return;
+    start(&e, &p);
+    p.hold = true;
+    transport_mem_push(&p, UPGRADE, strlen(UPGRADE));
+    run_until(&e, &p, never, NULL, 500);
+    size_t q = p.t ? p.t->ops->write_queue_size(p.t) : 0;
+    ok(q >= CHILD_HIGH_WATER && q <= CHILD_HIGH_WATER + BUF_SIZE + 4096,
+       "backpressure: the send queue stops near the high-water mark (%zu bytes)", q);
+    ok(p.out_len == 0 && e.srv.nsessions == 1, "backpressure: nothing delivered, still running");
+    p.hold = false;
+    transport_mem_kick(&p);
+    run_until(&e, &p, all_binary, &want, 10000);
+    run_until(&e, &p, got_close, NULL, 5000);
+    parse_out(p.out, p.out_len, &r);
+    ok(r.binary_bytes == want,
+       "backpressure: all %" PRIu64 " bytes arrive once the client reads "
+       "(got %" PRIu64 ")",
+       want, r.binary_bytes);
+    is_int(r.close_code, 1000, "backpressure: then close 1000 (exit status 0)");
+    transport_mem_push(&p, f, ws_close_frame(f, 1000));
+    end_session(&e, &p, "backpressure");
+    transport_mem_peer_free(&p);
+    env_free(&e, "backpressure");
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    log_set_level(LOG_ERROR);
+    uv_loop_init(&test_loop);
+    test_steps();
+    test_echo();
+    test_bad_handshake();
+    test_protocol_error();
+    test_disconnect();
+    test_http_then_upgrade();
+    test_backpressure();
+    child_reaper_close();
+    uv_run(&test_loop, UV_RUN_DEFAULT);
+    int r = uv_loop_close(&test_loop);
+    ok(r == 0, "the loop closes: %s", r ? uv_strerror(r) : "ok");
+    bridge_pool_drain();
+    return tap_done();
+}
