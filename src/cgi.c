@@ -64,7 +64,7 @@ static void arm(struct cgi *c)
     uint64_t ms = c->r->timeout_ms, now = uv_now(s->srv->loop);
     uint64_t left = c->body_deadline > now ? c->body_deadline - now : 0;
 
-    session_timer(s, SESSION_T_SEND, !c->body_complete && left < ms ? left : ms);
+    s->ops->timer(s, SESSION_T_SEND, !c->body_complete && left < ms ? left : ms);
 }
 
 /* Replaces the script's response by an error page (only before its head went out). */
@@ -83,7 +83,7 @@ static void fail(struct cgi *c, int status, const char *why)
         /* The client sees a short body. Not http_resp_done() here: callers go on using c. */
         r->failed = true;
         r->finished = true;
-        session_peer_gone(s, false);
+        s->ops->peer_gone(s, false);
         return;
     }
     r->keep_alive = false;
@@ -115,7 +115,7 @@ static void stdin_done(struct child_write *cw, int status)
         }
     }
     free(w);
-    session_unref(s);
+    s->ops->unref(s);
 }
 
 static void body_piece(void *ctx, const char *data, size_t len)
@@ -140,7 +140,7 @@ static void body_piece(void *ctx, const char *data, size_t len)
         free(w);
         return;
     }
-    session_ref(s);
+    s->ops->ref(s);
 }
 
 static void feed_body(struct cgi *c, const uint8_t *data, size_t len)
@@ -218,7 +218,7 @@ static void send_head(struct cgi *c)
     if (!head || http_resp_write(r, head, hlen, NULL, NULL, 0) != 0) {
         r->failed = true;
         c->errored = true;
-        session_peer_gone(r->s, false); /* the session's end releases r */
+        r->s->ops->peer_gone(r->s, false); /* the session's end releases r */
     }
 }
 
@@ -313,7 +313,7 @@ static void on_exit_cb(struct child *ch)
     char st[64];
 
     log_debug(s->id, "CGI script %d: %s", ch->pid, child_status_string(ch, st, sizeof st));
-    session_child_exited(s);
+    s->ops->child_exited(s);
 }
 
 void cgi_start(struct http_resp *r, struct route *rt)
@@ -332,7 +332,7 @@ void cgi_start(struct http_resp *r, struct route *rt)
 
     r->keep_alive = false; /* the response is delimited by closing, or the script's length */
     r->timeout_ms = cfg->cgi_timeout_ms;
-    session_timer(s, SESSION_T_SEND, r->timeout_ms);
+    s->ops->timer(s, SESSION_T_SEND, r->timeout_ms);
     if (!forks_acquire(cfg->maxforks)) {
         log_info(s->id, "--maxforks=%u reached: 429", cfg->maxforks);
         route_free(rt);
@@ -354,7 +354,7 @@ void cgi_start(struct http_resp *r, struct route *rt)
 
     if (hs->content_length)
         snprintf(clen, sizeof clen, "%" PRIu64, hs->content_length);
-    session_env_request(s, &req, client, sizeof client);
+    s->ops->env_request(s, &req, client, sizeof client);
     req.method = r->method;
     req.script_name = hs->path;
     req.script_name_len = rt->script_len;
@@ -365,7 +365,7 @@ void cgi_start(struct http_resp *r, struct route *rt)
     req.content_type = ctype ? ctype->value : "";
     env = child_env_build(&req);
     child_exec_checked(&s->child, rt); /* run the file checked, not rt->file again (B4) */
-    rc = env ? session_spawn(s, rt->file, argv, env, on_exit_cb) : UV_ENOMEM;
+    rc = env ? s->ops->spawn(s, rt->file, argv, env, on_exit_cb) : UV_ENOMEM;
     free(env);
     if (rc) {
         log_error(s->id, "cannot start %s: %s", rt->file, child_strerror(rc));
@@ -385,7 +385,7 @@ void cgi_start(struct http_resp *r, struct route *rt)
     /* The bytes behind the header block are the body's start. */
     uint8_t *data;
     size_t len;
-    struct buf *b = session_take_pending(s, &data, &len);
+    struct buf *b = s->ops->take_pending(s, &data, &len);
     if (hs->content_length == 0 && !hs->chunked) {
         c->body_complete = true;
         maybe_close_stdin(s, c);

@@ -25,6 +25,7 @@
 #include "route.h"
 #include "server.h"
 #include "session.h"
+#include "upgrade.h"
 
 struct resp_write {
     struct transport_write w;
@@ -76,7 +77,7 @@ void http_resp_done(struct http_resp *r)
     resp_log(r, r->failed);
     s->resp = NULL;
     resp_free(r);
-    session_http_next(s, keep);
+    s->ops->http_next(s, keep);
 }
 
 /* ---------------------------------------------------------------- writing */
@@ -93,7 +94,7 @@ static void resp_write_done(struct transport_write *w, int status)
     if (status == 0) {
         s->bytes_out += rw->len;
         if (!r->finished || r->inflight)
-            session_timer(s, SESSION_T_SEND, r->timeout_ms);
+            s->ops->timer(s, SESSION_T_SEND, r->timeout_ms);
     } else {
         r->failed = true;
     }
@@ -106,7 +107,7 @@ static void resp_write_done(struct transport_write *w, int status)
         else
             resp_pump(r, NULL, 0);
     }
-    session_unref(s);
+    s->ops->unref(s);
 }
 
 int http_resp_write(struct http_resp *r, char *head, size_t head_len, struct buf *buf,
@@ -141,7 +142,7 @@ int http_resp_write(struct http_resp *r, char *head, size_t head_len, struct buf
         return rc;
     }
     r->inflight++;
-    session_ref(s);
+    s->ops->ref(s);
     return 0;
 }
 
@@ -154,7 +155,7 @@ char *http_resp_head(struct http_resp *r, int status, const char *reason, const 
 {
     struct session *s = r->s;
     char date[HTTP_DATE_LEN + 1];
-    char *extra = session_extra_headers(s, false);
+    char *extra = upgrade_header_lines(s->srv->cfg->headers, s->srv->cfg->headers_http);
     const char *conn = !r->keep_alive ? "Connection: close\r\n"
                        : r->http10    ? "Connection: keep-alive\r\n"
                                       : "";
@@ -207,7 +208,7 @@ static void reply(struct http_resp *r, int status, const char *fields, const cha
     if (!head || http_resp_write(r, head, hlen, NULL, NULL, 0) != 0) {
         /* Never freed from here (callers go on using r): the session's end releases it. */
         r->failed = true;
-        session_peer_gone(r->s, false);
+        r->s->ops->peer_gone(r->s, false);
     }
 }
 
@@ -259,7 +260,7 @@ static bool resp_sendfile(struct http_resp *r)
         file_advanced(r, (size_t)n);
         s->bytes_out += (uint64_t)n;
         if (!r->finished)
-            session_timer(s, SESSION_T_SEND, r->timeout_ms);
+            s->ops->timer(s, SESSION_T_SEND, r->timeout_ms);
     }
     return true;
 }
@@ -525,7 +526,7 @@ void http_serve(struct session *s, struct buf *owner, uint8_t *rest, size_t rest
     bool has_body = hs->content_length > 0 || hs->chunked;
 
     if (!r) {
-        session_http_error(s, 500, "out of memory");
+        s->ops->http_error(s, 500, "out of memory");
         return;
     }
     r->s = s;
@@ -539,7 +540,7 @@ void http_serve(struct session *s, struct buf *owner, uint8_t *rest, size_t rest
     r->keep_alive = hs->keep_alive && s->nrequests + 1 < HTTP_MAX_KEEPALIVE_REQUESTS;
     r->timeout_ms = HTTP_SEND_TIMEOUT_MS;
     s->resp = r;
-    session_timer(s, SESSION_T_SEND, r->timeout_ms);
+    s->ops->timer(s, SESSION_T_SEND, r->timeout_ms);
 
     if (rest_len) { /* pipelined: kept (not copied) for after this response */
         buf_ref(owner);
@@ -585,7 +586,7 @@ void http_serve_timeout(struct session *s)
     if (r && r->source && r->source->timeout(r))
         return; /* a 504 is on its way */
     log_info(s->id, "response made no progress for %u ms: closing", r ? r->timeout_ms : 0);
-    session_peer_gone(s, false);
+    s->ops->peer_gone(s, false);
 }
 
 bool http_serve_peer_eof(struct session *s)
@@ -623,10 +624,10 @@ void http_serve_body(struct session *s, struct buf *b, uint8_t *data, size_t len
             s->pending = nb->data;
             s->pending_len += len;
         } else {
-            session_peer_gone(s, false);
+            s->ops->peer_gone(s, false);
         }
     } else {
         log_info(s->id, "more than %u bytes of pipelined requests: closing", BUF_SIZE);
-        session_peer_gone(s, false);
+        s->ops->peer_gone(s, false);
     }
 }

@@ -235,7 +235,7 @@ static void on_child_exit(struct child *c)
     session_unref(s);
 }
 
-void session_child_exited(struct session *s)
+static void session_child_exited(struct session *s)
 {
     session_ref(s);
     session_finish(s);
@@ -385,20 +385,14 @@ static void http_error(struct session *s, int status, const char *why)
     finish_transport(s);
 }
 
-void session_timer(struct session *s, enum session_timer_mode mode, uint64_t ms)
+static void session_timer(struct session *s, enum session_timer_mode mode, uint64_t ms)
 {
     timer_set(s, mode, ms, 0);
 }
 
-void session_http_error(struct session *s, int status, const char *why)
+static void session_http_error(struct session *s, int status, const char *why)
 {
     http_error(s, status, why);
-}
-
-char *session_extra_headers(const struct session *s, bool ws)
-{
-    const struct config *cfg = s->srv->cfg;
-    return upgrade_header_lines(cfg->headers, ws ? cfg->headers_ws : cfg->headers_http);
 }
 
 /* --trust-proxy: the client a trusted proxy's headers name (proxy.h); false: the peer is. Per
@@ -424,8 +418,8 @@ static uint64_t session_unique_id(const struct session *s)
     return (z ^ (z >> 31)) >> 1;
 }
 
-void session_env_request(struct session *s, struct child_env_request *req, char *client,
-                         size_t client_len)
+static void session_env_request(struct session *s, struct child_env_request *req, char *client,
+                                size_t client_len)
 {
     const struct config *cfg = s->srv->cfg;
     int client_port = 0;
@@ -452,8 +446,8 @@ void session_env_request(struct session *s, struct child_env_request *req, char 
     req->unique_id = session_unique_id(s);
 }
 
-int session_spawn(struct session *s, const char *file, char *const *argv, char **env,
-                  child_cb on_exit)
+static int session_spawn(struct session *s, const char *file, char *const *argv, char **env,
+                         child_cb on_exit)
 {
     int r;
 
@@ -699,7 +693,7 @@ static void handshake_limits_of(const struct server *srv, struct handshake_limit
         srv->cfg->max_headers ? srv->cfg->max_headers : HANDSHAKE_MAX_HEADERS_DEFAULT;
 }
 
-struct buf *session_take_pending(struct session *s, uint8_t **data, size_t *len)
+static struct buf *session_take_pending(struct session *s, uint8_t **data, size_t *len)
 {
     struct buf *b = s->pending_buf;
 
@@ -711,7 +705,7 @@ struct buf *session_take_pending(struct session *s, uint8_t **data, size_t *len)
     return b;
 }
 
-void session_http_next(struct session *s, bool keep_alive)
+static void session_http_next(struct session *s, bool keep_alive)
 {
     struct handshake_limits lim;
     uint8_t *data;
@@ -785,6 +779,19 @@ static void sock_read(struct transport *t, ssize_t nread, struct buf *b)
 
 /* ---------------------------------------------------------------- accept */
 
+static const struct session_ops session_ops = {
+    .ref = session_ref,
+    .unref = session_unref,
+    .peer_gone = session_peer_gone,
+    .timer = session_timer,
+    .http_error = session_http_error,
+    .http_next = session_http_next,
+    .take_pending = session_take_pending,
+    .spawn = session_spawn,
+    .child_exited = session_child_exited,
+    .env_request = session_env_request,
+};
+
 void session_accept(struct server *srv, uv_stream_t *listener)
 {
     struct transport *t;
@@ -817,6 +824,7 @@ void session_start(struct server *srv, struct transport *t)
         return;
     }
     s->srv = srv;
+    s->ops = &session_ops;
     /* unique across --workers: worker w of n numbers w+1, w+1+n, ... */
     s->id = srv->next_id++ * srv->nworkers + srv->worker + 1;
     s->refs = 2; /* the transport and the timer */

@@ -61,9 +61,44 @@ enum session_timer_mode {
 
 struct http_resp;
 
+struct session;
+struct child_env_request;
+
+/*
+ * What the layers below the session (http_serve.c, cgi.c) may ask of it: they reach the
+ * session only through s->ops, never by a function of session.c (that would be a call up).
+ */
+struct session_ops {
+    void (*ref)(struct session *s);
+    void (*unref)(struct session *s);
+    /* The peer closed, failed the protocol, or the connection broke: stop everything. */
+    void (*peer_gone)(struct session *s, bool graceful);
+    /* (Re)starts the session's one timer in mode for ms. */
+    void (*timer)(struct session *s, enum session_timer_mode mode, uint64_t ms);
+    /* An error response with Connection: close, then the connection ends. */
+    void (*http_error)(struct session *s, int status, const char *why);
+    /* The plain-HTTP response is complete: the next request (keep_alive) or the end. */
+    void (*http_next)(struct session *s, bool keep_alive);
+    /* Takes the bytes behind the request's header block (*data, *len; the buffer holding them
+     * is returned with its reference, or NULL). */
+    struct buf *(*take_pending)(struct session *s, uint8_t **data, size_t *len);
+    /* Starts the session's program (s->child; the caller took its --maxforks slot). 0, or a
+     * UV error (then child_close still follows when the session ends). */
+    int (*spawn)(struct session *s, const char *file, char *const *argv, char **env,
+                 child_cb on_exit);
+    /* A child started with spawn() was reaped: the session may end now. */
+    void (*child_exited)(struct session *s);
+    /* The environment request for the request in s->hs: the client (--trust-proxy: the
+     * forwarded one, written into client[client_len]), TLS, the request line and headers,
+     * SCRIPT_NAME "/". The caller sets what differs (--dir, CGI). */
+    void (*env_request)(struct session *s, struct child_env_request *req, char *client,
+                        size_t client_len);
+};
+
 struct session {
     struct session *prev, *next; /* the server's list */
     struct server *srv;
+    const struct session_ops *ops; /* for the layers below (http_serve, cgi) */
     unsigned long id;
     unsigned refs;
     enum session_phase phase;
@@ -76,14 +111,14 @@ struct session {
     uv_timer_t timer;
     uint8_t timer_mode; /* enum session_timer_mode */
 
-    struct handshake *hs;    /* HTTP phase only */
-    char *path;              /* for the access line */
-    char *remote_host;       /* --reverselookup result, or NULL */
+    struct handshake *hs; /* HTTP phase only */
+    char *path;           /* for the access line */
+    char *remote_host;    /* --reverselookup result, or NULL */
     char peer[46];
     int peer_port;
-    int status; /* HTTP status answered (0 once a plain-HTTP response was logged) */
-    unsigned nrequests;          /* plain-HTTP requests answered on this connection */
-    struct http_resp *resp;      /* the plain-HTTP response in progress (http_serve.c) */
+    int status;              /* HTTP status answered (0 once a plain-HTTP response was logged) */
+    unsigned nrequests;      /* plain-HTTP requests answered on this connection */
+    struct http_resp *resp;  /* the plain-HTTP response in progress (http_serve.c) */
     struct buf *pending_buf; /* pipelined bytes behind the request being answered */
     uint8_t *pending;
     size_t pending_len;
@@ -101,15 +136,15 @@ struct session {
     /* bridge state (bridge.c) */
     struct bridge_lines lines;
     struct ws_utf8_repair repair;
-    struct buf *carry;      /* holds a partial stdout line at data[carry_off..+carry_len] */
+    struct buf *carry;             /* holds a partial stdout line at data[carry_off..+carry_len] */
     uint32_t carry_off, carry_len; /* carry == NULL: carry_len bytes in carry_small */
     uint8_t carry_small[64];       /* <= BATCH_COPY_MAX in bridge.c: sent by copy */
     unsigned inflight_sock, inflight_stdin; /* batches in flight */
     bool stdout_reading, stderr_reading;
     bool stdout_eof, stderr_eof;
-    bool stdin_dead;  /* write failed or closed: inbound data is dropped */
-    bool discard_out; /* nothing may be sent anymore: stdout is read and dropped */
-    bool in_text;     /* the inbound message in progress is text */
+    bool stdin_dead;          /* write failed or closed: inbound data is dropped */
+    bool discard_out;         /* nothing may be sent anymore: stdout is read and dropped */
+    bool in_text;             /* the inbound message in progress is text */
     struct bridge_pass *pass; /* --passstderr: both streams' state (bridge.c), else NULL */
 };
 
@@ -136,29 +171,6 @@ void session_stdin_dead(struct session *s);
 /* Socket reads were stopped (paused) or resumed for backpressure: while stopped, a peer that
  * left is only seen through what the kernel learns, so something must be sent now and then. */
 void session_reads_paused(struct session *s, bool paused);
-
-/* Used by http_serve.c and cgi.c */
-void session_timer(struct session *s, enum session_timer_mode mode, uint64_t ms);
-/* An error response with Connection: close, then the connection ends. */
-void session_http_error(struct session *s, int status, const char *why);
-/* --header and --header-http (http) or --header-ws lines as "Name: v\r\n"..., or NULL. */
-char *session_extra_headers(const struct session *s, bool ws);
-/* Takes the bytes behind the request's header block (*data, *len; the buffer holding them is
- * returned with its reference, or NULL). */
-struct buf *session_take_pending(struct session *s, uint8_t **data, size_t *len);
-/* The plain-HTTP response is complete: the next request (keep_alive) or the end. */
-void session_http_next(struct session *s, bool keep_alive);
-/* Starts the session's program (s->child; the caller took its --maxforks slot).
- * 0, or a UV error (then child_close still follows when the session ends). */
-int session_spawn(struct session *s, const char *file, char *const *argv, char **env,
-                  child_cb on_exit);
-/* A child started with session_spawn() was reaped: the session may end now. */
-void session_child_exited(struct session *s);
-/* The environment request for the request in s->hs: the client (--trust-proxy: the forwarded
- * one, written into client[client_len]), TLS, the request line and headers, SCRIPT_NAME "/".
- * The caller sets what differs (--dir, CGI). */
-void session_env_request(struct session *s, struct child_env_request *req, char *client,
-                         size_t client_len);
 
 /* sizeof(struct session) + the transport's, for the memory budget log. */
 size_t session_memory(void);
