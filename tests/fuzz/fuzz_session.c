@@ -107,6 +107,7 @@ static void setup(void)
         srvs[m].loop = &loop;
         srvs[m].cfg = &cfgs[m];
         srvs[m].reserve_fd = -1;
+        srvs[m].nworkers = 1;
         snprintf(srvs[m].software, sizeof srvs[m].software, "wsbridge/fuzz");
     }
     atexit(cleanup);

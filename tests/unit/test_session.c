@@ -52,6 +52,7 @@ static int env_init(struct env *e, const char *const *args)
     e->srv.loop = &test_loop;
     e->srv.cfg = &e->cfg;
     e->srv.reserve_fd = -1;
+    e->srv.nworkers = 1; /* worker 0 of 1 */
     snprintf(e->srv.software, sizeof e->srv.software, "wsbridge/test");
     e->srv.unique_base = 42;
     return 0;
