@@ -1,23 +1,40 @@
 /*
  * bridge: the data path of a WebSocket session (see bridge.h).
+ *
+ * Two endpoints and the write batches they share:
+ *  - the stream endpoint (struct stream_end): the child's stdio. Cuts what
+ *    the program writes into message pieces; writes what the peer sends to
+ *    stdin. It reaches the WebSocket side only through the msg_* functions
+ *    below (msg_piece, msg_flush, msg_queued, msg_discarding, msg_done,
+ *    msg_fail).
+ *  - the message endpoint (struct msg_end): the WebSocket side. Owns the
+ *    ws_stream and the socket's batch; frame_send() is the one place an
+ *    outbound frame is headed and queued. It reaches the child only through
+ *    the stream_in_* functions and stream_stdin_queued / stream_update_reads.
+ * One stream endpoint per message endpoint today; nothing in the stream
+ * endpoint assumes the socket is one.
  */
 #include "build-config.h"
 
 #include "bridge.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <uv.h>
+
 #include "child.h"
-#include "config.h"
 #include "log.h"
-#include "server.h"
-#include "session.h"
+#include "transport.h"
 #include "ws_error.h"
+#include "ws_stream.h"
 #include "ws_utf8.h"
 
-#define POOL_KEEP 64u        /* free write batches kept beyond the sessions' own */
+#define POOL_KEEP 64u        /* free write batches kept beyond the bridges' own */
 #define BATCH_KEEP_MAX 1024u /* free write batches kept at most (~5.3 MiB) */
+
+struct bridge;
 
 /* ---------------------------------------------------------------- write batches */
 
@@ -33,7 +50,7 @@ struct batch {
         struct transport_write w; /* to the socket */
         struct child_write cw;    /* to the child's stdin */
     };
-    struct session *s;
+    struct bridge *br;
     struct batch *next;
     struct buf *bufs[BATCH_BUFS];
     void *heap[BATCH_HEAP];
@@ -45,8 +62,9 @@ struct batch {
 
 static struct batch *free_batches;
 static unsigned nfree_batches;
+static unsigned nbridges; /* bridges alive: how many free batches are worth keeping */
 
-static struct batch *batch_get(struct session *s)
+static struct batch *batch_get(struct bridge *br)
 {
     struct batch *b = free_batches;
 
@@ -58,7 +76,7 @@ static struct batch *batch_get(struct session *s)
         if (!b)
             return NULL;
     }
-    b->s = s;
+    b->br = br;
     b->next = NULL;
     b->nbufs = b->nheap = b->niov = 0;
     b->arena_used = b->bytes = 0;
@@ -71,11 +89,11 @@ static void batch_put(struct batch *b)
         buf_unref(b->bufs[i]);
     for (unsigned i = 0; i < b->nheap; i++)
         free(b->heap[i]);
-    /* Free batches kept: enough for every session to have one out per direction (d=1: 200
+    /* Free batches kept: enough for every bridge to have one out per direction (d=1: 200
      * sessions keep 400 in flight), so a steady load never goes back to malloc -- a batch is
      * above glibc's tcache, and at c=200 the allocator was a fifth of the server's time
      * (doc/PERFORMANCE.md). Capped: at most BATCH_KEEP_MAX idle batches stay allocated. */
-    unsigned keep = POOL_KEEP + 2u * b->s->srv->nsessions;
+    unsigned keep = POOL_KEEP + 2u * nbridges;
     if (keep > BATCH_KEEP_MAX)
         keep = BATCH_KEEP_MAX;
     if (nfree_batches < keep) {
@@ -106,14 +124,21 @@ static bool batch_holds(struct batch *b, struct buf *buf)
     return false;
 }
 
-/* Room for a frame with payload plen, payload in buf (NULL: static or heap)? */
-static bool batch_fits(struct batch *b, size_t hlen, size_t plen, struct buf *buf, bool heap)
+/* Payload bytes are copied into the arena when short, or when nothing owns them (the caller's
+ * bytes, valid only during the call); else they go by reference (owner's, or heap's). */
+static bool payload_copied(size_t n, const struct buf *owner, bool heap)
+{
+    return n <= BATCH_COPY_MAX || (!owner && !heap);
+}
+
+/* Room for hlen header bytes and a payload of plen (see payload_copied)? */
+static bool batch_fits(struct batch *b, size_t hlen, size_t plen, struct buf *owner, bool heap)
 {
     if (b->niov + 2 > BATCH_IOV)
         return false;
-    if (b->arena_used + hlen + (plen <= BATCH_COPY_MAX ? plen : 0) > BATCH_ARENA)
+    if (b->arena_used + hlen + (payload_copied(plen, owner, heap) ? plen : 0) > BATCH_ARENA)
         return false;
-    if (buf && plen > BATCH_COPY_MAX && !batch_holds(b, buf) && b->nbufs == BATCH_BUFS)
+    if (owner && plen > BATCH_COPY_MAX && !batch_holds(b, owner) && b->nbufs == BATCH_BUFS)
         return false;
     if (heap && b->nheap == BATCH_HEAP)
         return false;
@@ -136,18 +161,22 @@ static void batch_copy(struct batch *b, const uint8_t *p, size_t n)
     b->bytes += n;
 }
 
-/* Appends bytes by reference (kept alive by buf's reference, or static). */
-static void batch_ref(struct batch *b, const uint8_t *p, size_t n, struct buf *buf)
+/* Appends payload: copied, or by reference kept alive by owner's reference (taken here) or by
+ * heap (freed with the batch). The caller checked batch_fits(). */
+static void batch_payload(struct batch *b, const uint8_t *p, size_t n, struct buf *owner,
+                          void *heap)
 {
+    if (heap)
+        b->heap[b->nheap++] = heap;
     if (n == 0)
         return;
-    if (n <= BATCH_COPY_MAX) {
+    if (payload_copied(n, owner, heap != NULL)) {
         batch_copy(b, p, n);
         return;
     }
-    if (buf && !batch_holds(b, buf)) {
-        buf_ref(buf);
-        b->bufs[b->nbufs++] = buf;
+    if (owner && !batch_holds(b, owner)) {
+        buf_ref(owner);
+        b->bufs[b->nbufs++] = owner;
     }
     if (b->niov && (const uint8_t *)b->iov[b->niov - 1].base + b->iov[b->niov - 1].len == p)
         b->iov[b->niov - 1].len += n;
@@ -156,121 +185,212 @@ static void batch_ref(struct batch *b, const uint8_t *p, size_t n, struct buf *b
     b->bytes += n;
 }
 
-/* ---------------------------------------------------------------- socket writes */
+/* ---------------------------------------------------------------- the two endpoints */
 
-static struct batch *sock_batch; /* frames collected during one callback, flushed at its end */
-static bool in_socket_data;      /* inside bridge_socket_data() */
+enum { SRC_NONE, SRC_OUT, SRC_ERR }; /* a stream's id (src[id - 1]) */
 
-static void sock_write_done(struct transport_write *w, int status)
+#define SRC_SMALL 64u /* a partial line up to this long waits in the struct, no buffer pinned */
+
+/* One output stream of the child (stdout, or stderr with --passstderr). */
+struct bridge_src {
+    struct buf *buf; /* bytes not yet sent: buf->data[off..off+len) */
+    uint32_t off, len;
+    uint32_t scanned;         /* leading bytes of that region known to hold no '\n' */
+    uint8_t small[SRC_SMALL]; /* buf == NULL: len bytes here */
+    struct bridge_lines lines;
+    struct ws_utf8_repair repair;
+    uint8_t id;   /* SRC_OUT or SRC_ERR */
+    bool open;    /* this stream's message is open (fin not sent) */
+    bool blocked; /* holds bytes while the other stream's message is open */
+    bool reading, eof, done;
+};
+
+/* The stream endpoint: the child's stdio. */
+struct stream_end {
+    struct bridge *br;   /* for reports up (hold/release, stdin_dead) and the log id */
+    struct msg_end *to;  /* where the messages go */
+    struct child *child; /* its pipes, through child.h only */
+    /* c->io points here, so a child callback leads back to its bridge */
+    struct child_io_settings io;
+    struct bridge_src src[2]; /* [0] stdout, [1] stderr (--passstderr) */
+    unsigned nsrc;            /* 1, or 2 with --passstderr (plain: stderr goes to the log) */
+    bool binary;              /* stdout chunks are binary messages; no '\n' after text */
+    bool json;                /* --passstderr: lines as JSON messages */
+    uint8_t owner;            /* SRC_*: the stream whose fragmented message is open */
+    bool all_done;            /* msg_done() was called */
+    /* inbound: messages -> stdin */
+    struct batch *stdin_batch; /* collected during one socket read */
+    unsigned inflight_stdin;
+    bool in_text;    /* the inbound message in progress is text */
+    bool stdin_dead; /* a write failed: inbound data is dropped */
+};
+
+/* The message endpoint: the WebSocket connection. */
+struct msg_end {
+    struct bridge *br;
+    struct stream_end *from; /* where inbound messages go */
+    struct transport *t;
+    struct ws_stream ws;
+    struct batch *batch; /* frames collected during one callback, flushed at its end */
+    struct buf *rbuf;    /* inside bridge_socket_data(): the read's owner */
+    uint64_t bytes_out;
+    unsigned inflight;
+    bool in_read;   /* inside bridge_socket_data(): frames go out with the read's */
+    bool discard;   /* nothing may be sent anymore */
+    bool closed;    /* the transport is closing: never touched again */
+    bool reads_off; /* socket reads stopped (reads_paused reported) */
+};
+
+struct bridge {
+    struct bridge_options opt;
+    const struct bridge_events *ev;
+    void *ctx;
+    struct stream_end stream;
+    struct msg_end msg;
+};
+
+static void hold(struct bridge *br)
 {
-    struct batch *b = w->data;
-    struct session *s = b->s;
-
-    s->inflight_sock--;
-    if (status == 0)
-        s->bytes_out += b->bytes;
-    batch_put(b);
-    if (status < 0 && status != UV_ECANCELED && !s->t_closing) {
-        /* the peer reset or left: noticed now, even while its reads are stopped */
-        log_debug(s->id, "socket write: %s", uv_strerror(status));
-        session_peer_gone(s, false);
-    }
-    bridge_update_reads(s);
-    session_unref(s);
+    br->ev->hold(br->ctx);
 }
 
-static void sock_flush(struct session *s)
+/* Last thing a function does with br: the owner (and br with it) may be freed here. */
+static void release(struct bridge *br)
 {
-    struct batch *b = sock_batch;
+    br->ev->release(br->ctx);
+}
+
+/* ---------------------------------------------------------------- message endpoint: sending */
+
+static void msg_write_done(struct transport_write *w, int status)
+{
+    struct batch *b = w->data;
+    struct bridge *br = b->br;
+    struct msg_end *m = &br->msg;
+
+    m->inflight--;
+    if (status == 0)
+        m->bytes_out += b->bytes;
+    batch_put(b);
+    if (status < 0 && status != UV_ECANCELED && !m->closed) {
+        /* the peer reset or left: noticed now, even while its reads are stopped */
+        log_debug(br->opt.conn, "socket write: %s", uv_strerror(status));
+        br->ev->peer_gone(br->ctx, false);
+    }
+    bridge_update_reads(br);
+    release(br);
+}
+
+/* Sends the frames collected so far. */
+static void msg_flush(struct msg_end *m)
+{
+    struct batch *b = m->batch;
     int r;
 
     if (!b)
         return;
-    sock_batch = NULL;
-    if (b->niov == 0 || s->t_closing) {
+    m->batch = NULL;
+    if (b->niov == 0 || m->closed) {
         batch_put(b);
         return;
     }
-    b->w.cb = sock_write_done;
+    b->w.cb = msg_write_done;
     b->w.data = b;
-    r = s->t->ops->write(s->t, &b->w, b->iov, b->niov);
+    r = m->t->ops->write(m->t, &b->w, b->iov, b->niov);
     if (r) {
-        log_debug(s->id, "socket write: %s", uv_strerror(r));
+        log_debug(m->br->opt.conn, "socket write: %s", uv_strerror(r));
         batch_put(b);
         return;
     }
-    s->inflight_sock++;
-    session_ref(s);
+    m->inflight++;
+    hold(m->br);
 }
 
-static struct batch *sock_batch_for(struct session *s, size_t hlen, size_t plen, struct buf *buf,
-                                    bool heap)
+static struct batch *msg_batch_for(struct msg_end *m, size_t hlen, size_t plen, struct buf *owner,
+                                   bool heap)
 {
-    if (sock_batch && (sock_batch->s != s || !batch_fits(sock_batch, hlen, plen, buf, heap)))
-        sock_flush(sock_batch->s);
-    if (!sock_batch)
-        sock_batch = batch_get(s);
-    return sock_batch;
+    if (m->batch && !batch_fits(m->batch, hlen, plen, owner, heap))
+        msg_flush(m);
+    if (!m->batch)
+        m->batch = batch_get(m->br);
+    return m->batch;
 }
 
-void bridge_flush(struct session *s)
-{
-    if (sock_batch && sock_batch->s == s)
-        sock_flush(s);
-}
-
-int bridge_send_copy(struct session *s, const uint8_t *frame, size_t len)
-{
-    if (s->t_closing)
-        return 0;
-    if (len > BATCH_ARENA) {
-        /* never for control frames (<= 131 bytes); a large response is copied to the heap */
-        uint8_t *copy = malloc(len);
-        struct batch *b;
-        if (!copy)
-            return WS_E_NOMEM;
-        memcpy(copy, frame, len);
-        b = sock_batch_for(s, 0, 0, NULL, true);
-        if (!b) {
-            free(copy);
-            return WS_E_NOMEM;
-        }
-        b->heap[b->nheap++] = copy;
-        b->iov[b->niov++] = uv_buf_init((char *)copy, (unsigned)len);
-        b->bytes += len;
-    } else {
-        struct batch *b = sock_batch_for(s, len, 0, NULL, false);
-        if (!b)
-            return WS_E_NOMEM;
-        batch_copy(b, frame, len);
-    }
-    if (!in_socket_data) /* inside a read, the frames of the whole read go out together */
-        sock_flush(s);
-    return 0;
-}
-
-/* One data frame: header + payload (in buf, static, or a heap copy the batch frees). */
-static void send_frame(struct session *s, enum ws_opcode op, bool fin, const uint8_t *p, size_t n,
-                       struct buf *buf, void *heap)
+/*
+ * The one send path: every frame that leaves is headed here and queued in the batch. op: a data
+ * opcode (TEXT/BINARY: the message's type on every piece; ws_stream turns later pieces into CONT
+ * and refuses data after our close) or a control opcode. rsv: the RSV bits (WS_RSV1...) of this
+ * frame. Payload p[0..n): owned by owner (a reference is taken), or by heap (freed with the
+ * batch, also on failure), or else the caller's (copied). 0 or a WS error (nothing queued).
+ */
+static int frame_send(struct msg_end *m, enum ws_opcode op, bool fin, uint8_t rsv, const uint8_t *p,
+                      size_t n, struct buf *owner, void *heap)
 {
     uint8_t hdr[WS_FRAME_HEADER_MAX];
     struct batch *b;
     int h;
 
-    b = sock_batch_for(s, WS_FRAME_HEADER_MAX, n, buf, heap != NULL);
+    if (m->closed) {
+        free(heap);
+        return 0;
+    }
+    if (payload_copied(n, owner, heap != NULL) && WS_FRAME_HEADER_MAX + n > BATCH_ARENA) {
+        free(heap);
+        return WS_E_INVAL; /* never: copied payloads are control frames or short */
+    }
+    b = msg_batch_for(m, WS_FRAME_HEADER_MAX, n, owner, heap != NULL);
     if (!b) {
         free(heap);
-        return;
+        return WS_E_NOMEM;
     }
-    h = ws_stream_data_header(&s->ws, hdr, op, fin, n, NULL);
+    if (ws_opcode_is_control(op)) {
+        h = (int)ws_frame_write_header(hdr, fin, rsv, op, n, NULL);
+    } else {
+        h = ws_stream_data_header(&m->ws, hdr, op, fin, n, NULL);
+        if (h > 0)
+            hdr[0] |= (uint8_t)((rsv & 7u) << 4);
+    }
     if (h < 0) {
         free(heap);
-        return;
+        return h;
     }
     batch_copy(b, hdr, (size_t)h);
-    if (heap)
-        b->heap[b->nheap++] = heap;
-    batch_ref(b, p, n, heap ? NULL : buf);
+    batch_payload(b, p, n, owner, heap);
+    return 0;
+}
+
+/* -------------------------------------------------------- the interface: stream -> message */
+
+/* One piece of an outbound message (see frame_send for p, owner, heap). */
+static void msg_piece(struct msg_end *m, enum ws_opcode op, bool fin, const uint8_t *p, size_t n,
+                      struct buf *owner, void *heap)
+{
+    frame_send(m, op, fin, 0, p, n, owner, heap);
+}
+
+/* Bytes queued towards the peer: the stream reads on below the marks (0 once closed). */
+static size_t msg_queued(const struct msg_end *m)
+{
+    return m->closed ? 0 : m->t->ops->write_queue_size(m->t);
+}
+
+/* Nothing may be sent: output is read and dropped. */
+static bool msg_discarding(const struct msg_end *m)
+{
+    return m->discard;
+}
+
+/* The stream is over. */
+static void msg_done(struct msg_end *m)
+{
+    m->br->ev->stdout_done(m->br->ctx);
+}
+
+/* A message could not be completed (out of memory): the connection cannot go on. */
+static void msg_fail(struct msg_end *m)
+{
+    log_error(m->br->opt.conn, "out of memory while sending the program's output: closing");
+    m->br->ev->peer_gone(m->br->ctx, false);
 }
 
 /* ---------------------------------------------------------------- line cutting */
@@ -335,10 +455,13 @@ bool bridge_lines_finish(struct bridge_lines *l, const uint8_t *carry, size_t le
     return any;
 }
 
-/* ---------------------------------------------------------------- stdout -> socket */
+/* ---------------------------------------------------------------- stream endpoint: output */
 
-static struct buf *emit_buf;                 /* the buffer the line cutter is working in */
-static void pass_give_up(struct session *s); /* --passstderr, below */
+/* What a line cutter's emit function works on. */
+struct src_emit {
+    struct stream_end *st;
+    struct bridge_src *src;
+};
 
 /* Bytes at the end of p that start an incomplete UTF-8 sequence (p valid so far). */
 static size_t utf8_tail(const uint8_t *p, size_t n)
@@ -349,200 +472,54 @@ static size_t utf8_tail(const uint8_t *p, size_t n)
     return i > 0 ? n - i + 1 : 0;
 }
 
+/* One piece of a stdout line as text (plain mode): valid UTF-8 goes out by reference, the rest
+ * repaired (U+FFFD) in a heap copy. One stream only, so no message ownership to track. */
 static void emit_text(void *ctx, const uint8_t *p, size_t n, bool fin)
 {
-    struct session *s = ctx;
-    struct buf *buf = (p == &cr_byte) ? NULL : emit_buf;
+    struct src_emit *e = ctx;
+    struct stream_end *st = e->st;
+    struct bridge_src *src = e->src;
+    struct buf *owner = (p == &cr_byte) ? NULL : src->buf;
 
-    if (s->discard_out)
+    if (msg_discarding(st->to))
         return;
-    if (s->repair.npending == 0) {
+    if (src->repair.npending == 0) {
         struct ws_utf8 v;
         ws_utf8_init(&v);
         size_t ok = ws_utf8_feed(&v, p, n);
         if (ok == n && ws_utf8_complete(&v)) {
-            send_frame(s, WS_OP_TEXT, fin, p, n, buf, NULL);
+            msg_piece(st->to, WS_OP_TEXT, fin, p, n, owner, NULL);
             goto out;
         }
         if (ok == n && !fin) {
             size_t tail = utf8_tail(p, n);
             if (n - tail > 0)
-                send_frame(s, WS_OP_TEXT, false, p, n - tail, buf, NULL);
-            memcpy(s->repair.pending, p + n - tail, tail);
-            s->repair.npending = (uint8_t)tail;
-            s->repair.v = v;
+                msg_piece(st->to, WS_OP_TEXT, false, p, n - tail, owner, NULL);
+            memcpy(src->repair.pending, p + n - tail, tail);
+            src->repair.npending = (uint8_t)tail;
+            src->repair.v = v;
             return;
         }
     }
     /* Slow path: invalid bytes, or a character split across pieces. */
-    uint8_t *out = malloc(3 * n + 8);
-    if (!out)
+    uint8_t *buf = malloc(3 * n + 8);
+    if (!buf)
         return;
-    size_t o = ws_utf8_repair(&s->repair, p, n, out);
+    size_t o = ws_utf8_repair(&src->repair, p, n, buf);
     if (fin)
-        o += ws_utf8_repair_end(&s->repair, out + o);
+        o += ws_utf8_repair_end(&src->repair, buf + o);
     if (o == 0 && !fin) {
-        free(out);
+        free(buf);
         return;
     }
-    send_frame(s, WS_OP_TEXT, fin, out, o, NULL, out);
+    msg_piece(st->to, WS_OP_TEXT, fin, buf, o, NULL, buf);
 out:
     if (fin)
-        ws_utf8_repair_init(&s->repair);
+        ws_utf8_repair_init(&src->repair);
 }
 
-/* Reads go on in the buffer that holds the partial line (s->carry, at carry_off + carry_len);
- * the read takes its own reference on it. */
-static struct buf *stdout_alloc(struct child *c, enum child_stream st, size_t *off)
-{
-    struct session *s = c->data;
-    struct buf *b = s->carry;
-
-    (void)st;
-    if (b && BUF_SIZE - (s->carry_off + s->carry_len) >= BUF_SIZE / 4) {
-        /* room after the partial line: read on in the same buffer */
-    } else if (b) {
-        struct buf *nb = buf_get();
-        if (!nb)
-            return NULL;
-        memcpy(nb->data, b->data + s->carry_off, s->carry_len);
-        buf_unref(b);
-        s->carry = b = nb;
-        s->carry_off = 0;
-    } else {
-        /* a new buffer; a short partial line waits in the session (carry_small) */
-        b = buf_get();
-        if (!b)
-            return NULL;
-        memcpy(b->data, s->carry_small, s->carry_len);
-        s->carry = b;
-        s->carry_off = 0;
-    }
-    *off = s->carry_off + s->carry_len;
-    buf_ref(b);
-    return b;
-}
-
-/* Gives the read buffer back unless it holds a long partial line: a short one is copied into
- * the session, so a child waiting after a prompt pins no buffer. */
-static void stdout_keep_or_drop(struct session *s)
-{
-    if (s->carry && s->carry_len <= sizeof s->carry_small) {
-        memcpy(s->carry_small, s->carry->data + s->carry_off, s->carry_len);
-        buf_unref(s->carry);
-        s->carry = NULL;
-        s->carry_off = 0;
-    }
-}
-
-void bridge_stdout_eof(struct session *s)
-{
-    if (s->stdout_eof)
-        return;
-    if (s->pass) {
-        pass_give_up(s);
-        return;
-    }
-    if (!s->discard_out && !s->srv->cfg->binary) {
-        emit_buf = s->carry;
-        bridge_lines_finish(&s->lines, s->carry ? s->carry->data + s->carry_off : s->carry_small,
-                            s->carry_len, emit_text, s);
-        emit_buf = NULL;
-        sock_flush(s);
-    }
-    s->carry_len = 0;
-    stdout_keep_or_drop(s);
-    s->stdout_eof = true;
-    s->stdout_reading = false;
-    child_close_stdout(&s->child);
-    session_stdout_done(s);
-}
-
-static void stdout_read(struct child *c, enum child_stream st, ssize_t nread, struct buf *rb,
-                        size_t off)
-{
-    struct session *s = c->data;
-    struct buf *b = s->carry; /* == rb (stdout_alloc's): the read's reference is dropped here */
-
-    (void)st;
-    (void)off; /* == carry_off + carry_len */
-    buf_unref(rb);
-    if (nread < 0) {
-        if (nread != UV_EOF)
-            log_debug(s->id, "stdout: %s", uv_strerror((int)nread));
-        session_ref(s);
-        bridge_stdout_eof(s);
-        session_unref(s);
-        return;
-    }
-    if (nread == 0 || !b) {
-        stdout_keep_or_drop(s);
-        return;
-    }
-    session_ref(s);
-    if (s->discard_out) {
-        s->carry_len = 0;
-    } else if (s->srv->cfg->binary) {
-        send_frame(s, WS_OP_BINARY, true, b->data + s->carry_off + s->carry_len, (size_t)nread, b,
-                   NULL);
-        s->carry_len = 0;
-    } else {
-        const uint8_t *region = b->data + s->carry_off;
-        size_t len = s->carry_len + (size_t)nread;
-        size_t keep;
-
-        emit_buf = b;
-        keep =
-            bridge_lines_cut(&s->lines, region, len, s->carry_len, BRIDGE_CARRY_MAX, emit_text, s);
-        emit_buf = NULL;
-        s->carry_off = (uint32_t)(region + len - keep - b->data);
-        s->carry_len = (uint32_t)keep;
-    }
-    sock_flush(s);
-    stdout_keep_or_drop(s);
-    bridge_update_reads(s);
-    session_unref(s);
-}
-
-/* ---------------------------------------------------------------- --passstderr */
-
-/*
- * Both streams go out as JSON text messages (stdout as raw binary messages
- * with --binary). A long line is a fragmented message, and WebSocket cannot
- * interleave two messages: the stream whose message is open owns the
- * socket, and the other one holds what it read and stops reading until the
- * owner's line ends. Each stream keeps at most one read buffer.
- */
-enum { PASS_NONE, PASS_OUT, PASS_ERR };
-
-#define PASS_SMALL 64u /* a partial line up to this long waits in the session, no buffer pinned */
-
-struct bridge_src {
-    struct buf *buf; /* bytes not yet sent: buf->data[off..off+len) */
-    uint32_t off, len;
-    uint32_t scanned;          /* leading bytes of that region known to hold no '\n' */
-    uint8_t small[PASS_SMALL]; /* buf == NULL: len bytes here */
-    struct bridge_lines lines;
-    struct ws_utf8_repair repair;
-    uint8_t id;   /* PASS_OUT or PASS_ERR */
-    bool open;    /* this stream's JSON message is open (fin not sent) */
-    bool blocked; /* holds bytes while the other stream's message is open */
-    bool reading, eof, done;
-};
-
-struct bridge_pass {
-    struct bridge_src src[2]; /* [0] stdout, [1] stderr */
-    uint8_t owner;            /* PASS_*: the stream whose fragmented message is open */
-    bool all_done;            /* session_stdout_done() was called */
-};
-
-static const char *const pass_prefix[] = {"", "{\"stream\":\"stdout\",\"data\":\"",
+static const char *const json_prefix[] = {"", "{\"stream\":\"stdout\",\"data\":\"",
                                           "{\"stream\":\"stderr\",\"data\":\""};
-
-struct pass_emit {
-    struct session *s;
-    struct bridge_src *src;
-};
 
 /* JSON string escaping of valid UTF-8 (only ASCII bytes change). out NULL: measure only. */
 static size_t json_escape(const uint8_t *p, size_t n, uint8_t *out)
@@ -600,14 +577,14 @@ static size_t json_escape(const uint8_t *p, size_t n, uint8_t *out)
     return o;
 }
 
-/* One piece of a line of src: repaired to UTF-8, escaped, wrapped in the JSON prefix (first
- * piece) and suffix (last piece), sent as one frame of a text message. */
+/* One piece of a line of src (--passstderr): repaired to UTF-8, escaped, wrapped in the JSON
+ * prefix (first piece) and suffix (last piece), sent as one frame of a text message. */
 static void emit_json(void *ctx, const uint8_t *p, size_t n, bool fin)
 {
-    struct pass_emit *e = ctx;
-    struct session *s = e->s;
+    struct src_emit *e = ctx;
+    struct stream_end *st = e->st;
     struct bridge_src *src = e->src;
-    const char *prefix = src->open ? "" : pass_prefix[src->id];
+    const char *prefix = src->open ? "" : json_prefix[src->id];
     size_t plen = strlen(prefix);
     /* short lines (most of them) cost no allocation: a payload up to BATCH_COPY_MAX is copied
      * into the write batch */
@@ -615,10 +592,10 @@ static void emit_json(void *ctx, const uint8_t *p, size_t n, bool fin)
     uint8_t *tmp, *out;
     size_t m, esc, total;
 
-    if (s->discard_out)
+    if (msg_discarding(st->to))
         return;
-    if (!src->open && src->id == PASS_ERR)
-        log_error(s->id, "stderr: %.*s", (int)(n > 1500 ? 1500 : n), (const char *)p);
+    if (!src->open && src->id == SRC_ERR)
+        log_error(st->br->opt.conn, "stderr: %.*s", (int)(n > 1500 ? 1500 : n), (const char *)p);
     tmp = 3 * n + 8 <= sizeof tmp_small ? tmp_small : malloc(3 * n + 8);
     out = NULL;
     if (!tmp)
@@ -642,16 +619,15 @@ static void emit_json(void *ctx, const uint8_t *p, size_t n, bool fin)
         memcpy(out + plen + esc, "\"}", 2);
     if (tmp != tmp_small)
         free(tmp);
-    send_frame(s, WS_OP_TEXT, fin, out, total, NULL, out == out_small ? NULL : out);
+    msg_piece(st->to, WS_OP_TEXT, fin, out, total, NULL, out == out_small ? NULL : out);
     src->open = !fin;
-    s->pass->owner = fin ? PASS_NONE : src->id;
+    st->owner = fin ? SRC_NONE : src->id;
     return;
 oom:
     /* a message cannot be left open half-sent: the session ends */
     if (tmp != tmp_small)
         free(tmp);
-    log_error(s->id, "out of memory while sending the program's output: closing");
-    session_peer_gone(s, false);
+    msg_fail(st->to);
 }
 
 static uint8_t *src_region(struct bridge_src *src)
@@ -659,10 +635,11 @@ static uint8_t *src_region(struct bridge_src *src)
     return src->buf ? src->buf->data + src->off : src->small;
 }
 
-/* The region is empty or short: give the read buffer back (a short partial line is copied). */
+/* The region is empty or short: give the read buffer back (a short partial line is copied), so
+ * a child waiting after a prompt pins no buffer. */
 static void src_shrink(struct bridge_src *src)
 {
-    if (src->buf && src->len <= PASS_SMALL) {
+    if (src->buf && src->len <= SRC_SMALL) {
         memcpy(src->small, src->buf->data + src->off, src->len);
         buf_unref(src->buf);
         src->buf = NULL;
@@ -670,42 +647,56 @@ static void src_shrink(struct bridge_src *src)
     }
 }
 
-static void src_set_reading(struct session *s, struct bridge_src *src, bool on);
+static void src_set_reading(struct stream_end *st, struct bridge_src *src, bool on)
+{
+    enum child_stream cs = src->id == SRC_OUT ? CHILD_STDOUT : CHILD_STDERR;
+
+    if (on == src->reading)
+        return;
+    if (on) {
+        if (child_read_start(st->child, cs) == 0)
+            src->reading = true;
+    } else {
+        child_read_stop(st->child, cs);
+        src->reading = false;
+    }
+}
 
 /* Sends what src holds, unless the other stream's message is open. After EOF, the rest. */
-static void src_run(struct session *s, struct bridge_src *src)
+static void src_run(struct stream_end *st, struct bridge_src *src)
 {
-    struct bridge_pass *ps = s->pass;
-    struct pass_emit e = {s, src};
+    struct src_emit e = {st, src};
+    bool discard = msg_discarding(st->to);
 
     if (src->done)
         return;
-    if (s->discard_out) {
-        ps->owner = PASS_NONE; /* nothing is sent anymore: nobody waits for anybody */
-    } else if (ps->owner != PASS_NONE && ps->owner != src->id) {
+    if (discard) {
+        st->owner = SRC_NONE; /* nothing is sent anymore: nobody waits for anybody */
+    } else if (st->owner != SRC_NONE && st->owner != src->id) {
         if (src->len || src->eof) {
             src->blocked = true;
-            src_set_reading(s, src, false);
+            src_set_reading(st, src, false);
         }
         return;
     }
     src->blocked = false;
-    if (s->discard_out) {
+    if (discard) {
         src->len = src->scanned = 0;
-    } else if (src->id == PASS_OUT && s->srv->cfg->binary) {
+    } else if (src->id == SRC_OUT && st->binary) {
         if (src->len)
-            send_frame(s, WS_OP_BINARY, true, src_region(src), src->len, src->buf, NULL);
+            msg_piece(st->to, WS_OP_BINARY, true, src_region(src), src->len, src->buf, NULL);
         src->len = src->scanned = 0;
     } else {
+        bridge_emit_fn emit = st->json ? emit_json : emit_text;
         size_t keep = bridge_lines_cut(&src->lines, src_region(src), src->len, src->scanned,
-                                       BRIDGE_CARRY_MAX, emit_json, &e);
+                                       BRIDGE_CARRY_MAX, emit, &e);
         if (src->buf)
             src->off += src->len - (uint32_t)keep;
         else
             memmove(src->small, src->small + src->len - keep, keep);
         src->len = src->scanned = (uint32_t)keep;
         if (src->eof) {
-            bridge_lines_finish(&src->lines, src_region(src), src->len, emit_json, &e);
+            bridge_lines_finish(&src->lines, src_region(src), src->len, emit, &e);
             src->len = src->scanned = 0;
         }
     }
@@ -713,51 +704,55 @@ static void src_run(struct session *s, struct bridge_src *src)
         src_shrink(src);
         return;
     }
-    if (ps->owner == src->id) /* the line could not be ended (out of memory): let go */
-        ps->owner = PASS_NONE;
+    if (st->owner == src->id) /* the line could not be ended (out of memory): let go */
+        st->owner = SRC_NONE;
     src->open = false;
     src->done = true;
-    src_set_reading(s, src, false);
+    src_set_reading(st, src, false);
     buf_unref(src->buf);
     src->buf = NULL;
-    if (src->id == PASS_OUT)
-        child_close_stdout(&s->child);
+    if (src->id == SRC_OUT)
+        child_close_stdout(st->child);
     else
-        child_close_stderr(&s->child);
+        child_close_stderr(st->child);
 }
 
-/* Runs whichever stream can go on, then reports the end once both are done. */
-static void pass_pump(struct session *s)
+/* Runs whichever stream can go on, sends, then reports the end once every stream is done. */
+static void stream_pump(struct stream_end *st)
 {
-    struct bridge_pass *ps = s->pass;
+    bool done = true;
 
-    for (int round = 0; round < 4; round++) {
+    for (int round = 0; round < 4 && st->nsrc > 1; round++) {
         bool progress = false;
-        for (int i = 0; i < 2; i++) {
-            struct bridge_src *src = &ps->src[i];
+        for (unsigned i = 0; i < st->nsrc; i++) {
+            struct bridge_src *src = &st->src[i];
             if (src->blocked &&
-                (ps->owner == PASS_NONE || ps->owner == src->id || s->discard_out)) {
-                src_run(s, src);
+                (st->owner == SRC_NONE || st->owner == src->id || msg_discarding(st->to))) {
+                src_run(st, src);
                 progress = true;
             }
         }
         if (!progress)
             break;
     }
-    sock_flush(s);
-    if (ps->src[0].done && ps->src[1].done && !ps->all_done) {
-        ps->all_done = true;
-        s->stdout_eof = true;
-        s->stderr_eof = true;
-        session_stdout_done(s);
+    msg_flush(st->to);
+    for (unsigned i = 0; i < st->nsrc; i++)
+        done = done && st->src[i].done;
+    if (done && !st->all_done) {
+        st->all_done = true;
+        msg_done(st->to);
     }
 }
 
-/* src->buf, after what it holds; the read takes its own reference. */
-static struct buf *pass_alloc(struct child *c, enum child_stream st, size_t *off)
+static struct stream_end *stream_of(const struct child *c)
 {
-    struct session *s = c->data;
-    struct bridge_src *src = &s->pass->src[st];
+    return (struct stream_end *)((char *)c->io - offsetof(struct stream_end, io));
+}
+
+/* src->buf, after what it holds; the read takes its own reference. */
+static struct buf *stream_alloc(struct child *c, enum child_stream cs, size_t *off)
+{
+    struct bridge_src *src = &stream_of(c)->src[cs];
     struct buf *b = src->buf;
 
     if (!b || BUF_SIZE - (src->off + src->len) < BUF_SIZE / 4) {
@@ -775,182 +770,172 @@ static struct buf *pass_alloc(struct child *c, enum child_stream st, size_t *off
     return b;
 }
 
-static void pass_read(struct child *c, enum child_stream st, ssize_t nread, struct buf *rb,
-                      size_t off)
+static void stream_read(struct child *c, enum child_stream cs, ssize_t nread, struct buf *rb,
+                        size_t off)
 {
-    struct session *s = c->data;
-    struct bridge_src *src = &s->pass->src[st];
+    struct stream_end *st = stream_of(c);
+    struct bridge *br = st->br;
+    struct bridge_src *src = &st->src[cs];
 
     (void)off;     /* == src->off + src->len */
-    buf_unref(rb); /* pass_alloc's: src->buf holds its own */
-    session_ref(s);
+    buf_unref(rb); /* stream_alloc's: src->buf holds its own */
+    hold(br);
     if (nread < 0) {
         if (nread != UV_EOF)
-            log_debug(s->id, "%s: %s", src->id == PASS_OUT ? "stdout" : "stderr",
+            log_debug(br->opt.conn, "%s: %s", src->id == SRC_OUT ? "stdout" : "stderr",
                       uv_strerror((int)nread));
         src->eof = true;
-        src_set_reading(s, src, false);
+        src_set_reading(st, src, false);
     } else if (nread > 0 && src->buf) {
         src->len += (uint32_t)nread;
     }
     if (nread != 0)
-        src_run(s, src);
+        src_run(st, src);
     else
         src_shrink(src);
-    pass_pump(s);
-    bridge_update_reads(s);
-    session_unref(s);
-}
-
-static void src_set_reading(struct session *s, struct bridge_src *src, bool on)
-{
-    enum child_stream st = src->id == PASS_OUT ? CHILD_STDOUT : CHILD_STDERR;
-
-    if (on == src->reading)
-        return;
-    if (on) {
-        if (child_read_start(&s->child, st) == 0)
-            src->reading = true;
-    } else {
-        child_read_stop(&s->child, st);
-        src->reading = false;
-    }
+    stream_pump(st);
+    bridge_update_reads(br);
+    release(br);
 }
 
 /* Reads on while the socket's queue allows, the stream is not held, and its pipe is open. */
-static void pass_update_reads(struct session *s, size_t tq)
+static void stream_update_reads(struct stream_end *st)
 {
-    for (int i = 0; i < 2; i++) {
-        struct bridge_src *src = &s->pass->src[i];
-        if (src->done || src->eof || !child_stream_open(&s->child, (enum child_stream)i))
+    size_t tq = msg_queued(st->to);
+    bool discard = msg_discarding(st->to);
+
+    for (unsigned i = 0; i < st->nsrc; i++) {
+        struct bridge_src *src = &st->src[i];
+        if (src->done || src->eof || !child_stream_open(st->child, (enum child_stream)i))
             continue;
-        bool want = !src->blocked && (s->discard_out || tq < CHILD_LOW_WATER ||
-                                      (src->reading && tq <= CHILD_HIGH_WATER));
-        src_set_reading(s, src, want);
+        bool want = !src->blocked &&
+                    (discard || tq < CHILD_LOW_WATER || (src->reading && tq <= CHILD_HIGH_WATER));
+        src_set_reading(st, src, want);
     }
 }
 
-/* Gives up on both streams (the program exited and something holds them open): what was read
- * goes out, the stream whose message is open first. */
-static void pass_give_up(struct session *s)
+/* Gives up on every stream: what was read goes out, the stream whose message is open first. */
+static void stream_give_up(struct stream_end *st)
 {
-    struct bridge_pass *ps = s->pass;
-
-    if (ps->owner != PASS_NONE) {
-        ps->src[ps->owner - 1].eof = true;
-        src_run(s, &ps->src[ps->owner - 1]);
+    if (st->owner != SRC_NONE) {
+        st->src[st->owner - 1].eof = true;
+        src_run(st, &st->src[st->owner - 1]);
     }
-    for (int i = 0; i < 2; i++) {
-        ps->src[i].eof = true;
-        src_run(s, &ps->src[i]);
+    for (unsigned i = 0; i < st->nsrc; i++) {
+        st->src[i].eof = true;
+        src_run(st, &st->src[i]);
     }
-    pass_pump(s);
+    stream_pump(st);
 }
 
-static int pass_start(struct session *s)
-{
-    struct bridge_pass *ps = calloc(1, sizeof *ps);
-
-    if (!ps)
-        return UV_ENOMEM;
-    s->pass = ps;
-    for (int i = 0; i < 2; i++) {
-        ps->src[i].id = (uint8_t)(i == 0 ? PASS_OUT : PASS_ERR);
-        bridge_lines_init(&ps->src[i].lines);
-        ws_utf8_repair_init(&ps->src[i].repair);
-    }
-    src_set_reading(s, &ps->src[0], true);
-    src_set_reading(s, &ps->src[1], true);
-    return ps->src[0].reading && ps->src[1].reading ? 0 : UV_EIO;
-}
-
-static void pass_release(struct session *s)
-{
-    if (!s->pass)
-        return;
-    for (int i = 0; i < 2; i++)
-        buf_unref(s->pass->src[i].buf);
-    free(s->pass);
-    s->pass = NULL;
-}
-
-/* ---------------------------------------------------------------- socket -> stdin */
-
-static struct batch *stdin_batch;
-static struct buf *sock_rbuf; /* the socket read buffer being parsed */
+/* ---------------------------------------------------------------- stream endpoint: stdin */
 
 static void stdin_write_done(struct child_write *w, int status)
 {
     struct batch *b = w->data;
-    struct session *s = b->s;
+    struct bridge *br = b->br;
+    struct stream_end *st = &br->stream;
 
-    s->inflight_stdin--;
+    st->inflight_stdin--;
     if (status < 0 && status != UV_ECANCELED) {
-        log_debug(s->id, "stdin: %s", uv_strerror(status));
-        session_stdin_dead(s);
+        log_debug(br->opt.conn, "stdin: %s", uv_strerror(status));
+        st->stdin_dead = true;
+        br->ev->stdin_dead(br->ctx);
     }
     batch_put(b);
-    bridge_update_reads(s);
-    session_unref(s);
+    bridge_update_reads(br);
+    release(br);
 }
 
-static void stdin_flush(struct session *s)
+/* Writes what was collected during one socket read. */
+static void stream_in_flush(struct stream_end *st)
 {
-    struct batch *b = stdin_batch;
+    struct batch *b = st->stdin_batch;
     int r;
 
     if (!b)
         return;
-    stdin_batch = NULL;
-    if (b->niov == 0 || s->stdin_dead || !child_stdin_open(&s->child)) {
+    st->stdin_batch = NULL;
+    if (b->niov == 0 || st->stdin_dead || !child_stdin_open(st->child)) {
         batch_put(b);
         return;
     }
     b->cw.data = b;
-    r = child_write(&s->child, &b->cw, b->iov, b->niov, stdin_write_done);
+    r = child_write(st->child, &b->cw, b->iov, b->niov, stdin_write_done);
     if (r) {
-        log_debug(s->id, "stdin: %s", uv_strerror(r));
+        log_debug(st->br->opt.conn, "stdin: %s", uv_strerror(r));
         batch_put(b);
-        session_stdin_dead(s);
+        st->stdin_dead = true;
+        st->br->ev->stdin_dead(st->br->ctx);
         return;
     }
-    s->inflight_stdin++;
-    session_ref(s);
+    st->inflight_stdin++;
+    hold(st->br);
 }
 
-static void stdin_add(struct session *s, const uint8_t *p, size_t n, struct buf *buf)
+static void stdin_add(struct stream_end *st, const uint8_t *p, size_t n, struct buf *owner)
 {
-    if (s->stdin_dead || !child_stdin_open(&s->child) || n == 0)
+    if (st->stdin_dead || !child_stdin_open(st->child) || n == 0)
         return;
-    if (stdin_batch && !batch_fits(stdin_batch, 0, n, buf, false))
-        stdin_flush(s);
-    if (!stdin_batch && !(stdin_batch = batch_get(s)))
+    if (st->stdin_batch && !batch_fits(st->stdin_batch, 0, n, owner, false))
+        stream_in_flush(st);
+    if (!st->stdin_batch && !(st->stdin_batch = batch_get(st->br)))
         return;
-    batch_ref(stdin_batch, p, n, buf);
+    batch_payload(st->stdin_batch, p, n, owner, NULL);
 }
+
+/* -------------------------------------------------------- the interface: message -> stream */
+
+/* An inbound message starts. */
+static void stream_in_begin(struct stream_end *st, bool text)
+{
+    st->in_text = text;
+}
+
+/* Its payload p[0..n), owned by owner (NULL: the caller's bytes, copied). */
+static void stream_in_data(struct stream_end *st, const uint8_t *p, size_t n, struct buf *owner)
+{
+    stdin_add(st, p, n, owner);
+}
+
+static const uint8_t newline = '\n';
+
+/* It is complete: a text message is a line (websocketd), unless --binary. */
+static void stream_in_end(struct stream_end *st)
+{
+    if (st->in_text && !st->binary)
+        stdin_add(st, &newline, 1, NULL);
+}
+
+/* Bytes queued to the child's stdin (0 once it cannot be written). */
+static size_t stream_stdin_queued(const struct stream_end *st)
+{
+    if (st->stdin_dead || !child_stdin_open(st->child))
+        return 0;
+    return child_stdin_queued(st->child);
+}
+
+/* ---------------------------------------------------------------- message endpoint: receiving */
 
 static int on_message_begin(struct ws_stream *ws, enum ws_opcode opcode, uint8_t rsv)
 {
-    struct session *s = ws->data;
+    struct msg_end *m = ws->data;
     (void)rsv;
-    s->in_text = opcode == WS_OP_TEXT;
+    stream_in_begin(m->from, opcode == WS_OP_TEXT);
     return 0;
 }
 
 static int on_message_data(struct ws_stream *ws, uint8_t *data, size_t len)
 {
-    stdin_add(ws->data, data, len, sock_rbuf);
+    struct msg_end *m = ws->data;
+    stream_in_data(m->from, data, len, m->rbuf);
     return 0;
 }
 
-static const uint8_t newline = '\n';
-
 static int on_message_end(struct ws_stream *ws)
 {
-    struct session *s = ws->data;
-
-    if (s->in_text && !s->srv->cfg->binary)
-        stdin_add(s, &newline, 1, NULL);
+    struct msg_end *m = ws->data;
+    stream_in_end(m->from);
     return 0;
 }
 
@@ -964,24 +949,39 @@ static int on_ping(struct ws_stream *ws, const uint8_t *data, size_t len)
 
 static int on_close(struct ws_stream *ws, uint16_t code, const uint8_t *reason, size_t len)
 {
-    struct session *s = ws->data;
+    struct msg_end *m = ws->data;
 
-    log_debug(s->id, "peer closed: %u %.*s", code, (int)len, (const char *)reason);
-    session_peer_gone(s, true);
+    log_debug(m->br->opt.conn, "peer closed: %u %.*s", code, (int)len, (const char *)reason);
+    m->br->ev->peer_gone(m->br->ctx, true);
     return 0;
 }
 
 static void on_fail(struct ws_stream *ws, uint16_t code, const char *reason)
 {
-    struct session *s = ws->data;
+    struct msg_end *m = ws->data;
 
-    log_info(s->id, "protocol error: closing with %u (%s)", code, reason);
-    session_peer_gone(s, true);
+    log_info(m->br->opt.conn, "protocol error: closing with %u (%s)", code, reason);
+    m->br->ev->peer_gone(m->br->ctx, true);
 }
 
+/* ws_stream's own frames (pongs, closes: server role, unmasked, payload <= 125) are taken apart
+ * and sent through frame_send like every other frame; inside a socket read they go out with the
+ * rest of that read's frames. */
 static int on_write(struct ws_stream *ws, const uint8_t *frame, size_t len)
 {
-    return bridge_send_copy(ws->data, frame, len) ? -1 : 0;
+    struct msg_end *m = ws->data;
+    int r;
+
+    if (len < 2 || (frame[1] & 0x80u) || (size_t)(frame[1] & 0x7fu) != len - 2 ||
+        !ws_opcode_is_control(frame[0] & 0x0fu))
+        return -1;
+    r = frame_send(m, (enum ws_opcode)(frame[0] & 0x0fu), (frame[0] & 0x80u) != 0,
+                   (uint8_t)((frame[0] >> 4) & 7u), frame + 2, len - 2, NULL, NULL);
+    if (r)
+        return -1;
+    if (!m->in_read)
+        msg_flush(m);
+    return 0;
 }
 
 static const struct ws_stream_settings stream_settings = {
@@ -995,97 +995,180 @@ static const struct ws_stream_settings stream_settings = {
     .on_write = on_write,
 };
 
-void bridge_socket_data(struct session *s, struct buf *owner, uint8_t *data, size_t len)
+/* Socket reads stop while the child's stdin queue, or our own send queue, is over the high
+ * mark: a peer that sends pings (or anything) but never reads cannot make us queue pongs
+ * without bound. */
+static void msg_update_reads(struct msg_end *m)
 {
-    session_ref(s);
-    sock_rbuf = owner;
-    in_socket_data = true;
-    ws_stream_execute(&s->ws, data, len);
-    in_socket_data = false;
-    sock_rbuf = NULL;
-    stdin_flush(s);
-    sock_flush(s);
-    bridge_update_reads(s);
-    session_unref(s);
-}
+    size_t q, iq;
 
-/* ---------------------------------------------------------------- reads on/off */
-
-static void stdout_set(struct session *s, bool on)
-{
-    if (on == s->stdout_reading)
+    if (m->closed)
         return;
-    if (on) {
-        if (child_read_start(&s->child, CHILD_STDOUT) == 0)
-            s->stdout_reading = true;
-    } else {
-        child_read_stop(&s->child, CHILD_STDOUT);
-        s->stdout_reading = false;
+    q = m->t->ops->write_queue_size(m->t);
+    iq = stream_stdin_queued(m->from);
+    q = iq > q ? iq : q;
+    if (!m->reads_off && q > CHILD_HIGH_WATER) {
+        m->reads_off = true;
+        m->br->ev->reads_paused(m->br->ctx, true);
+    } else if (m->reads_off && q < CHILD_LOW_WATER) {
+        m->reads_off = false;
+        m->br->ev->reads_paused(m->br->ctx, false);
     }
 }
 
-void bridge_update_reads(struct session *s)
+/* ---------------------------------------------------------------- the bridge */
+
+void bridge_socket_data(struct bridge *br, struct buf *owner, uint8_t *data, size_t len)
 {
-    if (s->phase == SESSION_WS && !s->t_closing) {
-        /* The child's stdin queue, and our own send queue: a peer that sends pings (or
-         * anything) but never reads cannot make us queue pongs without bound. */
-        size_t q = s->t->ops->write_queue_size(s->t);
-        if (s->has_child && !s->stdin_dead && child_stdin_open(&s->child)) {
-            size_t iq = child_stdin_queued(&s->child);
-            q = iq > q ? iq : q;
-        }
-        if (!s->sock_paused && q > CHILD_HIGH_WATER) {
-            s->t->ops->read_stop(s->t);
-            s->sock_paused = true;
-            session_reads_paused(s, true);
-        } else if (s->sock_paused && q < CHILD_LOW_WATER) {
-            s->sock_paused = false;
-            s->t->ops->read_start(s->t);
-            session_reads_paused(s, false);
-        }
-    }
-    if (s->pass && s->has_child && s->child.pid > 0) {
-        pass_update_reads(s, s->t_closing ? 0 : s->t->ops->write_queue_size(s->t));
-    } else if (s->has_child && !s->stdout_eof && child_stream_open(&s->child, CHILD_STDOUT)) {
-        size_t tq = s->t_closing ? 0 : s->t->ops->write_queue_size(s->t);
-        bool want =
-            s->discard_out || tq < CHILD_LOW_WATER || (s->stdout_reading && tq <= CHILD_HIGH_WATER);
-        stdout_set(s, want);
-    }
+    struct msg_end *m = &br->msg;
+
+    hold(br);
+    m->rbuf = owner;
+    m->in_read = true;
+    ws_stream_execute(&m->ws, data, len);
+    m->in_read = false;
+    m->rbuf = NULL;
+    stream_in_flush(m->from);
+    msg_flush(m);
+    bridge_update_reads(br);
+    release(br);
 }
 
-static const struct child_io_settings plain_io = {.on_alloc = stdout_alloc, .on_read = stdout_read};
-static const struct child_io_settings pass_io = {.on_alloc = pass_alloc, .on_read = pass_read};
-
-int bridge_start(struct session *s)
+void bridge_update_reads(struct bridge *br)
 {
-    int r;
-
-    bridge_lines_init(&s->lines);
-    ws_utf8_repair_init(&s->repair);
-    ws_stream_init(&s->ws, WS_ROLE_SERVER, &stream_settings);
-    s->ws.data = s;
-    s->ws.max_message = s->srv->cfg->maxframesize;
-    if (s->srv->cfg->passstderr) {
-        s->child.io = &pass_io;
-        return pass_start(s);
-    }
-    s->child.io = &plain_io;
-    stdout_set(s, true);
-    if (!s->stdout_reading)
-        return UV_EIO;
-    r = child_log_stderr(&s->child, s->id, "stderr");
-    if (r == 0)
-        s->stderr_reading = true;
-    return r;
+    if (!br)
+        return;
+    msg_update_reads(&br->msg);
+    stream_update_reads(&br->stream);
 }
 
-void bridge_release(struct session *s)
+void bridge_flush(struct bridge *br)
 {
-    pass_release(s);
-    if (s->carry) {
-        buf_unref(s->carry);
-        s->carry = NULL;
+    if (br)
+        msg_flush(&br->msg);
+}
+
+void bridge_stdout_eof(struct bridge *br)
+{
+    if (!br || br->stream.all_done)
+        return;
+    hold(br);
+    stream_give_up(&br->stream);
+    release(br);
+}
+
+void bridge_discard(struct bridge *br)
+{
+    if (br)
+        br->msg.discard = true;
+}
+
+void bridge_transport_closed(struct bridge *br)
+{
+    if (!br)
+        return;
+    br->msg.discard = true;
+    br->msg.closed = true;
+    bridge_update_reads(br); /* the output is now read and dropped */
+}
+
+int bridge_close(struct bridge *br, uint16_t code, const char *reason)
+{
+    return br ? ws_stream_close(&br->msg.ws, code, reason) : WS_E_CLOSED;
+}
+
+int bridge_ping(struct bridge *br)
+{
+    return br ? ws_stream_ping(&br->msg.ws, NULL, 0) : WS_E_CLOSED;
+}
+
+bool bridge_can_send(const struct bridge *br)
+{
+    return br && ws_stream_can_send(&br->msg.ws);
+}
+
+bool bridge_finished(const struct bridge *br)
+{
+    return br && ws_stream_finished(&br->msg.ws);
+}
+
+bool bridge_close_received(const struct bridge *br)
+{
+    return br && br->msg.ws.close_received;
+}
+
+unsigned bridge_close_code(const struct bridge *br)
+{
+    if (br && br->msg.ws.close_sent_code)
+        return br->msg.ws.close_sent_code;
+    if (br && br->msg.ws.close_received)
+        return br->msg.ws.close_recv_code;
+    return WS_CLOSE_ABNORMAL;
+}
+
+uint64_t bridge_bytes_out(const struct bridge *br)
+{
+    return br ? br->msg.bytes_out : 0;
+}
+
+int bridge_start(struct bridge **out, struct child *c, struct transport *t,
+                 const struct bridge_options *opt, const struct bridge_events *ev, void *ctx)
+{
+    struct bridge *br = calloc(1, sizeof *br);
+    struct stream_end *st;
+    struct msg_end *m;
+
+    *out = br;
+    if (!br)
+        return UV_ENOMEM;
+    nbridges++;
+    br->opt = *opt;
+    br->ev = ev;
+    br->ctx = ctx;
+    st = &br->stream;
+    m = &br->msg;
+
+    m->br = br;
+    m->from = st;
+    m->t = t;
+    ws_stream_init(&m->ws, WS_ROLE_SERVER, &stream_settings);
+    m->ws.data = m;
+    m->ws.max_message = opt->max_message;
+
+    st->br = br;
+    st->to = m;
+    st->child = c;
+    st->binary = opt->binary;
+    st->json = opt->passstderr;
+    st->nsrc = opt->passstderr ? 2 : 1;
+    st->io.on_alloc = stream_alloc;
+    st->io.on_read = stream_read;
+    c->io = &st->io;
+    for (unsigned i = 0; i < 2; i++) {
+        st->src[i].id = (uint8_t)(i == 0 ? SRC_OUT : SRC_ERR);
+        bridge_lines_init(&st->src[i].lines);
+        ws_utf8_repair_init(&st->src[i].repair);
     }
-    s->carry_len = 0;
+    for (unsigned i = 0; i < st->nsrc; i++)
+        src_set_reading(st, &st->src[i], true);
+    for (unsigned i = 0; i < st->nsrc; i++)
+        if (!st->src[i].reading)
+            return UV_EIO;
+    if (st->nsrc == 1) /* plain: stderr lines go to the log */
+        return child_log_stderr(c, opt->conn, "stderr");
+    return 0;
+}
+
+void bridge_release(struct bridge *br)
+{
+    if (!br)
+        return;
+    for (unsigned i = 0; i < 2; i++)
+        buf_unref(br->stream.src[i].buf);
+    if (br->stream.stdin_batch)
+        batch_put(br->stream.stdin_batch);
+    if (br->msg.batch)
+        batch_put(br->msg.batch);
+    nbridges--;
+    free(br);
 }

@@ -23,6 +23,19 @@
  * binary messages (under the same rule) and stderr lines are JSON. The
  * session hears "stdout done" once both streams are over.
  *
+ * Shape: two endpoints inside bridge.c with a narrow interface between
+ * them. The stream endpoint is the child's stdio: it cuts stdout (and, with
+ * --passstderr, stderr: plain mode is the one-stream case) into message
+ * pieces and writes inbound messages to stdin. The message endpoint is the
+ * WebSocket side: it owns the ws_stream and the socket's write batches, and
+ * every outbound frame -- data pieces, --passstderr JSON, ws_stream's
+ * control frames, the close -- leaves through its one send function, which
+ * writes the header (RSV bits a parameter; 0 until an extension sets them).
+ * The stream endpoint sees the socket only through that interface (send a
+ * piece, flush, queue size, "discarding", "done"), so one stream could
+ * later feed several message endpoints. The bridge reports up through a
+ * struct bridge_events; it knows neither the session nor the config.
+ *
  * Memory: reads use BUF_SIZE pool buffers taken in alloc_cb and
  * given back once the bytes are written onward (payload is never copied:
  * frames are gather writes of a header and the bytes in the read buffer),
@@ -40,14 +53,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <uv.h>
-
 #include "buf.h"
 
 #define BRIDGE_CARRY_MAX (BUF_SIZE / 2) /* longest line carried to the next read */
 
-struct session;
-struct bridge_pass; /* --passstderr state, private to bridge.c */
+struct bridge; /* private to bridge.c */
+struct child;
+struct transport;
 
 /* Frees the free lists of buffers and write batches (at exit, for leak checkers). */
 void bridge_pool_drain(void);
@@ -86,25 +98,87 @@ size_t bridge_lines_cut(struct bridge_lines *l, const uint8_t *data, size_t len,
 bool bridge_lines_finish(struct bridge_lines *l, const uint8_t *carry, size_t len,
                          bridge_emit_fn emit, void *ctx);
 
-/* ---------------------------------------------------------------- the session's data path */
+/* ---------------------------------------------------------------- the data path */
 
-/* Starts reading the child's stdout and stderr. 0 or a UV error. */
-int bridge_start(struct session *s);
-/* Bytes from the socket in the WebSocket phase: data[0..len) lies anywhere inside owner's bytes
- * (the caller holds a reference for the call). Feeds ws_stream; payload goes to the child's stdin
- * by reference, each write taking its own reference on owner. */
-void bridge_socket_data(struct session *s, struct buf *owner, uint8_t *data, size_t len);
-/* Re-evaluates which reads should run (after a write completes or the state changes). */
-void bridge_update_reads(struct session *s);
-/* Sends the frames collected so far (before a shutdown). */
-void bridge_flush(struct session *s);
-/* Writes a complete frame (control frames from ws_stream) to the socket, copying it; inside
- * bridge_socket_data() it goes out with the rest of that read's frames. */
-int bridge_send_copy(struct session *s, const uint8_t *frame, size_t len);
-/* stdout is over (EOF, or given up on): delivers the last partial line, closes the pipe,
- * tells the session. Idempotent. */
-void bridge_stdout_eof(struct session *s);
-/* Drops the carried partial line and any pinned buffer (session end). */
-void bridge_release(struct session *s);
+/* What the bridge is told at its start (copied). */
+struct bridge_options {
+    bool binary;          /* --binary: stdout chunks are binary messages, no '\n' after text */
+    bool passstderr;      /* --passstderr: stdout and stderr lines as JSON messages */
+    uint64_t max_message; /* --maxframesize: largest inbound message (0 = unlimited), 1009 */
+    unsigned long conn;   /* the connection id, for log lines */
+};
+
+/*
+ * How the bridge reports up (as ws_stream_settings does): every callback gets the ctx given to
+ * bridge_start(). They may call any bridge_* function except bridge_release() (the owner frees
+ * the bridge only from its own teardown, never inside a callback). Must outlive the bridge.
+ */
+struct bridge_events {
+    /* The peer closed (graceful: its close frame came, or it broke the protocol and our close
+     * is out -- let the queue drain) or the connection broke (write error, out of memory). */
+    void (*peer_gone)(void *ctx, bool graceful);
+    /* The program's output is over: stdout (and stderr with --passstderr) reached EOF or was
+     * given up on (bridge_stdout_eof), and what it wrote has been queued. Once. */
+    void (*stdout_done)(void *ctx);
+    /* A write to the program's stdin failed: inbound data is dropped from now on; the owner
+     * closes stdin. */
+    void (*stdin_dead)(void *ctx);
+    /* Stop (paused) or resume reading the socket: the child's stdin queue or our own send
+     * queue went over CHILD_HIGH_WATER / back under CHILD_LOW_WATER (child.h). Alternates,
+     * starting with paused=true. */
+    void (*reads_paused)(void *ctx, bool paused);
+    /* One more / one less hold on the owner: the bridge holds it while a write is in flight
+     * and around every callback it runs, so the owner is never freed under it. */
+    void (*hold)(void *ctx);
+    void (*release)(void *ctx);
+};
+
+/*
+ * Starts the data path of a WebSocket connection on transport t and the spawned child c
+ * (c->io is set here; c->data stays the owner's): reads of stdout (and stderr: to the log, or
+ * with --passstderr to the peer) start now. *out is the bridge (also on an error, unless NULL:
+ * out of memory), to be freed with bridge_release(). t and c must stay valid until
+ * bridge_transport_closed() and until c's handles are closed. 0 or a UV error.
+ */
+int bridge_start(struct bridge **out, struct child *c, struct transport *t,
+                 const struct bridge_options *opt, const struct bridge_events *ev, void *ctx);
+/* Bytes from the socket: data[0..len) lies anywhere inside owner's bytes (the caller holds a
+ * reference for the call). Feeds the ws_stream; payload goes to the child's stdin by
+ * reference, each write taking its own reference on owner. */
+void bridge_socket_data(struct bridge *br, struct buf *owner, uint8_t *data, size_t len);
+/* Re-evaluates which reads should run (after the state changed). NULL is ignored. */
+void bridge_update_reads(struct bridge *br);
+/* Sends the frames collected so far (before a shutdown). NULL is ignored. */
+void bridge_flush(struct bridge *br);
+/* Gives up on the program's output (the program exited and something holds the pipes open):
+ * the last partial lines go out, the pipes are closed, stdout_done follows. Idempotent. */
+void bridge_stdout_eof(struct bridge *br);
+/* Nothing may be sent anymore (the close is out or the peer is gone): the program's output is
+ * read and dropped. NULL is ignored. */
+void bridge_discard(struct bridge *br);
+/* The transport is closing: it is not touched anymore (its writes complete with
+ * UV_ECANCELED), output is dropped. NULL is ignored. */
+void bridge_transport_closed(struct bridge *br);
+
+/* The WebSocket side (NULL-safe: no bridge is a stream that cannot send and has not closed). */
+/* Our close frame (code 0: without a status), see ws_stream_close(). 0 or a WS error. */
+int bridge_close(struct bridge *br, uint16_t code, const char *reason);
+/* An empty ping. 0 or a WS error. */
+int bridge_ping(struct bridge *br);
+/* May data still be sent (ws_stream_can_send)? */
+bool bridge_can_send(const struct bridge *br);
+/* Is the close handshake over (ws_stream_finished)? */
+bool bridge_finished(const struct bridge *br);
+/* Did the peer's close frame come? */
+bool bridge_close_received(const struct bridge *br);
+/* For the access line: the close code we sent, else the peer's, else 1006. */
+unsigned bridge_close_code(const struct bridge *br);
+/* Bytes written to the socket (completed writes). */
+uint64_t bridge_bytes_out(const struct bridge *br);
+
+/* Frees the bridge: the carried partial lines, pinned buffers, unsent batches. Only once no
+ * write is in flight (the owner's holds are all released) and c's handles are closed. NULL is
+ * ignored. */
+void bridge_release(struct bridge *br);
 
 #endif

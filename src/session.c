@@ -44,10 +44,8 @@ static void session_free(struct session *s)
     char close[16] = "-";
 
     if (s->status == 101)
-        snprintf(close, sizeof close, "%u",
-                 s->ws.close_sent_code  ? s->ws.close_sent_code
-                 : s->ws.close_received ? s->ws.close_recv_code
-                                        : (unsigned)WS_CLOSE_ABNORMAL);
+        snprintf(close, sizeof close, "%u", bridge_close_code(s->br));
+    s->bytes_out += bridge_bytes_out(s->br);
     http_serve_release(s); /* a response cut short gets its access line ("incomplete") */
     /* plain-HTTP requests had a line each (http_serve.c); one not answered yet gets one here */
     if (s->status != 0 || s->nrequests == 0)
@@ -60,7 +58,7 @@ static void session_free(struct session *s)
     if (s->counted)
         forks_release();
     server_remove_session(s->srv, s);
-    bridge_release(s);
+    bridge_release(s->br);
     if (s->hs) {
         handshake_free(s->hs);
         free(s->hs);
@@ -95,9 +93,8 @@ static void close_transport(struct session *s)
         return;
     s->t_closing = true;
     s->phase = SESSION_DONE;
-    s->discard_out = true;
     s->t->ops->close(s->t, transport_closed);
-    bridge_update_reads(s); /* stdout is now read and dropped */
+    bridge_transport_closed(s->br); /* stdout is now read and dropped */
 }
 
 static void shutdown_done(struct transport *t)
@@ -111,8 +108,8 @@ static void finish_transport(struct session *s)
     if (s->t_closing || s->t_shutdown)
         return;
     s->t_shutdown = true;
-    s->discard_out = true;
-    bridge_flush(s); /* a close reply collected during this read goes out first */
+    bridge_discard(s->br);
+    bridge_flush(s->br); /* a close reply collected during this read goes out first */
     s->t->ops->read_stop(s->t);
     if (s->t->ops->shutdown(s->t, shutdown_done) != 0)
         close_transport(s);
@@ -158,7 +155,7 @@ static void transport_closed(struct transport *t)
 
 void session_peer_gone(struct session *s, bool graceful)
 {
-    s->discard_out = true;
+    bridge_discard(s->br);
     stop_child(s);
     if (graceful)
         finish_transport(s);
@@ -168,7 +165,9 @@ void session_peer_gone(struct session *s, bool graceful)
 
 #define SESSION_PROBE_MS 5000u
 
-void session_reads_paused(struct session *s, bool paused)
+/* Socket reads were stopped (paused) or resumed for backpressure: while stopped, a peer that
+ * left is only seen through what the kernel learns, so something must be sent now and then. */
+static void session_reads_paused(struct session *s, bool paused)
 {
     if (paused && !s->srv->cfg->pingms && s->timer_mode == SESSION_T_NONE)
         timer_set(s, SESSION_T_PROBE, SESSION_PROBE_MS, SESSION_PROBE_MS);
@@ -178,9 +177,9 @@ void session_reads_paused(struct session *s, bool paused)
     }
 }
 
-void session_stdin_dead(struct session *s)
+/* The child's stdin can take no more data. */
+static void session_stdin_dead(struct session *s)
 {
-    s->stdin_dead = true;
     if (s->has_child)
         child_close_stdin(&s->child);
 }
@@ -202,21 +201,73 @@ static void send_child_close(struct session *s)
     }
     log_debug(s->id, "child done (%s): closing with %u", reason[0] ? reason : "exit status 0",
               code);
-    if (ws_stream_can_send(&s->ws)) {
-        ws_stream_close(&s->ws, code, reason[0] ? reason : NULL);
+    if (bridge_can_send(s->br)) {
+        bridge_close(s->br, code, reason[0] ? reason : NULL);
         timer_set(s, SESSION_T_LINGER, (uint64_t)SESSION_LINGER_MS + s->srv->cfg->closems, 0);
-    } else if (ws_stream_finished(&s->ws)) {
+    } else if (bridge_finished(s->br)) {
         finish_transport(s);
     }
 }
 
-void session_stdout_done(struct session *s)
+/* The child's stdout reached EOF (or was given up on). */
+static void session_stdout_done(struct session *s)
 {
     if (s->child.exited)
         send_child_close(s);
     else
         stop_child(s); /* closed its stdout but runs on: the session is over (websocketd) */
 }
+
+/* ---------------------------------------------------------------- the bridge's reports */
+
+static void on_bridge_peer_gone(void *ctx, bool graceful)
+{
+    session_peer_gone(ctx, graceful);
+}
+
+static void on_bridge_stdout_done(void *ctx)
+{
+    struct session *s = ctx;
+
+    s->stdout_eof = true;
+    session_stdout_done(s);
+}
+
+static void on_bridge_stdin_dead(void *ctx)
+{
+    session_stdin_dead(ctx);
+}
+
+static void on_bridge_reads_paused(void *ctx, bool paused)
+{
+    struct session *s = ctx;
+
+    s->sock_paused = paused;
+    if (paused)
+        s->t->ops->read_stop(s->t);
+    else
+        s->t->ops->read_start(s->t);
+    session_reads_paused(s, paused);
+}
+
+static void on_bridge_hold(void *ctx)
+{
+    session_ref(ctx);
+}
+
+static void on_bridge_release(void *ctx)
+{
+    session_unref(ctx);
+}
+
+static const struct bridge_events session_bridge_events = {
+    .peer_gone = on_bridge_peer_gone,
+    .stdout_done = on_bridge_stdout_done,
+    .stdin_dead = on_bridge_stdin_dead,
+    .reads_paused = on_bridge_reads_paused,
+    .hold = on_bridge_hold,
+    .release = on_bridge_release,
+};
 
 static void on_child_exit(struct child *c)
 {
@@ -246,13 +297,13 @@ void session_shutdown(struct session *s)
 {
     if (s->phase == SESSION_WS) {
         stop_child(s);
-        if (ws_stream_can_send(&s->ws)) {
+        if (bridge_can_send(s->br)) {
             s->close_queued = true;
-            ws_stream_close(&s->ws, WS_CLOSE_GOING_AWAY, "server shutting down");
-            s->discard_out = true;
+            bridge_close(s->br, WS_CLOSE_GOING_AWAY, "server shutting down");
+            bridge_discard(s->br);
             timer_set(s, SESSION_T_LINGER, (uint64_t)SESSION_LINGER_MS + s->srv->cfg->closems, 0);
         }
-        bridge_update_reads(s);
+        bridge_update_reads(s->br);
         return;
     }
     close_transport(s);
@@ -287,23 +338,23 @@ static void timer_fire(uv_timer_t *t)
         if (now - s->last_rx_ms >= 2ull * pingms) {
             log_info(s->id, "peer silent for %" PRIu64 " ms: dropping", now - s->last_rx_ms);
             session_peer_gone(s, false);
-        } else if (ws_stream_can_send(&s->ws)) {
-            ws_stream_ping(&s->ws, NULL, 0);
+        } else if (bridge_can_send(s->br)) {
+            bridge_ping(s->br);
         }
         break;
     case SESSION_T_PROBE:
         /* Our socket is not read, so a peer that closed with data still unsent (its FIN
          * waits behind a full window) would never be seen: data sent to a closed socket is
          * answered with a reset, which the transport reports (transport.h, read_stop). */
-        if (s->sock_paused && ws_stream_can_send(&s->ws) && s->t->ops->write_queue_size(s->t) == 0)
-            ws_stream_ping(&s->ws, NULL, 0);
+        if (s->sock_paused && bridge_can_send(s->br) && s->t->ops->write_queue_size(s->t) == 0)
+            bridge_ping(s->br);
         break;
     case SESSION_T_EXIT_GRACE:
         /* The leader is gone but something in its group holds stdout open. */
         log_debug(s->id, "stdout still open after the program exited: giving up on it");
         if (s->child.pid > 0)
             child_signal(&s->child, SIGTERM);
-        bridge_stdout_eof(s);
+        bridge_stdout_eof(s->br);
         send_child_close(s);
         break;
     case SESSION_T_LINGER:
@@ -576,13 +627,17 @@ static void upgrade(struct session *s, struct buf *owner, uint8_t *rest, size_t 
     s->timer_mode = SESSION_T_NONE;
     if (cfg->pingms)
         timer_set(s, SESSION_T_PING, cfg->pingms, cfg->pingms);
-    if (bridge_start(s) != 0) {
+    struct bridge_options bo = {.binary = cfg->binary,
+                                .passstderr = cfg->passstderr,
+                                .max_message = cfg->maxframesize,
+                                .conn = s->id};
+    if (bridge_start(&s->br, &s->child, s->t, &bo, &session_bridge_events, s) != 0) {
         log_error(s->id, "cannot read the program's output");
         session_peer_gone(s, false);
         return;
     }
     if (rest_len)
-        bridge_socket_data(s, owner, rest, rest_len);
+        bridge_socket_data(s->br, owner, rest, rest_len);
 }
 
 static void upgrade_and_go(struct session *s, struct buf *owner, uint8_t *rest, size_t rest_len)
@@ -590,7 +645,7 @@ static void upgrade_and_go(struct session *s, struct buf *owner, uint8_t *rest, 
     upgrade(s, owner, rest, rest_len);
     if (s->phase == SESSION_WS && !s->t_closing && !s->t_shutdown) {
         s->t->ops->read_start(s->t);
-        bridge_update_reads(s);
+        bridge_update_reads(s->br);
     }
 }
 
@@ -760,7 +815,7 @@ static void sock_read(struct transport *t, ssize_t nread, struct buf *b)
     } else if (nread < 0) {
         if (nread != UV_EOF)
             log_debug(s->id, "read: %s", uv_strerror((int)nread));
-        if (s->phase == SESSION_WS && !s->ws.close_received)
+        if (s->phase == SESSION_WS && !bridge_close_received(s->br))
             log_debug(s->id, "peer disconnected without a close frame");
         session_peer_gone(s, false);
     } else if (nread > 0 && !s->t_closing) {
@@ -771,7 +826,7 @@ static void sock_read(struct transport *t, ssize_t nread, struct buf *b)
         } else if (s->phase == SESSION_HTTP) {
             http_data(s, b, b->data, (size_t)nread);
         } else if (s->phase == SESSION_WS)
-            bridge_socket_data(s, b, b->data, (size_t)nread);
+            bridge_socket_data(s->br, b, b->data, (size_t)nread);
     }
     buf_unref(b);
     session_unref(s);

@@ -126,26 +126,13 @@ struct session {
     uint64_t bytes_in, bytes_out;
 
     /* WebSocket phase */
-    struct ws_stream ws;
+    struct bridge *br; /* the data path (bridge.c), from the 101 on; NULL before */
+    bool stdout_eof;   /* the bridge said the program's output is over */
     bool has_child;    /* child initialised (child_close needed) */
     bool counted;      /* counts toward --maxforks */
     bool child_done;   /* child_close() called */
     bool close_queued; /* our close frame for the child's end is out */
     struct child child;
-
-    /* bridge state (bridge.c) */
-    struct bridge_lines lines;
-    struct ws_utf8_repair repair;
-    struct buf *carry;             /* holds a partial stdout line at data[carry_off..+carry_len] */
-    uint32_t carry_off, carry_len; /* carry == NULL: carry_len bytes in carry_small */
-    uint8_t carry_small[64];       /* <= BATCH_COPY_MAX in bridge.c: sent by copy */
-    unsigned inflight_sock, inflight_stdin; /* batches in flight */
-    bool stdout_reading, stderr_reading;
-    bool stdout_eof, stderr_eof;
-    bool stdin_dead;          /* write failed or closed: inbound data is dropped */
-    bool discard_out;         /* nothing may be sent anymore: stdout is read and dropped */
-    bool in_text;             /* the inbound message in progress is text */
-    struct bridge_pass *pass; /* --passstderr: both streams' state (bridge.c), else NULL */
 };
 
 /* Takes a new connection from a listener. Errors are logged. */
@@ -159,18 +146,10 @@ void session_shutdown(struct session *s);
 /* Shutdown timeout: SIGKILL the child's group and close the connection now. */
 void session_kill(struct session *s);
 
-/* Used by bridge.c */
 void session_ref(struct session *s);
 void session_unref(struct session *s);
 /* The peer closed, failed the protocol, or the connection broke: stop everything. */
 void session_peer_gone(struct session *s, bool graceful);
-/* The child's stdout reached EOF (or was given up on). */
-void session_stdout_done(struct session *s);
-/* The child's stdin can take no more data. */
-void session_stdin_dead(struct session *s);
-/* Socket reads were stopped (paused) or resumed for backpressure: while stopped, a peer that
- * left is only seen through what the kernel learns, so something must be sent now and then. */
-void session_reads_paused(struct session *s, bool paused);
 
 /* sizeof(struct session) + the transport's, for the memory budget log. */
 size_t session_memory(void);
