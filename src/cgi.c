@@ -111,7 +111,7 @@ static void stdin_done(struct child_write *cw, int status)
         if (c->sock_paused && child_stdin_queued(&s->child) <= CHILD_LOW_WATER &&
             !c->body_complete) {
             c->sock_paused = false;
-            s->t->ops->read_start(s->t);
+            s->ops->pause(s, SESSION_PAUSE_BODY, false);
         }
     }
     free(w);
@@ -153,7 +153,7 @@ static void feed_body(struct cgi *c, const uint8_t *data, size_t len)
         return; /* anything after the body: ignored, the connection closes after CGI */
     rc = handshake_body(s->hs, (const char *)data, len, &consumed, body_piece, c);
     if (rc < 0) {
-        s->t->ops->read_stop(s->t);
+        s->ops->pause(s, SESSION_PAUSE_BODY, true);
         c->body_complete = true;
         fail(c, s->hs->status ? s->hs->status : 400,
              s->hs->reason ? s->hs->reason : "malformed body");
@@ -166,7 +166,7 @@ static void feed_body(struct cgi *c, const uint8_t *data, size_t len)
         maybe_close_stdin(s, c);
     } else if (child_stdin_queued(&s->child) > CHILD_HIGH_WATER) {
         c->sock_paused = true;
-        s->t->ops->read_stop(s->t);
+        s->ops->pause(s, SESSION_PAUSE_BODY, true);
     }
 }
 
@@ -175,7 +175,7 @@ static void cgi_body(struct http_resp *r, struct buf *b, uint8_t *data, size_t l
     struct cgi *c = cgi_of_resp(r);
 
     (void)b; /* body pieces are copied into the stdin writes */
-    if (c->body_complete)
+    if (!c || c->body_complete)
         return; /* bytes after the body: dropped, and no progress */
     feed_body(c, data, len);
     if ((c = cgi_of_resp(r)) && !c->errored) /* feeding may have ended the response */
@@ -393,8 +393,6 @@ void cgi_start(struct http_resp *r, struct route *rt)
         feed_body(c, data, len);
     }
     /* Read on: the body, then only to notice a client that leaves (cgi_body drops the rest). */
-    if (!c->sock_paused && !c->errored)
-        s->t->ops->read_start(s->t);
     if (!c->errored)
         arm(c);
     buf_unref(b);
@@ -404,6 +402,8 @@ static bool cgi_timeout(struct http_resp *r)
 {
     struct cgi *c = cgi_of_resp(r);
 
+    if (!c)
+        return false;
     if (!c->body_complete && !c->errored && uv_now(r->s->srv->loop) >= c->body_deadline) {
         /* Reads go on (what comes is dropped), so the client is not reset before it reads the
          * 408; the connection closes after it. */

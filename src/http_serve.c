@@ -547,7 +547,8 @@ void http_serve(struct session *s, struct buf *owner, uint8_t *rest, size_t rest
         s->pending_buf = owner;
         s->pending = rest;
         s->pending_len = rest_len;
-        s->t->ops->read_stop(s->t); /* one buffer held at most (CGI reads the body itself) */
+        s->ops->pause(s, SESSION_PAUSE_HELD, true); /* one buffer held at most (CGI reads the
+                                                      body itself) */
     }
 
     if (cfg->cgidir && run_script) {
@@ -607,7 +608,7 @@ void http_serve_body(struct session *s, struct buf *b, uint8_t *data, size_t len
     }
     /* The next request(s), sent before this response is out: kept for after it, and reading
      * stops until then (one buffer per connection at most). */
-    s->t->ops->read_stop(s->t);
+    s->ops->pause(s, SESSION_PAUSE_HELD, true);
     if (!s->pending_buf) {
         buf_ref(b);
         s->pending_buf = b;

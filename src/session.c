@@ -102,6 +102,20 @@ static void shutdown_done(struct transport *t)
     close_transport(t->data);
 }
 
+/* The one place socket reads start and stop: they run while no reason to pause is set. */
+static void session_pause(struct session *s, unsigned reason, bool on)
+{
+    unsigned was = s->pause;
+
+    s->pause = on ? was | reason : was & ~reason;
+    if (s->t_closing || (was == 0) == (s->pause == 0))
+        return;
+    if (s->pause)
+        s->t->ops->read_stop(s->t);
+    else
+        s->t->ops->read_start(s->t);
+}
+
 /* Closes the transport after what is queued has been sent. */
 static void finish_transport(struct session *s)
 {
@@ -110,7 +124,7 @@ static void finish_transport(struct session *s)
     s->t_shutdown = true;
     bridge_discard(s->br);
     bridge_flush(s->br); /* a close reply collected during this read goes out first */
-    s->t->ops->read_stop(s->t);
+    session_pause(s, SESSION_PAUSE_PEER, true);
     if (s->t->ops->shutdown(s->t, shutdown_done) != 0)
         close_transport(s);
 }
@@ -243,10 +257,7 @@ static void on_bridge_reads_paused(void *ctx, bool paused)
     struct session *s = ctx;
 
     s->sock_paused = paused;
-    if (paused)
-        s->t->ops->read_stop(s->t);
-    else
-        s->t->ops->read_start(s->t);
+    session_pause(s, SESSION_PAUSE_QUEUE, paused);
     session_reads_paused(s, paused);
 }
 
@@ -644,7 +655,7 @@ static void upgrade_and_go(struct session *s, struct buf *owner, uint8_t *rest, 
 {
     upgrade(s, owner, rest, rest_len);
     if (s->phase == SESSION_WS && !s->t_closing && !s->t_shutdown) {
-        s->t->ops->read_start(s->t);
+        session_pause(s, SESSION_PAUSE_DECIDING | SESSION_PAUSE_HELD | SESSION_PAUSE_BODY, false);
         bridge_update_reads(s->br);
     }
 }
@@ -732,7 +743,7 @@ static void http_data(struct session *s, struct buf *owner, uint8_t *data, size_
         http_error(s, code, s->hs->reason);
         return;
     }
-    s->t->ops->read_stop(s->t); /* until the decision is made */
+    session_pause(s, SESSION_PAUSE_DECIDING, true); /* until the decision is made */
     if (s->srv->cfg->reverselookup &&
         reverse_lookup(s, owner, data + consumed, len - consumed) == 0)
         return; /* upgrade() follows in lookup_done() */
@@ -757,6 +768,8 @@ static struct buf *session_take_pending(struct session *s, uint8_t **data, size_
     s->pending_buf = NULL;
     s->pending = NULL;
     s->pending_len = 0;
+    /* the held bytes are the taker's now: nothing waits any more (it may hold others again) */
+    session_pause(s, SESSION_PAUSE_HELD, false);
     return b;
 }
 
@@ -789,7 +802,7 @@ static void session_http_next(struct session *s, bool keep_alive)
         http_data(s, b, data, len);
     buf_unref(b);
     if (s->phase == SESSION_HTTP && !s->resp && !s->t_closing && !s->t_shutdown)
-        s->t->ops->read_start(s->t);
+        session_pause(s, SESSION_PAUSE_HELD | SESSION_PAUSE_BODY, false); /* the next request */
     session_unref(s);
 }
 
@@ -811,7 +824,7 @@ static void sock_read(struct transport *t, ssize_t nread, struct buf *b)
         /* said again (transport.h: a stopped socket reports its hangup): already handled */
     } else if (nread == UV_EOF && s->phase == SESSION_HTTP && s->resp && http_serve_peer_eof(s)) {
         s->peer_eof = true; /* no next request can come: the connection ends after this one */
-        s->t->ops->read_stop(s->t);
+        session_pause(s, SESSION_PAUSE_PEER, true);
     } else if (nread < 0) {
         if (nread != UV_EOF)
             log_debug(s->id, "read: %s", uv_strerror((int)nread));
@@ -837,6 +850,7 @@ static void sock_read(struct transport *t, ssize_t nread, struct buf *b)
 static const struct session_ops session_ops = {
     .ref = session_ref,
     .unref = session_unref,
+    .pause = session_pause,
     .peer_gone = session_peer_gone,
     .timer = session_timer,
     .http_error = session_http_error,

@@ -64,6 +64,17 @@ struct http_resp;
 struct session;
 struct child_env_request;
 
+/* Why the session's socket is not read (a bitmask): reads run while none is set. One owner,
+ * the session, starts and stops them (session_ops.pause); nobody else calls the transport's
+ * read_start/read_stop. */
+enum session_pause {
+    SESSION_PAUSE_DECIDING = 1u << 0, /* an upgrade is being decided (reverse DNS, spawn) */
+    SESSION_PAUSE_HELD = 1u << 1,     /* pipelined bytes wait for the response before them */
+    SESSION_PAUSE_BODY = 1u << 2,     /* the CGI script's stdin is full, or its body refused */
+    SESSION_PAUSE_PEER = 1u << 3,     /* the peer's side is over (EOF), or we are closing */
+    SESSION_PAUSE_QUEUE = 1u << 4,    /* WebSocket: the child's stdin or our send queue is full */
+};
+
 /*
  * What the layers below the session (http_serve.c, cgi.c) may ask of it: they reach the
  * session only through s->ops, never by a function of session.c (that would be a call up).
@@ -71,6 +82,8 @@ struct child_env_request;
 struct session_ops {
     void (*ref)(struct session *s);
     void (*unref)(struct session *s);
+    /* Sets (on) or clears a reason (enum session_pause) for not reading the socket. */
+    void (*pause)(struct session *s, unsigned reason, bool on);
     /* The peer closed, failed the protocol, or the connection broke: stop everything. */
     void (*peer_gone)(struct session *s, bool graceful);
     /* (Re)starts the session's one timer in mode for ms. */
@@ -99,6 +112,7 @@ struct session {
     struct session *prev, *next; /* the server's list */
     struct server *srv;
     const struct session_ops *ops; /* for the layers below (http_serve, cgi) */
+    unsigned pause;                /* enum session_pause: why the socket is not read */
     unsigned long id;
     unsigned refs;
     enum session_phase phase;
