@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge.h"
+#include "buf.h"
 #include "child.h"
 #include "config.h"
 #include "forks.h"
@@ -20,8 +20,9 @@
 #include "log.h"
 #include "proxy.h"
 #include "route.h"
-#include "server.h"
-#include "session.h"
+#include "conn.h"
+#include "child_env.h"
+#include "transport.h"
 
 struct cgi {
     struct http_resp *r;
@@ -61,7 +62,7 @@ static struct cgi *cgi_of(struct session *s)
 static void arm(struct cgi *c)
 {
     struct session *s = c->r->s;
-    uint64_t ms = c->r->timeout_ms, now = uv_now(s->srv->loop);
+    uint64_t ms = c->r->timeout_ms, now = uv_now(s->host->loop);
     uint64_t left = c->body_deadline > now ? c->body_deadline - now : 0;
 
     s->ops->timer(s, SESSION_T_SEND, !c->body_complete && left < ms ? left : ms);
@@ -319,8 +320,7 @@ static void on_exit_cb(struct child *ch)
 void cgi_start(struct http_resp *r, struct route *rt)
 {
     struct session *s = r->s;
-    struct server *srv = s->srv;
-    const struct config *cfg = srv->cfg;
+    const struct config *cfg = s->host->cfg;
     struct handshake *hs = s->hs;
     struct child_env_request req;
     const struct handshake_header *ctype = handshake_find(hs, "Content-Type");
@@ -404,7 +404,7 @@ static bool cgi_timeout(struct http_resp *r)
 
     if (!c)
         return false;
-    if (!c->body_complete && !c->errored && uv_now(r->s->srv->loop) >= c->body_deadline) {
+    if (!c->body_complete && !c->errored && uv_now(r->s->host->loop) >= c->body_deadline) {
         /* Reads go on (what comes is dropped), so the client is not reset before it reads the
          * 408; the connection closes after it. */
         c->body_complete = true;

@@ -16,15 +16,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bridge.h"
+#include "buf.h"
 #include "config.h"
 #include "devconsole.h"
 #include "handshake.h"
 #include "httpmsg.h"
 #include "log.h"
 #include "route.h"
-#include "server.h"
-#include "session.h"
+#include "conn.h"
+#include "transport.h"
 #include "upgrade.h"
 
 struct resp_write {
@@ -50,7 +50,7 @@ static void resp_free(struct http_resp *r)
 static void resp_log(struct http_resp *r, bool incomplete)
 {
     struct session *s = r->s;
-    uint64_t ms = uv_now(s->srv->loop) - r->started_ms;
+    uint64_t ms = uv_now(s->host->loop) - r->started_ms;
 
     log_access(s->id, "%s:%d \"%s %s\" %d %" PRIu64 ".%03" PRIu64 "s out=%" PRIu64 "%s", s->peer,
                s->peer_port, r->method, s->path ? s->path : "-", r->status, ms / 1000, ms % 1000,
@@ -155,7 +155,7 @@ char *http_resp_head(struct http_resp *r, int status, const char *reason, const 
 {
     struct session *s = r->s;
     char date[HTTP_DATE_LEN + 1];
-    char *extra = upgrade_header_lines(s->srv->cfg->headers, s->srv->cfg->headers_http);
+    char *extra = upgrade_header_lines(s->host->cfg->headers, s->host->cfg->headers_http);
     const char *conn = !r->keep_alive ? "Connection: close\r\n"
                        : r->http10    ? "Connection: keep-alive\r\n"
                                       : "";
@@ -166,7 +166,7 @@ char *http_resp_head(struct http_resp *r, int status, const char *reason, const 
     http_date(time(NULL), date);
     if (out) {
         n = snprintf(out, cap, "HTTP/1.1 %d %s\r\nServer: %s\r\nDate: %s\r\n%s%s%s\r\n", status,
-                     reason ? reason : handshake_status_text(status), s->srv->software, date,
+                     reason ? reason : handshake_status_text(status), s->host->software, date,
                      fields, conn, extra ? extra : "");
         if (n < 0 || (size_t)n >= cap) {
             free(out);
@@ -449,9 +449,9 @@ static void serve_directory(struct http_resp *r)
         return;
     }
     enum route_status rs =
-        route_resolve(s->srv->cfg->staticdir, index, strlen(index), ROUTE_OPEN, &rt);
+        route_resolve(s->host->cfg->staticdir, index, strlen(index), ROUTE_OPEN, &rt);
     free(index);
-    if (rs != ROUTE_FILE || (s->srv->cfg->cgidir && route_inside(s->srv->cfg->cgidir, rt.file))) {
+    if (rs != ROUTE_FILE || (s->host->cfg->cgidir && route_inside(s->host->cfg->cgidir, rt.file))) {
         route_free(&rt);
         http_reply_status(r, 404, ""); /* no listings */
         return;
@@ -464,7 +464,7 @@ static void serve_directory(struct http_resp *r)
 static void serve_static(struct http_resp *r)
 {
     struct session *s = r->s;
-    const struct config *cfg = s->srv->cfg;
+    const struct config *cfg = s->host->cfg;
     struct route rt;
     enum route_status rs;
 
@@ -506,7 +506,7 @@ static void serve_console(struct http_resp *r)
         http_reply_status(r, 405, "Allow: GET, HEAD\r\n");
         return;
     }
-    page = devconsole_page(s->srv->cfg->ssl ? "wss" : "ws", host ? host->value : NULL, s->hs->url,
+    page = devconsole_page(s->host->cfg->ssl ? "wss" : "ws", host ? host->value : NULL, s->hs->url,
                            s->hs->url_len, &len);
     if (!page) {
         http_reply_status(r, 500, "");
@@ -520,7 +520,7 @@ static void serve_console(struct http_resp *r)
 void http_serve(struct session *s, struct buf *owner, uint8_t *rest, size_t rest_len,
                 http_script_fn run_script)
 {
-    const struct config *cfg = s->srv->cfg;
+    const struct config *cfg = s->host->cfg;
     struct handshake *hs = s->hs;
     struct http_resp *r = calloc(1, sizeof *r);
     bool has_body = hs->content_length > 0 || hs->chunked;
@@ -531,7 +531,7 @@ void http_serve(struct session *s, struct buf *owner, uint8_t *rest, size_t rest
     }
     r->s = s;
     r->fd = -1;
-    r->started_ms = uv_now(s->srv->loop);
+    r->started_ms = uv_now(s->host->loop);
     snprintf(r->method, sizeof r->method, "%s", hs->method ? hs->method : "-");
     r->get_or_head = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
     r->head_only = strcmp(r->method, "HEAD") == 0;

@@ -14,14 +14,15 @@
 
 #include "handshake.h"
 #include "log.h"
-#include "server.h"
+#include "config.h"
+#include "transport.h"
 #include "transport.h"
 
 #define REDIRECT_TIMEOUT_MS 10000u
 
 struct redirect {
-    struct redirect *prev, *next; /* srv->redirects, while open */
-    struct server *srv;
+    struct redirect *prev, *next; /* host->open, while open */
+    struct redirect_host *host;
     struct transport *t;
     uv_timer_t timer;
     struct transport_write w;
@@ -60,7 +61,7 @@ static void close_now(struct redirect *r)
     if (r->prev)
         r->prev->next = r->next;
     else
-        r->srv->redirects = r->next;
+        r->host->open = r->next;
     if (r->next)
         r->next->prev = r->prev;
     r->t->ops->close(r->t, transport_closed);
@@ -127,13 +128,13 @@ static char *extra_lines(const struct config *cfg)
 
 static void answer(struct redirect *r, enum handshake_status st)
 {
-    const struct config *cfg = r->srv->cfg;
+    const struct config *cfg = r->host->cfg;
     const struct handshake_header *host = NULL;
     const char *target = "/";
     char *extra = extra_lines(cfg);
     size_t hn = 0, cap;
     int status = 301, n = -1;
-    int port = r->srv->port ? r->srv->port : cfg->port;
+    int port = r->host->port ? r->host->port : cfg->port;
     char portstr[16] = "";
 
     if (st == HANDSHAKE_ERROR) {
@@ -211,19 +212,13 @@ static void on_read(struct transport *t, ssize_t nread, struct buf *b)
         answer(r, st);
 }
 
-void redirect_accept(struct server *srv, uv_stream_t *listener)
+void redirect_accept(struct redirect_host *h, struct transport *t)
 {
-    const struct config *cfg = srv->cfg;
+    const struct config *cfg = h->cfg;
     struct handshake_limits lim = {cfg->max_header_bytes, cfg->max_headers};
     struct redirect *r;
-    struct transport *t;
     int rc;
 
-    rc = transport_tcp_accept(listener, &t);
-    if (rc) {
-        log_error(0, "redirect: accept: %s", uv_strerror(rc));
-        return;
-    }
     r = calloc(1, sizeof *r);
     if (!r || handshake_init(&r->hs, &lim) != 0) {
         log_error(0, "redirect: out of memory");
@@ -231,7 +226,7 @@ void redirect_accept(struct server *srv, uv_stream_t *listener)
         t->ops->close(t, NULL);
         return;
     }
-    r->srv = srv;
+    r->host = h;
     r->t = t;
     r->refs = 2;
     t->data = r;
@@ -239,11 +234,11 @@ void redirect_accept(struct server *srv, uv_stream_t *listener)
     t->read_cb = on_read;
     if (t->ops->peer(t, r->peer, sizeof r->peer, &r->peer_port) != 0)
         snprintf(r->peer, sizeof r->peer, "unknown");
-    r->next = srv->redirects;
+    r->next = h->open;
     if (r->next)
         r->next->prev = r;
-    srv->redirects = r;
-    uv_timer_init(srv->loop, &r->timer);
+    h->open = r;
+    uv_timer_init(h->loop, &r->timer);
     r->timer.data = r;
     uv_timer_start(&r->timer, on_timeout,
                    cfg->handshake_timeout_ms ? cfg->handshake_timeout_ms : REDIRECT_TIMEOUT_MS, 0);
@@ -254,8 +249,8 @@ void redirect_accept(struct server *srv, uv_stream_t *listener)
     }
 }
 
-void redirect_close_all(struct server *srv)
+void redirect_close_all(struct redirect_host *h)
 {
-    while (srv->redirects)
-        close_now(srv->redirects);
+    while (h->open)
+        close_now(h->open);
 }

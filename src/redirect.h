@@ -16,12 +16,22 @@
 
 #include <uv.h>
 
-struct server;
+struct config;
+struct redirect;
+struct transport;
 
-/* Accepts one connection from listener (a TCP listener whose data is srv). */
-void redirect_accept(struct server *srv, uv_stream_t *listener);
+/* What the responder needs from the server that runs it: filled in once. */
+struct redirect_host {
+    uv_loop_t *loop;
+    const struct config *cfg;
+    int port;              /* the server's (HTTPS) port, 0: cfg->port */
+    struct redirect *open; /* the open connections (redirect.c's list) */
+};
+
+/* Answers one accepted connection (its transport is the responder's from here). */
+void redirect_accept(struct redirect_host *h, struct transport *t);
 
 /* Shutdown: closes every redirect connection now. */
-void redirect_close_all(struct server *srv);
+void redirect_close_all(struct redirect_host *h);
 
 #endif

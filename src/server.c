@@ -28,27 +28,13 @@
 #include "session.h"
 #include "tls.h"
 
-void server_add_session(struct server *srv, struct session *s)
-{
-    s->prev = NULL;
-    s->next = srv->sessions;
-    if (srv->sessions)
-        srv->sessions->prev = s;
-    srv->sessions = s;
-    srv->nsessions++;
-}
-
 static void maybe_done(struct server *srv);
 
-void server_remove_session(struct server *srv, struct session *s)
+/* A session left the table: at shutdown, the last one ends the server. */
+static void session_gone(struct session_host *h)
 {
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        srv->sessions = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    srv->nsessions--;
+    struct server *srv = h->data;
+
     if (srv->shutting_down)
         maybe_done(srv);
 }
@@ -149,15 +135,34 @@ static struct server *accepting(uv_stream_t *listener, int status)
 static void on_connection(uv_stream_t *listener, int status)
 {
     struct server *srv = accepting(listener, status);
-    if (srv)
-        session_accept(srv, listener);
+    struct transport *t;
+    int r;
+
+    if (!srv)
+        return;
+    r = server_accept_transport(srv, listener, &t);
+    if (r) {
+        log_error(0, "accept: %s", uv_strerror(r));
+        return;
+    }
+    session_start(&srv->host, t);
 }
 
 static void on_redirect_connection(uv_stream_t *listener, int status)
 {
     struct server *srv = accepting(listener, status);
-    if (srv)
-        redirect_accept(srv, listener);
+    struct transport *t;
+    int r;
+
+    if (!srv)
+        return;
+    r = transport_tcp_accept(listener, &t);
+    if (r) {
+        log_error(0, "redirect: accept: %s", uv_strerror(r));
+        return;
+    }
+    srv->redir.port = srv->port;
+    redirect_accept(&srv->redir, t);
 }
 
 int server_accept_transport(struct server *srv, uv_stream_t *listener, struct transport **out)
@@ -533,7 +538,7 @@ static void close_listeners(struct server *srv)
     if (srv->unix_open && !uv_is_closing((uv_handle_t *)&srv->unix_listener))
         uv_close((uv_handle_t *)&srv->unix_listener, NULL);
     unlink_unix(srv); /* no longer accepting: a new server may take the path */
-    redirect_close_all(srv);
+    redirect_close_all(&srv->redir);
 }
 
 static void close_server_handles(struct server *srv)
@@ -553,7 +558,7 @@ static void close_server_handles(struct server *srv)
 
 static void maybe_done(struct server *srv)
 {
-    if (srv->nsessions == 0 && !uv_is_closing((uv_handle_t *)&srv->sigint)) {
+    if (srv->host.nsessions == 0 && !uv_is_closing((uv_handle_t *)&srv->sigint)) {
         log_info(0, "all sessions ended: exiting");
         close_server_handles(srv);
     }
@@ -563,7 +568,8 @@ static void give_up(uv_timer_t *t)
 {
     struct server *srv = t->data;
 
-    log_error(0, "shutdown: %u sessions did not end after SIGKILL: exiting anyway", srv->nsessions);
+    log_error(0, "shutdown: %u sessions did not end after SIGKILL: exiting anyway",
+              srv->host.nsessions);
     srv->gave_up = true;
     uv_stop(srv->loop);
 }
@@ -577,7 +583,7 @@ static void force_all(struct server *srv)
     srv->forced = true;
     /* Every group got SIGKILL: wait for the reaping, a little. */
     uv_timer_start(&srv->shutdown_timer, give_up, 2000, 0);
-    for (s = srv->sessions; s; s = next) {
+    for (s = srv->host.sessions; s; s = next) {
         next = s->next;
         session_kill(s);
     }
@@ -587,7 +593,7 @@ static void shutdown_timeout(uv_timer_t *t)
 {
     struct server *srv = t->data;
 
-    log_error(0, "shutdown: %u sessions still open: killing them", srv->nsessions);
+    log_error(0, "shutdown: %u sessions still open: killing them", srv->host.nsessions);
     force_all(srv);
 }
 
@@ -601,12 +607,12 @@ static void on_signal(uv_signal_t *h, int signum)
         force_all(srv);
         return;
     }
-    srv->shutting_down = true;
-    log_info(0, "signal %d: shutting down (%u sessions)", signum, srv->nsessions);
+    srv->shutting_down = srv->host.shutting_down = true;
+    log_info(0, "signal %d: shutting down (%u sessions)", signum, srv->host.nsessions);
     close_listeners(srv);
     uv_timer_start(&srv->shutdown_timer, shutdown_timeout, SERVER_SHUTDOWN_MS + srv->cfg->closems,
                    0);
-    for (s = srv->sessions; s; s = next) {
+    for (s = srv->host.sessions; s; s = next) {
         next = s->next;
         session_shutdown(s);
     }
@@ -643,11 +649,19 @@ int server_run(const struct config *cfg, struct server_sockets *ss, unsigned wor
     srv.cfg = cfg;
     srv.worker = worker;
     srv.nworkers = nworkers ? nworkers : 1;
+    srv.redir.loop = srv.host.loop = uv_default_loop();
+    srv.redir.cfg = cfg;
+    srv.host.cfg = cfg;
+    srv.host.software = srv.software;
+    srv.host.worker = srv.worker;
+    srv.host.nworkers = srv.nworkers;
+    srv.host.on_session_gone = session_gone;
+    srv.host.data = &srv;
     srv.loop = uv_default_loop();
     snprintf(srv.software, sizeof srv.software, "wsbridge/%s", PACKAGE_VERSION);
     if (uv_random(NULL, NULL, &seed, sizeof seed, 0, NULL) != 0)
         seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-    srv.unique_base = seed;
+    srv.host.unique_base = seed;
 
     signal(SIGPIPE, SIG_IGN);
     raise_nofile();

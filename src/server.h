@@ -29,6 +29,8 @@
 #include <uv.h>
 
 #include "config.h"
+#include "redirect.h"
+#include "session.h"
 
 #define SERVER_SHUTDOWN_MS 5000u
 
@@ -49,14 +51,11 @@ struct server {
     bool unix_bound; /* the socket file is ours: removed at shutdown */
     uint64_t unix_dev, unix_ino;
     struct ssl_ctx_st *ssl_ctx; /* --ssl: the current context (SIGHUP replaces it) */
-    struct redirect *redirects; /* open --redirport connections */
+    struct redirect_host redir; /* --redirport's responder: its open connections */
     uv_signal_t sigint, sigterm, sighup;
     uv_timer_t shutdown_timer;
-    struct session *sessions; /* doubly linked */
-    unsigned nsessions;
-    unsigned long next_id;
+    struct session_host host;  /* what the sessions read, and their table (session.h) */
     unsigned worker, nworkers; /* this process's index among the --workers (0 of 1: single) */
-    uint64_t unique_base;
     bool shutting_down;
     bool forced;       /* every group got SIGKILL */
     bool gave_up;      /* sessions remained after that: exit regardless */
@@ -114,9 +113,5 @@ int server_run(const struct config *cfg, struct server_sockets *ss, unsigned wor
  * --ssl, or the Unix socket's. 0 or a UV error (logged by the caller).
  */
 int server_accept_transport(struct server *srv, uv_stream_t *listener, struct transport **out);
-
-/* Session table (session.c). */
-void server_add_session(struct server *srv, struct session *s);
-void server_remove_session(struct server *srv, struct session *s);
 
 #endif

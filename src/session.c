@@ -13,29 +13,62 @@
 #include <string.h>
 #include <strings.h>
 
+#include "bridge.h"
 #include "cgi.h"
+#include "child_env.h"
 #include "config.h"
 #include "forks.h"
+#include "handshake.h"
 #include "http_serve.h"
 #include "log.h"
 #include "proxy.h"
 #include "route.h"
-#include "server.h"
+#include "transport.h"
 #include "upgrade.h"
+#include "ws_frame.h"
 #include "ws_error.h"
 
 static void transport_closed(struct transport *t);
+static void session_unref(struct session *s);
+static void session_peer_gone(struct session *s, bool graceful);
 static void session_finish(struct session *s);
 
-void session_ref(struct session *s)
+static void session_ref(struct session *s)
 {
     s->refs++;
+}
+
+/* ---------------------------------------------------------------- the host's table */
+
+static void table_add(struct session_host *h, struct session *s)
+{
+    s->prev = NULL;
+    s->next = h->sessions;
+    if (h->sessions)
+        h->sessions->prev = s;
+    h->sessions = s;
+    h->nsessions++;
+}
+
+static void table_remove(struct session *s)
+{
+    struct session_host *h = s->host;
+
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        h->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    h->nsessions--;
+    if (h->on_session_gone)
+        h->on_session_gone(h);
 }
 
 static void session_free(struct session *s)
 {
     char st[64];
-    uint64_t ms = uv_now(s->srv->loop) - s->started_ms;
+    uint64_t ms = uv_now(s->host->loop) - s->started_ms;
 
     if (s->has_child)
         child_status_string(&s->child, st, sizeof st);
@@ -57,7 +90,7 @@ static void session_free(struct session *s)
     buf_unref(s->pending_buf);
     if (s->counted)
         forks_release();
-    server_remove_session(s->srv, s);
+    table_remove(s);
     bridge_release(s->br);
     if (s->hs) {
         handshake_free(s->hs);
@@ -68,7 +101,7 @@ static void session_free(struct session *s)
     free(s);
 }
 
-void session_unref(struct session *s)
+static void session_unref(struct session *s)
 {
     if (--s->refs == 0)
         session_free(s);
@@ -167,7 +200,7 @@ static void transport_closed(struct transport *t)
     session_unref(s);
 }
 
-void session_peer_gone(struct session *s, bool graceful)
+static void session_peer_gone(struct session *s, bool graceful)
 {
     bridge_discard(s->br);
     stop_child(s);
@@ -183,7 +216,7 @@ void session_peer_gone(struct session *s, bool graceful)
  * left is only seen through what the kernel learns, so something must be sent now and then. */
 static void session_reads_paused(struct session *s, bool paused)
 {
-    if (paused && !s->srv->cfg->pingms && s->timer_mode == SESSION_T_NONE)
+    if (paused && !s->host->cfg->pingms && s->timer_mode == SESSION_T_NONE)
         timer_set(s, SESSION_T_PROBE, SESSION_PROBE_MS, SESSION_PROBE_MS);
     else if (!paused && s->timer_mode == SESSION_T_PROBE) {
         uv_timer_stop(&s->timer);
@@ -217,7 +250,7 @@ static void send_child_close(struct session *s)
               code);
     if (bridge_can_send(s->br)) {
         bridge_close(s->br, code, reason[0] ? reason : NULL);
-        timer_set(s, SESSION_T_LINGER, (uint64_t)SESSION_LINGER_MS + s->srv->cfg->closems, 0);
+        timer_set(s, SESSION_T_LINGER, (uint64_t)SESSION_LINGER_MS + s->host->cfg->closems, 0);
     } else if (bridge_finished(s->br)) {
         finish_transport(s);
     }
@@ -291,7 +324,7 @@ static void on_child_exit(struct child *c)
         if (s->stdout_eof)
             send_child_close(s);
         else
-            timer_set(s, SESSION_T_EXIT_GRACE, 100 + (uint64_t)s->srv->cfg->closems, 0);
+            timer_set(s, SESSION_T_EXIT_GRACE, 100 + (uint64_t)s->host->cfg->closems, 0);
     }
     session_finish(s);
     session_unref(s);
@@ -312,7 +345,7 @@ void session_shutdown(struct session *s)
             s->close_queued = true;
             bridge_close(s->br, WS_CLOSE_GOING_AWAY, "server shutting down");
             bridge_discard(s->br);
-            timer_set(s, SESSION_T_LINGER, (uint64_t)SESSION_LINGER_MS + s->srv->cfg->closems, 0);
+            timer_set(s, SESSION_T_LINGER, (uint64_t)SESSION_LINGER_MS + s->host->cfg->closems, 0);
         }
         bridge_update_reads(s->br);
         return;
@@ -333,14 +366,14 @@ void session_kill(struct session *s)
 static void timer_fire(uv_timer_t *t)
 {
     struct session *s = t->data;
-    uint64_t now = uv_now(s->srv->loop);
-    unsigned pingms = s->srv->cfg->pingms;
+    uint64_t now = uv_now(s->host->loop);
+    unsigned pingms = s->host->cfg->pingms;
 
     session_ref(s);
     switch ((enum session_timer_mode)s->timer_mode) {
     case SESSION_T_HANDSHAKE:
         log_info(s->id, "handshake not complete after %u ms: closing",
-                 s->srv->cfg->handshake_timeout_ms);
+                 s->host->cfg->handshake_timeout_ms);
         http_error(s, 408, "handshake timeout");
         break;
     case SESSION_T_PING:
@@ -430,7 +463,7 @@ static int send_response(struct session *s, const char *data, size_t len)
 
 static void http_error(struct session *s, int status, const char *why)
 {
-    const struct config *cfg = s->srv->cfg;
+    const struct config *cfg = s->host->cfg;
     char *extra = upgrade_header_lines(cfg->headers, cfg->headers_http);
     size_t cap = 1024 + (extra ? strlen(extra) : 0);
     char *out = malloc(cap);
@@ -463,9 +496,9 @@ static bool forwarded_client(const struct session *s, char *addr, size_t len, in
 {
     struct proxy_scan ps;
 
-    if (s->srv->cfg->trust_proxy.n == 0)
+    if (s->host->cfg->trust_proxy.n == 0)
         return false;
-    proxy_scan_init(&ps, &s->srv->cfg->trust_proxy, s->peer);
+    proxy_scan_init(&ps, &s->host->cfg->trust_proxy, s->peer);
     for (unsigned i = 0; i < s->hs->nheaders; i++)
         proxy_scan_header(&ps, s->hs->headers[i].name, s->hs->headers[i].value);
     return proxy_scan_result(&ps, addr, len, port);
@@ -474,7 +507,7 @@ static bool forwarded_client(const struct session *s, char *addr, size_t len, in
 static uint64_t session_unique_id(const struct session *s)
 {
     /* splitmix64 of a per-process random base and the connection id */
-    uint64_t z = s->srv->unique_base + s->id * 0x9E3779B97F4A7C15ull;
+    uint64_t z = s->host->unique_base + s->id * 0x9E3779B97F4A7C15ull;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return (z ^ (z >> 31)) >> 1;
@@ -483,7 +516,7 @@ static uint64_t session_unique_id(const struct session *s)
 static void session_env_request(struct session *s, struct child_env_request *req, char *client,
                                 size_t client_len)
 {
-    const struct config *cfg = s->srv->cfg;
+    const struct config *cfg = s->host->cfg;
     int client_port = 0;
     bool fwd = forwarded_client(s, client, client_len, &client_port);
 
@@ -491,7 +524,7 @@ static void session_env_request(struct session *s, struct child_env_request *req
         log_info(s->id, "client %s port %d, forwarded by %s:%d", client, client_port, s->peer,
                  s->peer_port);
     memset(req, 0, sizeof *req);
-    req->server_software = s->srv->software;
+    req->server_software = s->host->software;
     req->passenv = cfg->passenv;
     req->remote_addr = fwd ? client : s->peer;
     req->remote_port = fwd ? client_port : s->peer_port;
@@ -518,7 +551,7 @@ static int session_spawn(struct session *s, const char *file, char *const *argv,
     s->child.on_closed = child_closed;
     s->has_child = true;
     session_ref(s); /* released in child_closed */
-    r = child_spawn(&s->child, s->srv->loop, file, argv, env, s->srv->cfg->closems);
+    r = child_spawn(&s->child, s->host->loop, file, argv, env, s->host->cfg->closems);
     return r;
 }
 
@@ -534,8 +567,7 @@ static void upgrade_policy_of(const struct config *cfg, struct upgrade_policy *p
 /* A 101 verdict: the program is found, counted, started; then the 101 goes out. */
 static void upgrade(struct session *s, struct buf *owner, uint8_t *rest, size_t rest_len)
 {
-    struct server *srv = s->srv;
-    const struct config *cfg = srv->cfg;
+    const struct config *cfg = s->host->cfg;
     struct upgrade_policy policy;
     struct upgrade_verdict v;
     struct child_env_request req;
@@ -687,7 +719,7 @@ static int reverse_lookup(struct session *s, struct buf *owner, uint8_t *rest, s
     l->req.data = l;
     l->rest = rest;
     l->rest_len = rest_len;
-    r = uv_getnameinfo(s->srv->loop, &l->req, lookup_done, (struct sockaddr *)&ss, NI_NAMEREQD);
+    r = uv_getnameinfo(s->host->loop, &l->req, lookup_done, (struct sockaddr *)&ss, NI_NAMEREQD);
     if (r) {
         free(l);
         return r;
@@ -744,19 +776,19 @@ static void http_data(struct session *s, struct buf *owner, uint8_t *data, size_
         return;
     }
     session_pause(s, SESSION_PAUSE_DECIDING, true); /* until the decision is made */
-    if (s->srv->cfg->reverselookup &&
+    if (s->host->cfg->reverselookup &&
         reverse_lookup(s, owner, data + consumed, len - consumed) == 0)
         return; /* upgrade() follows in lookup_done() */
     upgrade_and_go(s, owner, data + consumed, len - consumed);
 }
 
-static void handshake_limits_of(const struct server *srv, struct handshake_limits *lim)
+static void handshake_limits_of(const struct session_host *host, struct handshake_limits *lim)
 {
     lim->max_body_bytes = 0; /* HANDSHAKE_MAX_BODY_BYTES_DEFAULT */
-    lim->max_header_bytes = srv->cfg->max_header_bytes ? srv->cfg->max_header_bytes
-                                                       : HANDSHAKE_MAX_HEADER_BYTES_DEFAULT;
+    lim->max_header_bytes = host->cfg->max_header_bytes ? host->cfg->max_header_bytes
+                                                        : HANDSHAKE_MAX_HEADER_BYTES_DEFAULT;
     lim->max_headers =
-        srv->cfg->max_headers ? srv->cfg->max_headers : HANDSHAKE_MAX_HEADERS_DEFAULT;
+        host->cfg->max_headers ? host->cfg->max_headers : HANDSHAKE_MAX_HEADERS_DEFAULT;
 }
 
 static struct buf *session_take_pending(struct session *s, uint8_t **data, size_t *len)
@@ -782,18 +814,18 @@ static void session_http_next(struct session *s, bool keep_alive)
 
     free(s->path);
     s->path = NULL;
-    if (!keep_alive || s->peer_eof || s->srv->shutting_down || s->t_closing || s->t_shutdown) {
+    if (!keep_alive || s->peer_eof || s->host->shutting_down || s->t_closing || s->t_shutdown) {
         buf_unref(b);
         finish_transport(s);
         return;
     }
     handshake_free(s->hs);
-    handshake_limits_of(s->srv, &lim);
+    handshake_limits_of(s->host, &lim);
     handshake_init(s->hs, &lim);
     /* a pipelined request's rest must come within the handshake time; an idle one may wait as
      * long */
-    if (s->srv->cfg->handshake_timeout_ms)
-        timer_set(s, len ? SESSION_T_HANDSHAKE : SESSION_T_IDLE, s->srv->cfg->handshake_timeout_ms,
+    if (s->host->cfg->handshake_timeout_ms)
+        timer_set(s, len ? SESSION_T_HANDSHAKE : SESSION_T_IDLE, s->host->cfg->handshake_timeout_ms,
                   0);
     else
         uv_timer_stop(&s->timer);
@@ -833,7 +865,7 @@ static void sock_read(struct transport *t, ssize_t nread, struct buf *b)
         session_peer_gone(s, false);
     } else if (nread > 0 && !s->t_closing) {
         s->bytes_in += (uint64_t)nread;
-        s->last_rx_ms = uv_now(s->srv->loop);
+        s->last_rx_ms = uv_now(s->host->loop);
         if (s->phase == SESSION_HTTP && s->resp) {
             http_serve_body(s, b, b->data, (size_t)nread); /* a CGI request body */
         } else if (s->phase == SESSION_HTTP) {
@@ -861,20 +893,7 @@ static const struct session_ops session_ops = {
     .env_request = session_env_request,
 };
 
-void session_accept(struct server *srv, uv_stream_t *listener)
-{
-    struct transport *t;
-    int r;
-
-    r = server_accept_transport(srv, listener, &t);
-    if (r) {
-        log_error(0, "accept: %s", uv_strerror(r));
-        return;
-    }
-    session_start(srv, t);
-}
-
-void session_start(struct server *srv, struct transport *t)
+void session_start(struct session_host *host, struct transport *t)
 {
     struct session *s;
     struct handshake_limits lim;
@@ -883,7 +902,7 @@ void session_start(struct server *srv, struct transport *t)
     s = calloc(1, sizeof *s);
     if (s)
         s->hs = calloc(1, sizeof *s->hs);
-    handshake_limits_of(srv, &lim);
+    handshake_limits_of(host, &lim);
     if (!s || !s->hs || handshake_init(s->hs, &lim) != 0) {
         log_error(0, "accept: out of memory");
         if (s)
@@ -892,24 +911,24 @@ void session_start(struct server *srv, struct transport *t)
         t->ops->close(t, NULL);
         return;
     }
-    s->srv = srv;
+    s->host = host;
     s->ops = &session_ops;
     /* unique across --workers: worker w of n numbers w+1, w+1+n, ... */
-    s->id = srv->next_id++ * srv->nworkers + srv->worker + 1;
+    s->id = host->next_id++ * host->nworkers + host->worker + 1;
     s->refs = 2; /* the transport and the timer */
     s->t = t;
     t->data = s;
     t->alloc_cb = sock_alloc;
     t->read_cb = sock_read;
-    s->started_ms = s->last_rx_ms = uv_now(srv->loop);
+    s->started_ms = s->last_rx_ms = uv_now(host->loop);
     if (t->ops->peer(t, s->peer, sizeof s->peer, &s->peer_port) != 0)
         snprintf(s->peer, sizeof s->peer, "unknown");
-    server_add_session(srv, s);
-    uv_timer_init(srv->loop, &s->timer);
+    table_add(host, s);
+    uv_timer_init(host->loop, &s->timer);
     s->timer.data = s;
     log_debug(s->id, "connection from %s:%d", s->peer, s->peer_port);
-    if (srv->cfg->handshake_timeout_ms)
-        timer_set(s, SESSION_T_HANDSHAKE, srv->cfg->handshake_timeout_ms, 0);
+    if (host->cfg->handshake_timeout_ms)
+        timer_set(s, SESSION_T_HANDSHAKE, host->cfg->handshake_timeout_ms, 0);
     r = t->ops->read_start(t);
     if (r) {
         log_error(s->id, "read: %s", uv_strerror(r));

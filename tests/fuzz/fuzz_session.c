@@ -27,7 +27,6 @@
 #include "child.h"
 #include "config.h"
 #include "log.h"
-#include "server.h"
 #include "session.h"
 #include "transport.h"
 
@@ -40,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uv_loop_t loop;
 static struct config cfgs[NMODES];
-static struct server srvs[NMODES];
+static struct session_host srvs[NMODES];
 static char dir[64];
 static bool ready;
 
@@ -106,9 +105,8 @@ static void setup(void)
         cfgs[m].handshake_timeout_ms = 200;
         srvs[m].loop = &loop;
         srvs[m].cfg = &cfgs[m];
-        srvs[m].reserve_fd = -1;
         srvs[m].nworkers = 1;
-        snprintf(srvs[m].software, sizeof srvs[m].software, "wsbridge/fuzz");
+        srvs[m].software = "wsbridge/fuzz";
     }
     atexit(cleanup);
     ready = true;
@@ -123,7 +121,7 @@ static void on_deadline(uv_timer_t *t)
 }
 
 /* Runs the loop until srv has no session and the transport is gone, or ms passed. */
-static bool run(struct server *srv, struct transport_mem_peer *p, uint64_t ms)
+static bool run(struct session_host *srv, struct transport_mem_peer *p, uint64_t ms)
 {
     uv_timer_t deadline;
 
@@ -154,7 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size > FUZZ_MAX_INPUT)
         size = FUZZ_MAX_INPUT;
 
-    struct server *srv = &srvs[mode];
+    struct session_host *srv = &srvs[mode];
     memset(&p, 0, sizeof p);
     if (transport_mem_new(&loop, &p, &t) != 0)
         abort();

@@ -17,7 +17,6 @@
 #include "config.h"
 #include "feed.h"
 #include "log.h"
-#include "server.h"
 #include "session.h"
 #include "tap.h"
 #include "transport.h"
@@ -34,7 +33,7 @@
 static uv_loop_t test_loop;
 
 struct env {
-    struct server srv;
+    struct session_host srv; /* what a session needs: no server, no listener */
     struct config cfg;
     char *argv[16];
 };
@@ -51,9 +50,8 @@ static int env_init(struct env *e, const char *const *args)
         return -1;
     e->srv.loop = &test_loop;
     e->srv.cfg = &e->cfg;
-    e->srv.reserve_fd = -1;
     e->srv.nworkers = 1; /* worker 0 of 1 */
-    snprintf(e->srv.software, sizeof e->srv.software, "wsbridge/test");
+    e->srv.software = "wsbridge/test";
     e->srv.unique_base = 42;
     return 0;
 }
