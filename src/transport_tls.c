@@ -258,9 +258,8 @@ static int flush_out(struct transport_tls *tt, struct transport_write *user)
 
 /* Small buffers (a frame header, a short message) are gathered here into whole records: one
  * SSL_write each would cost a record (22+ bytes, a tag computation) per iovec. Always empty
- * between calls (one loop thread). */
+ * between calls (one loop thread): scratch memory, not state. */
 static char stage[16384];
-static size_t staged;
 
 /* SSL_write of n bytes, into tt->out (sized for left more bytes to come). 0 or a UV error. */
 static int encrypt(struct transport_tls *tt, const char *data, size_t n, size_t left)
@@ -299,7 +298,7 @@ static int tls_write(struct transport *t, struct transport_write *w, const uv_bu
                      unsigned nbufs)
 {
     struct transport_tls *tt = TLS_OF(t);
-    size_t left = 0;
+    size_t left = 0, staged = 0;
     int r = 0;
 
     if (tt->closing)
@@ -310,7 +309,6 @@ static int tls_write(struct transport *t, struct transport_write *w, const uv_bu
         return tt->write_error;
     for (unsigned i = 0; i < nbufs; i++)
         left += bufs[i].len;
-    staged = 0;
     for (unsigned i = 0; i < nbufs && r == 0; i++) {
         const char *p = bufs[i].base;
         size_t n = bufs[i].len;
@@ -337,7 +335,6 @@ static int tls_write(struct transport *t, struct transport_write *w, const uv_bu
     }
     if (r == 0 && staged)
         r = encrypt(tt, stage, staged, left);
-    staged = 0;
     return r ? r : flush_out(tt, w);
 }
 
