@@ -119,7 +119,9 @@ ok(stop(p) == 0 and not os.path.exists(path), "stopped, file removed")
 
 # --- with --address/--port: the TCP listener and the Unix socket both serve
 with Server("cat", flags=["--unixsocket=" + path]) as srv:
-    ok(srv.port and "listening on unix:" + path in srv.log_text(), "--address/--port given: TCP and the Unix socket")
+    # the Unix socket's line may follow the TCP one that Server waited for
+    ok(srv.port and wait_for(lambda: "listening on unix:" + path in srv.log_text()),
+       "--address/--port given: TCP and the Unix socket")
     c = RawClient(srv.port)
     c.send_text("tcp")
     ok(c.recv() == (OP_TEXT, b"tcp"), "echo over TCP")
