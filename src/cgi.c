@@ -31,7 +31,6 @@ struct cgi {
     bool head_sent;         /* the script's head is out: no error page any more */
     bool errored;           /* an error page replaced the script's response */
     bool body_complete;     /* the request body has been read whole */
-    bool sock_paused;       /* socket reads stopped: the script's stdin is full */
     bool reading_out;
     bool stdout_eof;
     struct cgi_head head; /* last: 16 KiB */
@@ -109,11 +108,9 @@ static void stdin_done(struct child_write *cw, int status)
     if (c) {
         if (status < 0)
             log_debug(s->id, "CGI stdin: %s", uv_strerror(status)); /* it stopped reading */
-        if (c->sock_paused && child_stdin_queued(&s->child) <= CHILD_LOW_WATER &&
-            !c->body_complete) {
-            c->sock_paused = false;
+        if ((s->pause & SESSION_PAUSE_BODY) && child_stdin_queued(&s->child) <= CHILD_LOW_WATER &&
+            !c->body_complete)
             s->ops->pause(s, SESSION_PAUSE_BODY, false);
-        }
     }
     free(w);
     s->ops->unref(s);
@@ -166,7 +163,6 @@ static void feed_body(struct cgi *c, const uint8_t *data, size_t len)
         c->body_complete = true;
         maybe_close_stdin(s, c);
     } else if (child_stdin_queued(&s->child) > CHILD_HIGH_WATER) {
-        c->sock_paused = true;
         s->ops->pause(s, SESSION_PAUSE_BODY, true);
     }
 }

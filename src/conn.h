@@ -127,10 +127,9 @@ struct session {
     enum session_phase phase;
 
     struct transport *t;
-    bool t_closing;   /* close() called */
-    bool t_shutdown;  /* graceful shutdown requested */
-    bool peer_eof;    /* the client half-closed; the response in progress goes on */
-    bool sock_paused; /* socket reads stopped (child's stdin full) */
+    bool t_closing;  /* close() called */
+    bool t_shutdown; /* graceful shutdown requested */
+    bool peer_eof;   /* the client half-closed; the response in progress goes on */
     uv_timer_t timer;
     uint8_t timer_mode; /* enum session_timer_mode */
 

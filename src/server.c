@@ -35,7 +35,7 @@ static void session_gone(struct session_host *h)
 {
     struct server *srv = h->data;
 
-    if (srv->shutting_down)
+    if (srv->host.shutting_down)
         maybe_done(srv);
 }
 
@@ -73,7 +73,7 @@ static void reserve_poll_closed(uv_handle_t *h)
 
     close(srv->reserve_fd);
     srv->reserve_fd = -1;
-    if (!srv->shutting_down)
+    if (!srv->host.shutting_down)
         watch_reserve(srv);
 }
 
@@ -99,7 +99,7 @@ static void watch_reserve(struct server *srv)
 {
     int p[2];
 
-    if (srv->reserve_watched || srv->reserve_fd >= 0 || srv->shutting_down ||
+    if (srv->reserve_watched || srv->reserve_fd >= 0 || srv->host.shutting_down ||
         srv->loop->emfile_fd < 0 || pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0)
         return;
     if (dup3(p[1], srv->loop->emfile_fd, O_CLOEXEC) < 0 ||
@@ -129,7 +129,7 @@ static struct server *accepting(uv_stream_t *listener, int status)
         return NULL;
     }
     watch_reserve(srv);
-    return srv->shutting_down ? NULL : srv;
+    return srv->host.shutting_down ? NULL : srv;
 }
 
 static void on_connection(uv_stream_t *listener, int status)
@@ -161,7 +161,6 @@ static void on_redirect_connection(uv_stream_t *listener, int status)
         log_error(0, "redirect: accept: %s", uv_strerror(r));
         return;
     }
-    srv->redir.port = srv->port;
     redirect_accept(&srv->redir, t);
 }
 
@@ -407,7 +406,7 @@ static int listen_sockets(struct server *srv, struct server_sockets *ss)
 {
     const struct config *cfg = srv->cfg;
 
-    srv->port = ss->port;
+    srv->port = srv->redir.port = ss->port; /* the redirects name it */
     for (unsigned i = 0; i < ss->n; i++) {
         struct server_socket *so = &ss->s[i];
         uv_tcp_t *tcp = &srv->listeners[srv->nlisteners];
@@ -415,7 +414,7 @@ static int listen_sockets(struct server *srv, struct server_sockets *ss)
         int len = sizeof sa, r;
         char host[INET6_ADDRSTRLEN] = "?";
 
-        if (so->fd < 0 || so->worker != srv->worker)
+        if (so->fd < 0 || so->worker != srv->host.worker)
             continue;
         uv_tcp_init(srv->loop, tcp);
         tcp->data = srv;
@@ -446,7 +445,7 @@ static int listen_sockets(struct server *srv, struct server_sockets *ss)
             continue;
         }
         /* --workers: every worker listens; the first one says so */
-        log_msg(srv->worker ? LOG_DEBUG : LOG_INFO, 0, "listening on %s://%s%s%s:%d/",
+        log_msg(srv->host.worker ? LOG_DEBUG : LOG_INFO, 0, "listening on %s://%s%s%s:%d/",
                 cfg->ssl ? "wss" : "ws", v6 ? "[" : "", host, v6 ? "]" : "", port);
     }
     return 0;
@@ -602,12 +601,12 @@ static void on_signal(uv_signal_t *h, int signum)
     struct server *srv = h->data;
     struct session *s, *next;
 
-    if (srv->shutting_down) {
+    if (srv->host.shutting_down) {
         log_info(0, "signal %d again: stopping now", signum);
         force_all(srv);
         return;
     }
-    srv->shutting_down = srv->host.shutting_down = true;
+    srv->host.shutting_down = true;
     log_info(0, "signal %d: shutting down (%u sessions)", signum, srv->host.nsessions);
     close_listeners(srv);
     uv_timer_start(&srv->shutdown_timer, shutdown_timeout, SERVER_SHUTDOWN_MS + srv->cfg->closems,
@@ -647,14 +646,12 @@ int server_run(const struct config *cfg, struct server_sockets *ss, unsigned wor
 
     memset(&srv, 0, sizeof srv);
     srv.cfg = cfg;
-    srv.worker = worker;
-    srv.nworkers = nworkers ? nworkers : 1;
     srv.redir.loop = srv.host.loop = uv_default_loop();
     srv.redir.cfg = cfg;
     srv.host.cfg = cfg;
     srv.host.software = srv.software;
-    srv.host.worker = srv.worker;
-    srv.host.nworkers = srv.nworkers;
+    srv.host.worker = worker;
+    srv.host.nworkers = nworkers ? nworkers : 1;
     srv.host.on_session_gone = session_gone;
     srv.host.data = &srv;
     srv.loop = uv_default_loop();
@@ -676,7 +673,7 @@ int server_run(const struct config *cfg, struct server_sockets *ss, unsigned wor
     }
     n = 0;
     for (unsigned i = 0; i < ss->n; i++)
-        n += ss->s[i].fd >= 0 && ss->s[i].worker == srv.worker;
+        n += ss->s[i].fd >= 0 && ss->s[i].worker == srv.host.worker;
     srv.listeners = calloc(n ? n : 1, sizeof *srv.listeners); /* --port's, then --redirport's */
     if (!srv.listeners) {
         SSL_CTX_free(srv.ssl_ctx);
@@ -686,7 +683,7 @@ int server_run(const struct config *cfg, struct server_sockets *ss, unsigned wor
     rc = listen_sockets(&srv, ss);
     if (rc == 0)
         watch_reserve(&srv);
-    if (rc == 0 && cfg->unixsocket && srv.worker == 0 && listen_unix(&srv) != 0)
+    if (rc == 0 && cfg->unixsocket && srv.host.worker == 0 && listen_unix(&srv) != 0)
         rc = CONFIG_EXIT_LISTEN;
 
     uv_signal_init(srv.loop, &srv.sigint);

@@ -54,12 +54,10 @@ struct server {
     struct redirect_host redir; /* --redirport's responder: its open connections */
     uv_signal_t sigint, sigterm, sighup;
     uv_timer_t shutdown_timer;
-    struct session_host host;  /* what the sessions read, and their table (session.h) */
-    unsigned worker, nworkers; /* this process's index among the --workers (0 of 1: single) */
-    bool shutting_down;
-    bool forced;       /* every group got SIGKILL */
-    bool gave_up;      /* sessions remained after that: exit regardless */
-    char software[64]; /* "wsbridge/0.1.0" */
+    struct session_host host; /* what the sessions read, and their table (session.h) */
+    bool forced;              /* every group got SIGKILL */
+    bool gave_up;             /* sessions remained after that: exit regardless */
+    char software[64];        /* "wsbridge/0.1.0" */
     /* out of descriptors: libuv's spare descriptor watched (server.c), the log rate-limited */
     uv_poll_t reserve_poll;
     int reserve_fd; /* the watched pipe's read end, or -1 */

@@ -212,18 +212,6 @@ static void session_peer_gone(struct session *s, bool graceful)
 
 #define SESSION_PROBE_MS 5000u
 
-/* Socket reads were stopped (paused) or resumed for backpressure: while stopped, a peer that
- * left is only seen through what the kernel learns, so something must be sent now and then. */
-static void session_reads_paused(struct session *s, bool paused)
-{
-    if (paused && !s->host->cfg->pingms && s->timer_mode == SESSION_T_NONE)
-        timer_set(s, SESSION_T_PROBE, SESSION_PROBE_MS, SESSION_PROBE_MS);
-    else if (!paused && s->timer_mode == SESSION_T_PROBE) {
-        uv_timer_stop(&s->timer);
-        s->timer_mode = SESSION_T_NONE;
-    }
-}
-
 /* The child's stdin can take no more data. */
 static void session_stdin_dead(struct session *s)
 {
@@ -285,13 +273,19 @@ static void on_bridge_stdin_dead(void *ctx)
     session_stdin_dead(ctx);
 }
 
+/* Backpressure: socket reads stop or resume. While stopped, a peer that left is only seen
+ * through what the kernel learns, so without --pingms something is sent now and then. */
 static void on_bridge_reads_paused(void *ctx, bool paused)
 {
     struct session *s = ctx;
 
-    s->sock_paused = paused;
     session_pause(s, SESSION_PAUSE_QUEUE, paused);
-    session_reads_paused(s, paused);
+    if (paused && !s->host->cfg->pingms && s->timer_mode == SESSION_T_NONE) {
+        timer_set(s, SESSION_T_PROBE, SESSION_PROBE_MS, SESSION_PROBE_MS);
+    } else if (!paused && s->timer_mode == SESSION_T_PROBE) {
+        uv_timer_stop(&s->timer);
+        s->timer_mode = SESSION_T_NONE;
+    }
 }
 
 static void on_bridge_hold(void *ctx)
@@ -377,7 +371,7 @@ static void timer_fire(uv_timer_t *t)
         http_error(s, 408, "handshake timeout");
         break;
     case SESSION_T_PING:
-        if (s->sock_paused)
+        if (s->pause & SESSION_PAUSE_QUEUE)
             s->last_rx_ms = now; /* we stopped reading: silence is ours */
         if (now - s->last_rx_ms >= 2ull * pingms) {
             log_info(s->id, "peer silent for %" PRIu64 " ms: dropping", now - s->last_rx_ms);
@@ -390,7 +384,8 @@ static void timer_fire(uv_timer_t *t)
         /* Our socket is not read, so a peer that closed with data still unsent (its FIN
          * waits behind a full window) would never be seen: data sent to a closed socket is
          * answered with a reset, which the transport reports (transport.h, read_stop). */
-        if (s->sock_paused && bridge_can_send(s->br) && s->t->ops->write_queue_size(s->t) == 0)
+        if ((s->pause & SESSION_PAUSE_QUEUE) && bridge_can_send(s->br) &&
+            s->t->ops->write_queue_size(s->t) == 0)
             bridge_ping(s->br);
         break;
     case SESSION_T_EXIT_GRACE:
