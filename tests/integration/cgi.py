@@ -26,11 +26,7 @@ HDR = "printf 'Content-Type: %s\\r\\n\\r\\n'\n"
 
 
 def script(name, body, mode=0o755):
-    path = os.path.join(CGI, name)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        f.write("#!/bin/sh\n" + body)
-    os.chmod(path, mode)
+    shell_script(os.path.join(CGI, name), body, mode)
 
 
 script("env.sh", HDR % "text/plain" + "env\n")

@@ -15,10 +15,7 @@ for d in (CGI, PIDS):
 
 
 def script(name, body):
-    path = os.path.join(CGI, name)
-    with open(path, "w") as f:
-        f.write("#!/bin/sh\n" + body)
-    os.chmod(path, 0o755)
+    shell_script(os.path.join(CGI, name), body)
 
 
 # reads its stdin to the end, then answers: it waits for the whole body

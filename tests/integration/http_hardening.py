@@ -30,10 +30,7 @@ with open(os.path.join(STATIC, "secret.txt"), "w") as f:
 
 
 def script(name, body):
-    path = os.path.join(CGI, name)
-    with open(path, "w") as f:
-        f.write("#!/bin/sh\n" + body)
-    os.chmod(path, 0o755)
+    shell_script(os.path.join(CGI, name), body)
 
 
 # marks that it ran, reads the whole body, then answers with its length

@@ -17,10 +17,7 @@ LIMIT = 20 * (3 if SANITIZED else 1)  # without --pingms a probe ping every 5 s
 
 d = scratch("apps")
 os.makedirs(d, exist_ok=True)
-sleeper = os.path.join(d, "sleeper.sh")
-with open(sleeper, "w") as f:
-    f.write("#!/bin/sh\nexec sleep 600\n")
-os.chmod(sleeper, 0o755)
+sleeper = shell_script(os.path.join(d, "sleeper.sh"), "exec sleep 600\n")
 
 
 def leave(srv, how, path="/", ctx=None, size=BIG):

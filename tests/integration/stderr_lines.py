@@ -22,11 +22,8 @@ with Server("/bin/sh", "-c", SCRIPT + "; sleep 0.2") as srv:
 
 # CGI: the same logger.
 CGI = scratch("cgi")
-os.makedirs(CGI, exist_ok=True)
-with open(os.path.join(CGI, "err.sh"), "w") as f:
-    f.write("#!/bin/sh\n" + SCRIPT.replace("; echo done", "") +
-            "\nprintf 'Content-Type: text/plain\\r\\n\\r\\nok\\n'\n")
-os.chmod(os.path.join(CGI, "err.sh"), 0o755)
+shell_script(os.path.join(CGI, "err.sh"), SCRIPT.replace("; echo done", "") +
+             "\nprintf 'Content-Type: text/plain\\r\\n\\r\\nok\\n'\n")
 with Server(flags=["--cgidir=" + CGI]) as srv:
     h = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
     h.request("GET", "/err.sh")

@@ -40,6 +40,15 @@ def scratch(name):
     return os.path.join(SCRATCH, name)
 
 
+def shell_script(path, body, mode=0o755):
+    """Writes "#!/bin/sh" + body at path (its directory made), with mode; returns path."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n" + body)
+    os.chmod(path, mode)
+    return path
+
+
 _socket_dir = None
 
 
