@@ -43,14 +43,17 @@ struct worker {
 static pid_t start_worker(const struct config *cfg, unsigned i, struct server_sockets *socks,
                           const sigset_t *old)
 {
+    pid_t supervisor = getpid();
     pid_t pid = fork();
 
     if (pid != 0)
         return pid;
     /* the worker */
+    prctl(PR_SET_PDEATHSIG, SIGTERM); /* the supervisor killed: shut down gracefully */
+    if (getppid() != supervisor)
+        _exit(0); /* it died before prctl took effect: no signal will come, and nobody waits */
     forks_set_worker(i);
     server_sockets_close(socks, (int)i); /* the other workers' are theirs */
-    prctl(PR_SET_PDEATHSIG, SIGTERM);    /* the supervisor killed: shut down gracefully */
     sigprocmask(SIG_SETMASK, old, NULL);
     struct config copy = *cfg;
     _exit(server_run(&copy, socks, i, nworkers));
