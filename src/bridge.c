@@ -234,6 +234,8 @@ struct msg_end {
     struct batch *batch; /* frames collected during one callback, flushed at its end */
     struct buf *rbuf;    /* inside bridge_socket_data(): the read's owner */
     uint64_t bytes_out;
+    uint64_t msgs_in, msgs_out;
+    const char *closed_by; /* who sent the first close frame (bridge_closed_by) */
     unsigned inflight;
     bool in_read;   /* inside bridge_socket_data(): frames go out with the read's */
     bool discard;   /* nothing may be sent anymore */
@@ -365,7 +367,10 @@ static int frame_send(struct msg_end *m, enum ws_opcode op, bool fin, uint8_t rs
 static void msg_piece(struct msg_end *m, enum ws_opcode op, bool fin, const uint8_t *p, size_t n,
                       struct buf *owner, void *heap)
 {
-    frame_send(m, op, fin, 0, p, n, owner, heap);
+    bool counted = fin && !m->closed; /* a closed transport drops the frame */
+
+    if (frame_send(m, op, fin, 0, p, n, owner, heap) == 0 && counted)
+        m->msgs_out++;
 }
 
 /* Bytes queued towards the peer: the stream reads on below the marks (0 once closed). */
@@ -595,7 +600,7 @@ static void emit_json(void *ctx, const uint8_t *p, size_t n, bool fin)
     if (msg_discarding(st->to))
         return;
     if (!src->open && src->id == SRC_ERR)
-        log_error(st->br->opt.conn, "stderr: %.*s", (int)(n > 1500 ? 1500 : n), (const char *)p);
+        log_bytes(LOG_ERROR, st->br->opt.conn, "stderr", (const char *)p, n > 1500 ? 1500 : n);
     tmp = 3 * n + 8 <= sizeof tmp_small ? tmp_small : malloc(3 * n + 8);
     out = NULL;
     if (!tmp)
@@ -935,6 +940,7 @@ static int on_message_data(struct ws_stream *ws, uint8_t *data, size_t len)
 static int on_message_end(struct ws_stream *ws)
 {
     struct msg_end *m = ws->data;
+    m->msgs_in++;
     stream_in_end(m->from);
     return 0;
 }
@@ -952,6 +958,8 @@ static int on_close(struct ws_stream *ws, uint16_t code, const uint8_t *reason, 
     struct msg_end *m = ws->data;
 
     log_debug(m->br->opt.conn, "peer closed: %u %.*s", code, (int)len, (const char *)reason);
+    if (!m->closed_by)
+        m->closed_by = "client";
     m->br->ev->peer_gone(m->br->ctx, true);
     return 0;
 }
@@ -961,6 +969,8 @@ static void on_fail(struct ws_stream *ws, uint16_t code, const char *reason)
     struct msg_end *m = ws->data;
 
     log_info(m->br->opt.conn, "protocol error: closing with %u (%s)", code, reason);
+    if (!m->closed_by)
+        m->closed_by = "server";
     m->br->ev->peer_gone(m->br->ctx, true);
 }
 
@@ -1074,7 +1084,11 @@ void bridge_transport_closed(struct bridge *br)
 
 int bridge_close(struct bridge *br, uint16_t code, const char *reason)
 {
-    return br ? ws_stream_close(&br->msg.ws, code, reason) : WS_E_CLOSED;
+    if (!br)
+        return WS_E_CLOSED;
+    if (!br->msg.closed_by)
+        br->msg.closed_by = "server";
+    return ws_stream_close(&br->msg.ws, code, reason);
 }
 
 int bridge_ping(struct bridge *br)
@@ -1109,6 +1123,21 @@ unsigned bridge_close_code(const struct bridge *br)
 uint64_t bridge_bytes_out(const struct bridge *br)
 {
     return br ? br->msg.bytes_out : 0;
+}
+
+uint64_t bridge_messages_in(const struct bridge *br)
+{
+    return br ? br->msg.msgs_in : 0;
+}
+
+uint64_t bridge_messages_out(const struct bridge *br)
+{
+    return br ? br->msg.msgs_out : 0;
+}
+
+const char *bridge_closed_by(const struct bridge *br)
+{
+    return br ? br->msg.closed_by : NULL;
 }
 
 int bridge_start(struct bridge **out, struct child *c, struct transport *t,

@@ -175,6 +175,12 @@ bool bridge_close_received(const struct bridge *br);
 unsigned bridge_close_code(const struct bridge *br);
 /* Bytes written to the socket (completed writes). */
 uint64_t bridge_bytes_out(const struct bridge *br);
+/* Data messages received complete / sent complete (control frames not counted). */
+uint64_t bridge_messages_in(const struct bridge *br);
+uint64_t bridge_messages_out(const struct bridge *br);
+/* Who sent the first close frame: "server" (bridge_close, or our close for a protocol error),
+ * "client", or NULL when none was sent or received. */
+const char *bridge_closed_by(const struct bridge *br);
 
 /* Frees the bridge: the carried partial lines, pinned buffers, unsent batches. Only once no
  * write is in flight (the owner's holds are all released) and c's handles are closed. NULL is

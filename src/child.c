@@ -387,7 +387,7 @@ static void log_line(void *ctx, const char *line, size_t len)
 {
     struct child *c = ctx;
 
-    log_error(c->log_conn, "%s: %.*s", c->log_prefix, (int)len, line);
+    log_bytes(LOG_ERROR, c->log_conn, c->log_prefix, line, len); /* a NUL does not end it */
 }
 
 /* The logger's reads: a pool buffer each, the partial line is kept by child_errlines. */

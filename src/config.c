@@ -27,6 +27,7 @@ enum kind {
     K_APPEND, /* repeatable --x=v, collected */
     K_LIST,   /* --x=a,b,c */
     K_LEVEL,  /* --loglevel */
+    K_LOGFORMAT, /* --logformat */
     K_HELP,
     K_VERSION,
     K_LICENSE,
@@ -77,6 +78,7 @@ static const struct flag flags[] = {
     {"header-ws", K_APPEND, OFF(headers_ws), 0},
     {"header-http", K_APPEND, OFF(headers_http), 0},
     {"loglevel", K_LEVEL, OFF(loglevel), 0},
+    {"logformat", K_LOGFORMAT, OFF(logformat), 0},
     {"help", K_HELP, 0, 0},
     {"h", K_HELP, 0, 0}, /* Go's flag package: -h is -help */
     {"version", K_VERSION, 0, 0},
@@ -179,6 +181,8 @@ void config_usage(FILE *out)
           "\n"
           "Logging:\n"
           "  --loglevel=LEVEL       debug, trace, access, info, error or fatal (default access)\n"
+          "  --logformat=FORMAT     text (default) or json: one JSON object per line, typed\n"
+          "                         fields; the access line's fields are in wsbridge(1)\n"
           "\n"
           "  --help, -h             this text\n"
           "  --version              the version\n"
@@ -371,6 +375,13 @@ static int set_flag(struct config *c, const struct flag *f, const char *name, co
             return bad("--loglevel must be debug, trace, access, info, error or fatal, not '%s'",
                        v);
         c->loglevel = (enum log_level)level;
+        return -1;
+    }
+    case K_LOGFORMAT: {
+        int format = log_format_parse(v);
+        if (format < 0)
+            return bad("--logformat must be text or json, not '%s'", v);
+        c->logformat = (enum log_format)format;
         return -1;
     }
     case K_HELP:

@@ -93,6 +93,7 @@ struct config {
     const char **headers, **headers_ws, **headers_http;
 
     enum log_level loglevel;
+    enum log_format logformat; /* --logformat, default text */
 
     /* private */
     bool port_set;

@@ -147,6 +147,12 @@ struct session {
     uint64_t started_ms, last_rx_ms;
     uint64_t bytes_in, bytes_out;
 
+    /* for the access line: the request's method ("" before it is known), and why the
+     * connection ended ("client-close", "idle-timeout"...: a static string; the first one set
+     * stays, see session_end_reason) */
+    char method[16];
+    const char *end_reason;
+
     /* WebSocket phase */
     struct bridge *br; /* the data path (bridge.c), from the 101 on; NULL before */
     bool stdout_eof;   /* the bridge said the program's output is over */

@@ -50,11 +50,18 @@ static void resp_free(struct http_resp *r)
 static void resp_log(struct http_resp *r, bool incomplete)
 {
     struct session *s = r->s;
-    uint64_t ms = uv_now(s->host->loop) - r->started_ms;
+    struct log_access a = {.conn = s->id,
+                           .remote_addr = s->peer,
+                           .remote_port = s->peer_port,
+                           .method = r->method,
+                           .path = s->path,
+                           .status = r->status,
+                           .duration_ms = uv_now(s->host->loop) - r->started_ms,
+                           .bytes_out = r->body_bytes,
+                           .plain_http = true,
+                           .incomplete = incomplete};
 
-    log_access(s->id, "%s:%d \"%s %s\" %d %" PRIu64 ".%03" PRIu64 "s out=%" PRIu64 "%s", s->peer,
-               s->peer_port, r->method, s->path ? s->path : "-", r->status, ms / 1000, ms % 1000,
-               r->body_bytes, incomplete ? " (incomplete)" : "");
+    log_access_record(&a);
     s->status = 0; /* logged: the session's own line is not needed */
     s->nrequests++;
 }

@@ -34,6 +34,7 @@ int main(int argc, char **argv)
     if (rc >= 0)
         return rc;
     log_set_level(cfg.loglevel);
+    log_set_format(cfg.logformat);
     /* --unixsocket alone: one listener that only one process can own */
     unsigned n = cfg.workers > 1 && server_uses_tcp(&cfg) ? cfg.workers : 1;
     struct server_sockets socks;

@@ -38,6 +38,13 @@ static void session_ref(struct session *s)
     s->refs++;
 }
 
+/* Why the connection ends, for the access line: the first reason given stays. */
+static void session_end_reason(struct session *s, const char *why)
+{
+    if (!s->end_reason)
+        s->end_reason = why;
+}
+
 /* ---------------------------------------------------------------- the host's table */
 
 static void table_add(struct session_host *h, struct session *s)
@@ -65,28 +72,40 @@ static void table_remove(struct session *s)
         h->on_session_gone(h);
 }
 
+/* The access line's record of a session that did not end as plain-HTTP requests. */
+static void session_log_access(struct session *s)
+{
+    struct log_access a = {
+        .conn = s->id,
+        .remote_addr = s->peer,
+        .remote_port = s->peer_port,
+        .method = s->method[0] ? s->method : NULL,
+        .path = s->path,
+        .status = s->status,
+        .duration_ms = uv_now(s->host->loop) - s->started_ms,
+        .bytes_in = s->bytes_in,
+        .bytes_out = s->bytes_out,
+        .msgs_in = bridge_messages_in(s->br),
+        .msgs_out = bridge_messages_out(s->br),
+        .close_code = s->status == 101 ? bridge_close_code(s->br) : 0,
+        .closed_by = bridge_closed_by(s->br),
+        .program = s->has_child,
+        .started = s->child.pid > 0,
+        .exited = s->child.exited,
+        .exit_status = (int)s->child.exit_status,
+        .term_signal = s->child.term_signal,
+        .end_reason = s->end_reason,
+    };
+    log_access_record(&a);
+}
+
 static void session_free(struct session *s)
 {
-    char st[64];
-    uint64_t ms = uv_now(s->host->loop) - s->started_ms;
-
-    if (s->has_child)
-        child_status_string(&s->child, st, sizeof st);
-    else
-        snprintf(st, sizeof st, "-");
-    char close[16] = "-";
-
-    if (s->status == 101)
-        snprintf(close, sizeof close, "%u", bridge_close_code(s->br));
     s->bytes_out += bridge_bytes_out(s->br);
     http_serve_release(s); /* a response cut short gets its access line ("incomplete") */
     /* plain-HTTP requests had a line each (http_serve.c); one not answered yet gets one here */
     if (s->status != 0 || s->nrequests == 0)
-        log_access(s->id,
-                   "%s:%d \"%s\" %d %" PRIu64 ".%03" PRIu64 "s in=%" PRIu64 " out=%" PRIu64
-                   " %s close=%s",
-                   s->peer, s->peer_port, s->path ? s->path : "-", s->status, ms / 1000, ms % 1000,
-                   s->bytes_in, s->bytes_out, st, close);
+        session_log_access(s);
     buf_unref(s->pending_buf);
     if (s->counted)
         forks_release();
@@ -228,6 +247,7 @@ static void send_child_close(struct session *s)
     if (s->close_queued || s->phase != SESSION_WS)
         return;
     s->close_queued = true;
+    session_end_reason(s, "program-exit");
     if (s->child.term_signal || s->child.exit_status != 0) {
         code = WS_CLOSE_INTERNAL_ERROR;
         child_status_string(&s->child, reason, sizeof reason);
@@ -257,6 +277,12 @@ static void session_stdout_done(struct session *s)
 
 static void on_bridge_peer_gone(void *ctx, bool graceful)
 {
+    struct session *s = ctx;
+
+    /* graceful without the peer's close: it broke the protocol, our close is out */
+    session_end_reason(s, bridge_close_received(s->br) ? "client-close"
+                          : graceful                   ? "protocol-error"
+                                                       : "client-gone");
     session_peer_gone(ctx, graceful);
 }
 
@@ -333,6 +359,7 @@ static void session_child_exited(struct session *s)
 
 void session_shutdown(struct session *s)
 {
+    session_end_reason(s, "shutdown");
     if (s->phase == SESSION_WS) {
         stop_child(s);
         if (bridge_can_send(s->br)) {
@@ -350,6 +377,7 @@ void session_shutdown(struct session *s)
 void session_kill(struct session *s)
 {
     session_ref(s);
+    session_end_reason(s, "shutdown");
     if (s->has_child && s->child.pid > 0)
         child_signal(&s->child, SIGKILL);
     close_transport(s);
@@ -368,6 +396,7 @@ static void timer_fire(uv_timer_t *t)
     case SESSION_T_HANDSHAKE:
         log_info(s->id, "handshake not complete after %u ms: closing",
                  s->host->cfg->handshake_timeout_ms);
+        session_end_reason(s, "handshake-timeout");
         http_error(s, 408, "handshake timeout");
         break;
     case SESSION_T_PING:
@@ -375,6 +404,7 @@ static void timer_fire(uv_timer_t *t)
             s->last_rx_ms = now; /* we stopped reading: silence is ours */
         if (now - s->last_rx_ms >= 2ull * pingms) {
             log_info(s->id, "peer silent for %" PRIu64 " ms: dropping", now - s->last_rx_ms);
+            session_end_reason(s, "ping-timeout");
             session_peer_gone(s, false);
         } else if (bridge_can_send(s->br)) {
             bridge_ping(s->br);
@@ -397,10 +427,12 @@ static void timer_fire(uv_timer_t *t)
         send_child_close(s);
         break;
     case SESSION_T_LINGER:
+        session_end_reason(s, "close-timeout");
         close_transport(s);
         break;
     case SESSION_T_IDLE:
         log_debug(s->id, "keep-alive connection idle: closing");
+        session_end_reason(s, "keep-alive-idle");
         close_transport(s);
         break;
     case SESSION_T_SEND:
@@ -465,6 +497,7 @@ static void http_error(struct session *s, int status, const char *why)
     int n;
 
     s->status = status;
+    session_end_reason(s, "refused");
     log_debug(s->id, "%d %s: %s", status, handshake_status_text(status), why ? why : "");
     /* closed once the response is out, or after the linger time whatever the peer does */
     timer_set(s, SESSION_T_LINGER, SESSION_LINGER_MS, 0);
@@ -754,6 +787,8 @@ static void http_data(struct session *s, struct buf *owner, uint8_t *data, size_
     if (s->hs->url && !s->path)
         s->path = strndup(s->hs->path ? s->hs->path : s->hs->url,
                           s->hs->path ? s->hs->path_len : s->hs->url_len);
+    if (s->hs->method)
+        snprintf(s->method, sizeof s->method, "%s", s->hs->method);
     if (st == HANDSHAKE_ERROR) {
         log_info(s->id, "bad request: %d (%s)", s->hs->status, s->hs->reason);
         http_error(s, s->hs->status ? s->hs->status : 400, s->hs->reason);
@@ -857,6 +892,9 @@ static void sock_read(struct transport *t, ssize_t nread, struct buf *b)
             log_debug(s->id, "read: %s", uv_strerror((int)nread));
         if (s->phase == SESSION_WS && !bridge_close_received(s->br))
             log_debug(s->id, "peer disconnected without a close frame");
+        session_end_reason(s, s->phase == SESSION_WS && bridge_close_received(s->br)
+                                  ? "client-close"
+                                  : "client-gone");
         session_peer_gone(s, false);
     } else if (nread > 0 && !s->t_closing) {
         s->bytes_in += (uint64_t)nread;

@@ -140,9 +140,150 @@ static void lines(void)
        "cut between escapes, never inside one");
 }
 
+/* log_json_escape of in as a string. */
+static const char *jesc(const char *in, size_t len, size_t cap)
+{
+    static char out[4096];
+    size_t n = log_json_escape(out, cap, in, len);
+    out[n] = '\0';
+    return out;
+}
+
+#define JESC_IS(in, want, name)                                                                    \
+    do {                                                                                           \
+        const char *g_ = jesc((in), sizeof(in) - 1, 4000);                                         \
+        if (!ok(strcmp(g_, (want)) == 0, "json: %s", (name)))                                      \
+            diag("  got \"%s\", want \"%s\"", g_, (want));                                         \
+    } while (0)
+
+static void json_escapes(void)
+{
+    JESC_IS("plain ~ text", "plain ~ text", "printable ASCII as is");
+    JESC_IS("say \"hi\" \\o/", "say \\\"hi\\\" \\\\o/", "quote and backslash");
+    JESC_IS("a\tb\r\n", "a\\tb\\r\\n", "TAB, CR, LF");
+    JESC_IS("\x1b[31m\a\x7f", "\\u001b[31m\\u0007\\u007f", "ESC, BEL, DEL as \\u00XX");
+    JESC_IS("\xc2\x9b!", "\\u009b!", "a C1 control as \\u009b (both bytes)");
+    JESC_IS("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+            "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "valid UTF-8 as is");
+    JESC_IS("\xff\xfe", "\xef\xbf\xbd\xef\xbf\xbd", "invalid bytes: one U+FFFD each");
+    JESC_IS("\xc3(", "\xef\xbf\xbd(", "a lead byte without its continuation");
+    JESC_IS("\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", "a surrogate: three");
+    JESC_IS("\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd", "overlong");
+    JESC_IS("end \xe2\x82", "end \xef\xbf\xbd\xef\xbf\xbd", "a sequence cut at the end");
+
+    const char nul[] = {'a', 0, 'b'};
+    ok(strcmp(jesc(nul, 3, 100), "a\\u0000b") == 0, "json: NUL as \\u0000, the rest kept");
+    ok(strcmp(jesc("ab\x01", 3, 7), "ab") == 0, "json: an escape that does not fit is not cut");
+    ok(strcmp(jesc("ab\x01", 3, 8), "ab\\u0001") == 0, "json: and fits with its room");
+    ok(strcmp(jesc("a\xe2\x82\xac", 4, 3), "a") == 0, "json: a UTF-8 sequence is not cut");
+    ok(strcmp(jesc("a\xff", 2, 3), "a") == 0, "json: nor a U+FFFD");
+}
+
+static void log_json_lines(void)
+{
+    log_error(7, "stderr: %s", "\x1b[31m \"q\" \xff");
+    log_info(0, "no connection");
+}
+
+static void log_json_access(void)
+{
+    struct log_access a = {.conn = 3,
+                           .remote_addr = "127.0.0.1",
+                           .remote_port = 4242,
+                           .method = "GET",
+                           .path = "/a\"b\x01",
+                           .status = 101,
+                           .duration_ms = 1234,
+                           .bytes_in = 10,
+                           .bytes_out = 20,
+                           .msgs_in = 1,
+                           .msgs_out = 2,
+                           .close_code = 1011,
+                           .closed_by = "server",
+                           .program = true,
+                           .started = true,
+                           .exited = true,
+                           .term_signal = 9,
+                           .end_reason = "program-exit"};
+    log_access_record(&a);
+    a.term_signal = 0;
+    a.exit_status = 3;
+    a.closed_by = NULL;
+    a.end_reason = NULL;
+    log_access_record(&a);
+}
+
+static void log_text_access(void)
+{
+    struct log_access a = {.conn = 5,
+                           .remote_addr = "::1",
+                           .remote_port = 80,
+                           .method = "GET",
+                           .path = "/x",
+                           .status = 403,
+                           .duration_ms = 5,
+                           .bytes_in = 100,
+                           .bytes_out = 50,
+                           .end_reason = "refused"};
+    log_access_record(&a);
+    a.plain_http = true;
+    a.status = 404;
+    a.incomplete = true;
+    log_access_record(&a);
+}
+
+static void json_lines(void)
+{
+    char buf[8192];
+    size_t n;
+
+    log_set_level(LOG_DEBUG);
+    log_set_format(LOG_FORMAT_JSON);
+    n = capture(log_json_lines, buf, sizeof buf);
+    ok(count_byte(buf, n, '\n') == 2 && buf[n - 1] == '\n', "json: two lines");
+    ok(strncmp(buf, "{\"time\":\"", 9) == 0 && strstr(buf, "Z\",\"ts\":") != NULL,
+       "json: time first, in UTC");
+    ok(strstr(buf, "\"level\":\"error\",\"pid\":") != NULL &&
+           strstr(buf, ",\"conn\":7,\"msg\":\"stderr: \\u001b[31m \\\"q\\\" \xef\xbf\xbd\"}\n") !=
+               NULL,
+       "json: level, conn and the message escaped");
+    if (!ok(strstr(buf, "\"level\":\"info\"") && !strstr(strchr(buf, '\n'), "\"conn\""),
+            "json: no conn field without a connection"))
+        diag("  got %s", buf);
+
+    n = capture(log_json_access, buf, sizeof buf);
+    ok(strstr(buf, "\"level\":\"access\",\"pid\":") != NULL &&
+           strstr(
+               buf,
+               ",\"conn\":3,\"msg\":\"access\",\"remote_addr\":\"127.0.0.1\",\"remote_port\":4242,"
+               "\"method\":\"GET\",\"path\":\"/a\\\"b\\u0001\",\"status\":101,\"duration\":1.234,"
+               "\"bytes_in\":10,\"bytes_out\":20,\"messages_in\":1,\"messages_out\":2,"
+               "\"close_code\":1011,\"closed_by\":\"server\",\"exit_status\":null,\"signal\":9,"
+               "\"signal_name\":\"SIGKILL\",\"end_reason\":\"program-exit\"}\n") != NULL,
+       "json: an access record, typed");
+    if (!ok(strstr(buf, "\"closed_by\":null,\"exit_status\":3,\"signal\":null,\"signal_name\":null,"
+                        "\"end_reason\":null}\n") != NULL,
+            "json: nulls for what does not apply"))
+        diag("  got %s", buf);
+
+    log_set_format(LOG_FORMAT_TEXT);
+    n = capture(log_text_access, buf, sizeof buf);
+    ok(strstr(buf,
+              "| ACCESS | [conn 5] ::1:80 \"/x\" 403 0.005s in=100 out=50 - close=- method=GET "
+              "msgs_in=0 msgs_out=0 closed_by=- end=refused\n") != NULL,
+       "text: today's line, the new fields at its end");
+    if (!ok(strstr(buf, "| ACCESS | [conn 5] ::1:80 \"GET /x\" 404 0.005s out=50 (incomplete)\n") !=
+                NULL,
+            "text: a plain-HTTP request's line"))
+        diag("  got %s", buf);
+    (void)n;
+}
+
 int main(void)
 {
     escapes();
     lines();
+    json_escapes();
+    json_lines();
     return tap_done();
 }
