@@ -26,6 +26,7 @@
 
 #include "child.h"
 #include "log.h"
+#include "metrics.h"
 #include "transport.h"
 #include "ws_error.h"
 #include "ws_stream.h"
@@ -271,8 +272,10 @@ static void msg_write_done(struct transport_write *w, int status)
     struct msg_end *m = &br->msg;
 
     m->inflight--;
-    if (status == 0)
+    if (status == 0) {
         m->bytes_out += b->bytes;
+        metrics_add(METRICS_WS_BYTES_OUT, b->bytes);
+    }
     batch_put(b);
     if (status < 0 && status != UV_ECANCELED && !m->closed) {
         /* the peer reset or left: noticed now, even while its reads are stopped */
@@ -369,8 +372,10 @@ static void msg_piece(struct msg_end *m, enum ws_opcode op, bool fin, const uint
 {
     bool counted = fin && !m->closed; /* a closed transport drops the frame */
 
-    if (frame_send(m, op, fin, 0, p, n, owner, heap) == 0 && counted)
+    if (frame_send(m, op, fin, 0, p, n, owner, heap) == 0 && counted) {
         m->msgs_out++;
+        metrics_add(METRICS_WS_MSGS_OUT, 1);
+    }
 }
 
 /* Bytes queued towards the peer: the stream reads on below the marks (0 once closed). */
@@ -941,6 +946,7 @@ static int on_message_end(struct ws_stream *ws)
 {
     struct msg_end *m = ws->data;
     m->msgs_in++;
+    metrics_add(METRICS_WS_MSGS_IN, 1);
     stream_in_end(m->from);
     return 0;
 }
@@ -1033,6 +1039,7 @@ void bridge_socket_data(struct bridge *br, struct buf *owner, uint8_t *data, siz
     struct msg_end *m = &br->msg;
 
     hold(br);
+    metrics_add(METRICS_WS_BYTES_IN, len);
     m->rbuf = owner;
     m->in_read = true;
     ws_stream_execute(&m->ws, data, len);

@@ -5,6 +5,7 @@
 
 #include "child.h"
 #include "log.h"
+#include "metrics.h"
 #include "route.h"
 
 #include <ctype.h>
@@ -116,6 +117,7 @@ static void on_sigchld(uv_signal_t *h, int signum)
         c->exited = true;
         c->exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
         c->term_signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+        metrics_program_end((int)c->exit_status, c->term_signal);
         uv_timer_stop(&c->timer);
         c->ladder = 4;
         if (c->on_exit)
@@ -274,14 +276,14 @@ int child_spawn(struct child *c, uv_loop_t *loop, const char *file, char *const 
 
     r = uv_timer_init(loop, &c->timer);
     if (r)
-        return r;
+        goto fail;
     c->timer.data = c;
     c->open++;
     if ((r = init_pipe(c, loop, &c->in)) || (r = init_pipe(c, loop, &c->out)) ||
         (r = init_pipe(c, loop, &c->err)))
-        return r;
+        goto fail;
     if ((r = reaper_start(loop)) != 0)
-        return r;
+        goto fail;
     if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
         r = -errno;
         goto fail;
@@ -311,6 +313,7 @@ int child_spawn(struct child *c, uv_loop_t *loop, const char *file, char *const 
 fail:
     /* the caller's child_close() stops a leader that did start */
     close_fds((int[]){in[0], in[1], out[0], out[1], err[0], err[1]}, 6);
+    metrics_add(METRICS_SPAWN_FAILURES, 1);
     return r;
 }
 

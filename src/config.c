@@ -79,6 +79,7 @@ static const struct flag flags[] = {
     {"header-http", K_APPEND, OFF(headers_http), 0},
     {"loglevel", K_LEVEL, OFF(loglevel), 0},
     {"logformat", K_LOGFORMAT, OFF(logformat), 0},
+    {"metrics", K_STR, OFF(metrics), 0},
     {"help", K_HELP, 0, 0},
     {"h", K_HELP, 0, 0}, /* Go's flag package: -h is -help */
     {"version", K_VERSION, 0, 0},
@@ -183,6 +184,8 @@ void config_usage(FILE *out)
           "  --loglevel=LEVEL       debug, trace, access, info, error or fatal (default access)\n"
           "  --logformat=FORMAT     text (default) or json: one JSON object per line, typed\n"
           "                         fields; the access line's fields are in wsbridge(1)\n"
+          "  --metrics=ADDR:PORT    Prometheus metrics at http://ADDR:PORT/metrics, a listener\n"
+          "                         of its own (PORT alone: 127.0.0.1); default off\n"
           "\n"
           "  --help, -h             this text\n"
           "  --version              the version\n"
@@ -568,6 +571,36 @@ static int resolve_addresses(struct config *c)
     return -1;
 }
 
+/* --metrics=ADDR:PORT, [IPv6]:PORT or PORT (127.0.0.1): numeric, never the public port. */
+static int parse_metrics(struct config *c)
+{
+    const char *v = c->metrics, *colon = strrchr(v, ':'), *host = "127.0.0.1";
+    size_t hlen = strlen(host);
+    unsigned long long port;
+    unsigned char addr[16];
+
+    if (colon) {
+        host = v;
+        hlen = (size_t)(colon - v);
+        if (hlen >= 2 && v[0] == '[' && v[hlen - 1] == ']')
+            host++, hlen -= 2;
+    }
+    if (hlen == 0 || hlen >= sizeof c->metrics_host)
+        return bad("--metrics needs ADDR:PORT (a numeric address), not '%s'", v);
+    memcpy(c->metrics_host, host, hlen);
+    c->metrics_host[hlen] = '\0';
+    if (inet_pton(AF_INET, c->metrics_host, addr) != 1 &&
+        inet_pton(AF_INET6, c->metrics_host, addr) != 1)
+        return bad("--metrics needs ADDR:PORT (a numeric address), not '%s'", v);
+    if (parse_u64(colon ? colon + 1 : v, 65535, &port))
+        return bad("--metrics needs a port number 0-65535, not '%s'", v);
+    c->metrics_port = (int)port;
+    if (port && ((int)port == c->port || (int)port == c->redirport))
+        return bad("--metrics=%s: not on the public port %d (it needs a listener of its own)", v,
+                   (int)port);
+    return -1;
+}
+
 static int validate(struct config *c)
 {
     int rc;
@@ -617,6 +650,8 @@ static int validate(struct config *c)
     }
     if (!c->port_set)
         c->port = c->ssl ? 443 : 80;
+    if (c->metrics && (rc = parse_metrics(c)) >= 0)
+        return rc;
     return -1;
 }
 

@@ -94,6 +94,9 @@ struct config {
 
     enum log_level loglevel;
     enum log_format logformat; /* --logformat, default text */
+    const char *metrics;       /* --metrics=ADDR:PORT as given, or NULL: no endpoint */
+    char metrics_host[64];     /* numeric; "127.0.0.1" when only a port was given */
+    int metrics_port;
 
     /* private */
     bool port_set;

@@ -152,6 +152,7 @@ struct session {
      * stays, see session_end_reason) */
     char method[16];
     const char *end_reason;
+    uint64_t req_start_ns; /* metrics: the request's first byte read (uv_hrtime), 0: none */
 
     /* WebSocket phase */
     struct bridge *br; /* the data path (bridge.c), from the 101 on; NULL before */

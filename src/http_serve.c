@@ -22,6 +22,7 @@
 #include "handshake.h"
 #include "httpmsg.h"
 #include "log.h"
+#include "metrics.h"
 #include "route.h"
 #include "conn.h"
 #include "transport.h"
@@ -62,6 +63,7 @@ static void resp_log(struct http_resp *r, bool incomplete)
                            .incomplete = incomplete};
 
     log_access_record(&a);
+    metrics_status(r->status);
     s->status = 0; /* logged: the session's own line is not needed */
     s->nrequests++;
 }

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "workers.h"
 
@@ -40,9 +41,12 @@ int main(int argc, char **argv)
     struct server_sockets socks;
     /* every listener is open before anything says "listening" or a worker starts */
     rc = server_sockets_open(&cfg, n, &socks);
+    if (rc == 0 && (rc = metrics_open(&cfg)) != 0)
+        server_sockets_close(&socks, -1);
     if (rc == 0)
         rc = n > 1 ? workers_run(&cfg, &socks) : server_run(&cfg, &socks, 0, 1);
     server_sockets_close(&socks, -1);
+    metrics_close();
     config_free(&cfg);
     return rc;
 }

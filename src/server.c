@@ -24,6 +24,7 @@
 
 #include "bridge.h"
 #include "log.h"
+#include "metrics.h"
 #include "redirect.h"
 #include "session.h"
 #include "tls.h"
@@ -256,6 +257,16 @@ static int socket_port(int fd)
         return 0;
     return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                           : ((struct sockaddr_in *)&ss)->sin_port);
+}
+
+int server_bind_tcp(const char *host, int port, bool reuseport, bool listening)
+{
+    return bind_socket(host, port, reuseport, listening);
+}
+
+int server_socket_port(int fd)
+{
+    return socket_port(fd);
 }
 
 static void listen_failed(const char *host, int port, bool redirect, int err)
@@ -538,6 +549,7 @@ static void close_listeners(struct server *srv)
         uv_close((uv_handle_t *)&srv->unix_listener, NULL);
     unlink_unix(srv); /* no longer accepting: a new server may take the path */
     redirect_close_all(&srv->redir);
+    metrics_stop();
 }
 
 static void close_server_handles(struct server *srv)
@@ -684,6 +696,8 @@ int server_run(const struct config *cfg, struct server_sockets *ss, unsigned wor
     if (rc == 0)
         watch_reserve(&srv);
     if (rc == 0 && cfg->unixsocket && srv.host.worker == 0 && listen_unix(&srv) != 0)
+        rc = CONFIG_EXIT_LISTEN;
+    if (rc == 0 && srv.host.worker == 0 && metrics_serve(srv.loop) != 0)
         rc = CONFIG_EXIT_LISTEN;
 
     uv_signal_init(srv.loop, &srv.sigint);

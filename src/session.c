@@ -21,6 +21,7 @@
 #include "handshake.h"
 #include "http_serve.h"
 #include "log.h"
+#include "metrics.h"
 #include "proxy.h"
 #include "route.h"
 #include "transport.h"
@@ -101,6 +102,11 @@ static void session_log_access(struct session *s)
 
 static void session_free(struct session *s)
 {
+    metrics_add(METRICS_CONNECTIONS_CLOSED, 1);
+    if (s->status == 101) {
+        metrics_add(METRICS_SESSIONS_CLOSED, 1);
+        metrics_close_code(bridge_close_code(s->br));
+    }
     s->bytes_out += bridge_bytes_out(s->br);
     http_serve_release(s); /* a response cut short gets its access line ("incomplete") */
     /* plain-HTTP requests had a line each (http_serve.c); one not answered yet gets one here */
@@ -460,6 +466,10 @@ static void owned_write_done(struct transport_write *w, int status)
 
     if (status == 0)
         s->bytes_out += o->len;
+    if (status == 0 && s->status == 101 && s->req_start_ns) { /* the 101 is out */
+        metrics_handshake((uv_hrtime() - s->req_start_ns) / 1000);
+        s->req_start_ns = 0;
+    }
     free(o);
     session_unref(s);
 }
@@ -497,6 +507,7 @@ static void http_error(struct session *s, int status, const char *why)
     int n;
 
     s->status = status;
+    metrics_status(status);
     session_end_reason(s, "refused");
     log_debug(s->id, "%d %s: %s", status, handshake_status_text(status), why ? why : "");
     /* closed once the response is out, or after the linger time whatever the peer does */
@@ -690,6 +701,8 @@ static void upgrade(struct session *s, struct buf *owner, uint8_t *rest, size_t 
         return;
     }
     s->status = 101;
+    metrics_add(METRICS_SESSIONS, 1);
+    metrics_status(101);
     handshake_free(s->hs);
     free(s->hs);
     s->hs = NULL;
@@ -844,6 +857,7 @@ static void session_http_next(struct session *s, bool keep_alive)
 
     free(s->path);
     s->path = NULL;
+    s->req_start_ns = len ? uv_hrtime() : 0; /* a pipelined request started already */
     if (!keep_alive || s->peer_eof || s->host->shutting_down || s->t_closing || s->t_shutdown) {
         buf_unref(b);
         finish_transport(s);
@@ -902,6 +916,8 @@ static void sock_read(struct transport *t, ssize_t nread, struct buf *b)
         if (s->phase == SESSION_HTTP && s->resp) {
             http_serve_body(s, b, b->data, (size_t)nread); /* a CGI request body */
         } else if (s->phase == SESSION_HTTP) {
+            if (!s->req_start_ns) /* a request's first bytes: its handshake time starts */
+                s->req_start_ns = uv_hrtime();
             http_data(s, b, b->data, (size_t)nread);
         } else if (s->phase == SESSION_WS)
             bridge_socket_data(s->br, b, b->data, (size_t)nread);
@@ -957,6 +973,7 @@ void session_start(struct session_host *host, struct transport *t)
     if (t->ops->peer(t, s->peer, sizeof s->peer, &s->peer_port) != 0)
         snprintf(s->peer, sizeof s->peer, "unknown");
     table_add(host, s);
+    metrics_add(METRICS_CONNECTIONS, 1);
     uv_timer_init(host->loop, &s->timer);
     s->timer.data = s;
     log_debug(s->id, "connection from %s:%d", s->peer, s->peer_port);

@@ -21,6 +21,7 @@
 
 #include "forks.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 
 #define WORKERS_MAX FORKS_WORKERS_MAX
@@ -53,6 +54,7 @@ static pid_t start_worker(const struct config *cfg, unsigned i, struct server_so
     if (getppid() != supervisor)
         _exit(0); /* it died before prctl took effect: no signal will come, and nobody waits */
     forks_set_worker(i);
+    metrics_set_worker(i);
     server_sockets_close(socks, (int)i); /* the other workers' are theirs */
     sigprocmask(SIG_SETMASK, old, NULL);
     struct config copy = *cfg;
@@ -81,6 +83,11 @@ int workers_run(const struct config *cfg0, struct server_sockets *socks)
     int r = forks_share();
     if (r) {
         log_fatal(0, "workers: the shared --maxforks count: %s", strerror(-r));
+        return CONFIG_EXIT_BAD;
+    }
+    if ((r = metrics_share(n)) != 0) {
+        log_fatal(0, "workers: the shared --metrics counters: %s", strerror(-r));
+        forks_unshare();
         return CONFIG_EXIT_BAD;
     }
     /* Programs orphaned by a dying worker are reaped here rather than left to init. */
@@ -130,6 +137,7 @@ int workers_run(const struct config *cfg0, struct server_sockets *socks)
                 w[i].pid = 0;
                 alive--;
                 forks_worker_gone(i);
+                metrics_worker_gone(i);
                 int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
                 if (stopping) {
                     if (code != 0 && rc == 0)
