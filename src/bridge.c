@@ -208,9 +208,11 @@ struct bridge_src {
 
 /* The stream endpoint: the child's stdio. */
 struct stream_end {
-    struct bridge *br;   /* for reports up (hold/release, stdin_dead) and the log id */
-    struct msg_end *to;  /* where the messages go */
-    struct child *child; /* its pipes, through child.h only */
+    struct bridge *br;              /* for reports up (hold/release, stdin_dead) and the log id */
+    struct msg_end *to;             /* where the messages go */
+    struct child *child;            /* its pipes, through child.h only; NULL: a member (sink) */
+    const struct bridge_sink *sink; /* a member's: where inbound messages go instead */
+    void *sink_ctx;
     /* c->io points here, so a child callback leads back to its bridge */
     struct child_io_settings io;
     struct bridge_src src[2]; /* [0] stdout, [1] stderr (--passstderr) */
@@ -283,6 +285,8 @@ static void msg_write_done(struct transport_write *w, int status)
         br->ev->peer_gone(br->ctx, false);
     }
     bridge_update_reads(br);
+    if (status == 0 && !m->closed && br->ev->drained)
+        br->ev->drained(br->ctx);
     release(br);
 }
 
@@ -814,6 +818,8 @@ static void stream_update_reads(struct stream_end *st)
     size_t tq = msg_queued(st->to);
     bool discard = msg_discarding(st->to);
 
+    if (!st->child)
+        return; /* a member: the sink's owner reads the program */
     for (unsigned i = 0; i < st->nsrc; i++) {
         struct bridge_src *src = &st->src[i];
         if (src->done || src->eof || !child_stream_open(st->child, (enum child_stream)i))
@@ -900,12 +906,17 @@ static void stdin_add(struct stream_end *st, const uint8_t *p, size_t n, struct 
 static void stream_in_begin(struct stream_end *st, bool text)
 {
     st->in_text = text;
+    if (st->sink)
+        st->sink->begin(st->sink_ctx, text);
 }
 
 /* Its payload p[0..n), owned by owner (NULL: the caller's bytes, copied). */
 static void stream_in_data(struct stream_end *st, const uint8_t *p, size_t n, struct buf *owner)
 {
-    stdin_add(st, p, n, owner);
+    if (st->sink)
+        st->sink->data(st->sink_ctx, p, n, owner);
+    else
+        stdin_add(st, p, n, owner);
 }
 
 static const uint8_t newline = '\n';
@@ -913,13 +924,17 @@ static const uint8_t newline = '\n';
 /* It is complete: a text message is a line (websocketd), unless --binary. */
 static void stream_in_end(struct stream_end *st)
 {
-    if (st->in_text && !st->binary)
+    if (st->sink)
+        st->sink->end(st->sink_ctx);
+    else if (st->in_text && !st->binary)
         stdin_add(st, &newline, 1, NULL);
 }
 
 /* Bytes queued to the child's stdin (0 once it cannot be written). */
 static size_t stream_stdin_queued(const struct stream_end *st)
 {
+    if (st->sink)
+        return st->sink->queued(st->sink_ctx);
     if (st->stdin_dead || !child_stdin_open(st->child))
         return 0;
     return child_stdin_queued(st->child);
@@ -1067,7 +1082,7 @@ void bridge_flush(struct bridge *br)
 
 void bridge_stdout_eof(struct bridge *br)
 {
-    if (!br || br->stream.all_done)
+    if (!br || br->stream.all_done || !br->stream.child)
         return;
     hold(br);
     stream_give_up(&br->stream);
@@ -1147,16 +1162,16 @@ const char *bridge_closed_by(const struct bridge *br)
     return br ? br->msg.closed_by : NULL;
 }
 
-int bridge_start(struct bridge **out, struct child *c, struct transport *t,
-                 const struct bridge_options *opt, const struct bridge_events *ev, void *ctx)
+/* A bridge with its message endpoint set up on t; the stream endpoint is the caller's to set. */
+static struct bridge *bridge_new(struct transport *t, const struct bridge_options *opt,
+                                 const struct bridge_events *ev, void *ctx)
 {
     struct bridge *br = calloc(1, sizeof *br);
     struct stream_end *st;
     struct msg_end *m;
 
-    *out = br;
     if (!br)
-        return UV_ENOMEM;
+        return NULL;
     nbridges++;
     br->opt = *opt;
     br->ev = ev;
@@ -1173,8 +1188,55 @@ int bridge_start(struct bridge **out, struct child *c, struct transport *t,
 
     st->br = br;
     st->to = m;
-    st->child = c;
     st->binary = opt->binary;
+    return br;
+}
+
+int bridge_start_member(struct bridge **out, struct transport *t, const struct bridge_options *opt,
+                        const struct bridge_events *ev, void *ctx, const struct bridge_sink *sink,
+                        void *sink_ctx)
+{
+    struct bridge *br = bridge_new(t, opt, ev, ctx);
+
+    *out = br;
+    if (!br)
+        return UV_ENOMEM;
+    br->stream.sink = sink;
+    br->stream.sink_ctx = sink_ctx;
+    br->stream.all_done = true; /* no output of its own */
+    return 0;
+}
+
+int bridge_send_frames(struct bridge *br, struct buf *owner, const uint8_t *p, size_t n)
+{
+    struct msg_end *m = &br->msg;
+    struct batch *b;
+
+    if (m->closed || m->discard || !ws_stream_can_send(&m->ws))
+        return WS_E_CLOSED;
+    b = msg_batch_for(m, 0, n, owner, false);
+    if (!b)
+        return WS_E_NOMEM;
+    batch_payload(b, p, n, owner, NULL);
+    return 0;
+}
+
+size_t bridge_send_queued(const struct bridge *br)
+{
+    return br ? msg_queued(&br->msg) : 0;
+}
+
+int bridge_start(struct bridge **out, struct child *c, struct transport *t,
+                 const struct bridge_options *opt, const struct bridge_events *ev, void *ctx)
+{
+    struct bridge *br = bridge_new(t, opt, ev, ctx);
+    struct stream_end *st;
+
+    *out = br;
+    if (!br)
+        return UV_ENOMEM;
+    st = &br->stream;
+    st->child = c;
     st->json = opt->passstderr;
     st->nsrc = opt->passstderr ? 2 : 1;
     st->io.on_alloc = stream_alloc;

@@ -131,6 +131,26 @@ struct bridge_events {
      * and around every callback it runs, so the owner is never freed under it. */
     void (*hold)(void *ctx);
     void (*release)(void *ctx);
+    /* Optional (NULL: not called): a write to the socket completed, so its send queue shrank
+     * (a member's owner hands it more, bridge_send_frames). */
+    void (*drained)(void *ctx);
+};
+
+/*
+ * A member: the message endpoint of a client of a shared program (hub.h), whose stream
+ * endpoint is not a child's stdio but the sink: every inbound message is given to it as
+ * begin (text or binary), data pieces, end; queued() is what the sink holds towards the
+ * program, so the socket's reads stop above CHILD_HIGH_WATER as with a child (the owner calls
+ * bridge_update_reads() when it changes). All run with the sink's ctx; the sink must outlive
+ * the bridge.
+ */
+struct bridge_sink {
+    void (*begin)(void *ctx, bool text);
+    /* p[0..n) lies in owner's bytes (take a reference to keep them), or owner is NULL: the
+     * bytes are valid during the call only. */
+    void (*data)(void *ctx, const uint8_t *p, size_t n, struct buf *owner);
+    void (*end)(void *ctx);
+    size_t (*queued)(void *ctx);
 };
 
 /*
@@ -142,6 +162,21 @@ struct bridge_events {
  */
 int bridge_start(struct bridge **out, struct child *c, struct transport *t,
                  const struct bridge_options *opt, const struct bridge_events *ev, void *ctx);
+/* Starts a member's data path on transport t (see struct bridge_sink): no child, no output of
+ * its own; what it sends comes from bridge_send_frames(). *out as for bridge_start(). 0 or a
+ * UV error. */
+int bridge_start_member(struct bridge **out, struct transport *t, const struct bridge_options *opt,
+                        const struct bridge_events *ev, void *ctx, const struct bridge_sink *sink,
+                        void *sink_ctx);
+/* Queues p[0..n): whole frames already encoded (headers included, RSV 0, unmasked), owned by
+ * owner (a reference is taken; payloads up to 64 bytes are copied next to the batch's headers
+ * instead, cheaper than a reference), sent at the next bridge_flush() or when the batch
+ * fills. The caller keeps messages whole and in order: ws_stream's own frames (pongs, the
+ * close) may come between frames, never inside one. 0, or WS_E_CLOSED (nothing may be sent:
+ * our close is out, the peer is gone) or WS_E_NOMEM. */
+int bridge_send_frames(struct bridge *br, struct buf *owner, const uint8_t *p, size_t n);
+/* Bytes queued towards the peer, not yet taken by the kernel (0 once closed). NULL: 0. */
+size_t bridge_send_queued(const struct bridge *br);
 /* Bytes from the socket: data[0..len) lies anywhere inside owner's bytes (the caller holds a
  * reference for the call). Feeds the ws_stream; payload goes to the child's stdin by
  * reference, each write taking its own reference on owner. */

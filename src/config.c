@@ -28,6 +28,7 @@ enum kind {
     K_LIST,   /* --x=a,b,c */
     K_LEVEL,  /* --loglevel */
     K_LOGFORMAT, /* --logformat */
+    K_SHARED, /* --shared, --shared=broadcast|addressed */
     K_HELP,
     K_VERSION,
     K_LICENSE,
@@ -70,6 +71,10 @@ static const struct flag flags[] = {
     {"workers", K_UINT, OFF(workers), 0, 0, UINT_MAX, NULL}, /* 1-256: validate() */
     {"max-header-bytes", K_SIZE, OFF(max_header_bytes), 0, 1, CONFIG_HEADER_BYTES_MAX, "1 MiB"},
     {"max-headers", K_UINT, OFF(max_headers), 0, 1, CONFIG_HEADERS_MAX, NULL},
+    {"shared", K_SHARED, OFF(shared), 0},
+    {"slow-client", K_STR, OFF(slow_client), 0},
+    {"slow-client-queue", K_SIZE, OFF(slow_client_queue), 0, 131072, 1ull << 30, "1 GiB"},
+    {"shared-linger", K_UINT, OFF(shared_linger_ms), 0, 0, CONFIG_MS_MAX, "one hour"},
     {"passenv", K_LIST, OFF(passenv), 0},
     {"reverselookup", K_BOOL, OFF(reverselookup), 0},
     {"origin", K_LIST, OFF(origins), 0},
@@ -151,6 +156,21 @@ void config_usage(FILE *out)
           "                         at most 1048576)\n"
           "  --max-headers=N        most header fields in a request; more: 431 (default 100,\n"
           "                         at most 10000)\n"
+          "\n"
+          "One program for every client (see wsbridge(1), SHARED PROGRAMS):\n"
+          "  --shared               one process per endpoint (COMMAND, or each --dir script)\n"
+          "                         serves every client: each line it prints goes to all of\n"
+          "                         them; each client's message is a whole line on its stdin\n"
+          "  --shared=addressed     the same, with JSON lines both ways: the program hears\n"
+          "                         join/message/leave events with client ids and sends\n"
+          "                         {\"data\":..} to all, {\"to\":ID,..} or {\"except\":ID,..}\n"
+          "  --slow-client=POLICY   a client more than --slow-client-queue behind: drop its\n"
+          "                         oldest messages (drop, the default) or close it with 1008\n"
+          "                         (close)\n"
+          "  --slow-client-queue=BYTES  how far behind a client may fall (default 1048576;\n"
+          "                         131072 to 1073741824)\n"
+          "  --shared-linger=MS     keep the program running MS after its last client left\n"
+          "                         (default 0: stop it then)\n"
           "\n"
           "Serving files and scripts (plain HTTP on the same port):\n"
           "  --dir=DIR              every executable file under DIR is a WebSocket endpoint:\n"
@@ -328,10 +348,22 @@ static int set_flag(struct config *c, const struct flag *f, const char *name, co
     case K_STR:
         *(const char **)(base + f->off) = v;
         return -1;
+    case K_SHARED:
+        if (!v || string_in(v, "broadcast", "true", NULL))
+            c->shared = CONFIG_SHARED_BROADCAST;
+        else if (strcmp(v, "addressed") == 0)
+            c->shared = CONFIG_SHARED_ADDRESSED;
+        else if (strcmp(v, "false") == 0)
+            c->shared = CONFIG_SHARED_OFF;
+        else
+            return bad("--shared takes no value, broadcast or addressed, not '%s'", v);
+        return -1;
     case K_UINT:
         if (parse_number(f, name, v, &n))
             return CONFIG_EXIT_BAD;
         *(unsigned *)(base + f->off) = (unsigned)n;
+        if (f->off == OFF(workers))
+            c->workers_set = true;
         return -1;
     case K_PORT:
         if (parse_u64(v, 65535, &n))
@@ -601,6 +633,26 @@ static int parse_metrics(struct config *c)
     return -1;
 }
 
+/* --shared and the options that only mean something with it. */
+static int validate_shared(struct config *c)
+{
+    if (c->slow_client && !string_in(c->slow_client, "drop", "close", NULL))
+        return bad("--slow-client takes drop or close, not '%s'", c->slow_client);
+    c->slow_close = c->slow_client && strcmp(c->slow_client, "close") == 0;
+    if (!c->shared) {
+        if (c->slow_client || c->slow_client_queue != 1u << 20 || c->shared_linger_ms)
+            return bad("--slow-client, --slow-client-queue and --shared-linger need --shared");
+        return -1;
+    }
+    if (c->passstderr)
+        return bad("--passstderr cannot be used with --shared (the program's stderr is logged)");
+    /* one process holds the hubs: workers would each start the program */
+    if (c->workers_set && c->workers > 1)
+        return bad("--shared runs each program once, in one process: --workers must be 1");
+    c->workers = 1;
+    return -1;
+}
+
 static int validate(struct config *c)
 {
     int rc;
@@ -623,6 +675,8 @@ static int validate(struct config *c)
     }
     if (c->workers < 1 || c->workers > 256)
         return bad("--workers must be 1 to 256, not %u", c->workers);
+    if ((rc = validate_shared(c)) >= 0)
+        return rc;
     if ((rc = real_dir(c, "dir", &c->dir)) >= 0 ||
         (rc = real_dir(c, "staticdir", &c->staticdir)) >= 0 ||
         (rc = real_dir(c, "cgidir", &c->cgidir)) >= 0)
@@ -703,6 +757,7 @@ static int parse(struct config *c, int argc, char **argv)
     }
     c->max_header_bytes = 16384;
     c->max_headers = 100;
+    c->slow_client_queue = 1u << 20;
     for (const char *const *p = default_passenv; *p; p++)
         if (append(&c->passenv, NULL, *p))
             return bad("out of memory");
@@ -726,8 +781,8 @@ static int parse(struct config *c, int argc, char **argv)
         }
         if (eq) {
             value = eq + 1;
-        } else if (f->kind != K_BOOL && f->kind != K_HELP && f->kind != K_VERSION &&
-                   f->kind != K_LICENSE) {
+        } else if (f->kind != K_BOOL && f->kind != K_SHARED && f->kind != K_HELP &&
+                   f->kind != K_VERSION && f->kind != K_LICENSE) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "wsbridge: option --%s needs a value\n", f->name);
                 return CONFIG_EXIT_BAD;

@@ -41,6 +41,12 @@ struct config_address {
                           lacks it (EADDRNOTAVAIL, EAFNOSUPPORT) */
 };
 
+enum config_shared {
+    CONFIG_SHARED_OFF = 0,   /* a program per connection (websocketd) */
+    CONFIG_SHARED_BROADCAST, /* --shared */
+    CONFIG_SHARED_ADDRESSED, /* --shared=addressed */
+};
+
 struct config_header {
     const char *line; /* "Name: value", as given */
 };
@@ -80,6 +86,13 @@ struct config {
     size_t max_header_bytes;   /* --max-header-bytes, default 16384, 1..CONFIG_HEADER_BYTES_MAX */
     unsigned max_headers;      /* --max-headers, default 100, 1..CONFIG_HEADERS_MAX */
 
+    /* --shared: one program per endpoint for every client (hub.h) */
+    enum config_shared shared;
+    const char *slow_client;    /* --slow-client=drop|close as given (default drop) */
+    bool slow_close;            /* --slow-client=close */
+    uint64_t slow_client_queue; /* --slow-client-queue: bytes a client may lag (default 1 MiB) */
+    unsigned shared_linger_ms;  /* --shared-linger: the program outlives its last client */
+
     /* environment */
     const char **passenv;      /* names, NULL-terminated; default PATH, LD_LIBRARY_PATH */
     bool reverselookup;
@@ -100,6 +113,7 @@ struct config {
 
     /* private */
     bool port_set;
+    bool workers_set;
     char **owned; /* strings config_parse allocated (NULL-terminated) */
 };
 

@@ -24,6 +24,7 @@
 struct bridge;
 struct buf;
 struct handshake;
+struct hub_member;
 struct transport;
 
 #define SESSION_LINGER_MS 2000u /* wait for the peer's close reply this long */
@@ -162,6 +163,9 @@ struct session {
     bool child_done;   /* child_close() called */
     bool close_queued; /* our close frame for the child's end is out */
     struct child child;
+
+    /* --shared: this client in its program's hub (hub.h); NULL otherwise */
+    struct hub_member *member;
 };
 
 #endif

@@ -20,6 +20,7 @@
 #include "forks.h"
 #include "handshake.h"
 #include "http_serve.h"
+#include "hub.h"
 #include "log.h"
 #include "metrics.h"
 #include "proxy.h"
@@ -116,6 +117,7 @@ static void session_free(struct session *s)
     if (s->counted)
         forks_release();
     table_remove(s);
+    hub_leave(s->member, s->host->shutting_down);
     bridge_release(s->br);
     if (s->hs) {
         handshake_free(s->hs);
@@ -144,6 +146,15 @@ static void child_closed(struct child *c)
 
 /* ---------------------------------------------------------------- closing */
 
+/* --shared: this client leaves its program's hub (nothing is sent to it from there anymore). */
+static void session_leave_hub(struct session *s)
+{
+    struct hub_member *m = s->member;
+
+    s->member = NULL;
+    hub_leave(m, s->host->shutting_down);
+}
+
 /* Closes the transport now (pending writes are cancelled). */
 static void close_transport(struct session *s)
 {
@@ -153,6 +164,7 @@ static void close_transport(struct session *s)
     s->phase = SESSION_DONE;
     s->t->ops->close(s->t, transport_closed);
     bridge_transport_closed(s->br); /* stdout is now read and dropped */
+    session_leave_hub(s);
 }
 
 static void shutdown_done(struct transport *t)
@@ -228,6 +240,7 @@ static void transport_closed(struct transport *t)
 static void session_peer_gone(struct session *s, bool graceful)
 {
     bridge_discard(s->br);
+    session_leave_hub(s);
     stop_child(s);
     if (graceful)
         finish_transport(s);
@@ -330,6 +343,13 @@ static void on_bridge_release(void *ctx)
     session_unref(ctx);
 }
 
+static void on_bridge_drained(void *ctx)
+{
+    struct session *s = ctx;
+
+    hub_drained(s->member);
+}
+
 static const struct bridge_events session_bridge_events = {
     .peer_gone = on_bridge_peer_gone,
     .stdout_done = on_bridge_stdout_done,
@@ -337,7 +357,82 @@ static const struct bridge_events session_bridge_events = {
     .reads_paused = on_bridge_reads_paused,
     .hold = on_bridge_hold,
     .release = on_bridge_release,
+    .drained = on_bridge_drained,
 };
+
+/* --shared: the hub ends this client (its program exited, or the client fell too far
+ * behind). It has left the hub already. */
+static void on_hub_close(void *ctx, uint16_t code, const char *reason)
+{
+    struct session *s = ctx;
+
+    s->member = NULL;
+    session_ref(s);
+    if (!s->close_queued && bridge_can_send(s->br)) {
+        s->close_queued = true;
+        bridge_close(s->br, code, reason);
+        bridge_discard(s->br);
+        timer_set(s, SESSION_T_LINGER, (uint64_t)SESSION_LINGER_MS + s->host->cfg->closems, 0);
+    } else if (bridge_finished(s->br)) {
+        finish_transport(s);
+    }
+    session_unref(s);
+}
+
+static const struct hub_member_events session_hub_events = {
+    .close = on_hub_close,
+};
+
+/* --shared: the client's messages go to its hub (none once it left). */
+static void on_sink_begin(void *ctx, bool text)
+{
+    hub_in_begin(((struct session *)ctx)->member, text);
+}
+
+static void on_sink_data(void *ctx, const uint8_t *p, size_t n, struct buf *owner)
+{
+    (void)owner; /* copied: a message is written to stdin whole */
+    hub_in_data(((struct session *)ctx)->member, p, n);
+}
+
+static void on_sink_end(void *ctx)
+{
+    hub_in_end(((struct session *)ctx)->member);
+}
+
+static size_t on_sink_queued(void *ctx)
+{
+    return hub_in_queued(((struct session *)ctx)->member);
+}
+
+static const struct bridge_sink session_sink = {
+    .begin = on_sink_begin,
+    .data = on_sink_data,
+    .end = on_sink_end,
+    .queued = on_sink_queued,
+};
+
+#define SESSION_SHARED_MESSAGE_MAX (1u << 20) /* --shared without --maxframesize */
+#define SESSION_SHARED_SNDBUF (128 * 1024)    /* --shared: a client's kernel send buffer */
+
+/* --shared: joins the hub of file (hub_join); env is taken. */
+static int session_join(struct session *s, const char *file, char *const *argv, char **env,
+                        const struct route *rt)
+{
+    const struct config *cfg = s->host->cfg;
+    struct hub_options ho = {
+        .loop = s->host->loop,
+        .binary = cfg->binary,
+        .addressed = cfg->shared == CONFIG_SHARED_ADDRESSED,
+        .slow = cfg->slow_close ? HUB_SLOW_CLOSE : HUB_SLOW_DROP,
+        .queue = (size_t)cfg->slow_client_queue,
+        .linger_ms = cfg->shared_linger_ms,
+        .closems = cfg->closems,
+    };
+
+    hub_configure(&ho);
+    return hub_join(&s->member, file, argv, env, rt, s->id, &session_hub_events, s);
+}
 
 static void on_child_exit(struct child *c)
 {
@@ -680,8 +775,12 @@ static void upgrade(struct session *s, struct buf *owner, uint8_t *rest, size_t 
     }
 
     /* Spawn first: a program that cannot start is a 500, never a 101 then a drop. */
-    r = session_spawn(s, file, argv, env, on_child_exit);
-    free(env);
+    if (cfg->shared) {
+        r = session_join(s, file, argv, env, cfg->dir ? &rt : NULL);
+    } else {
+        r = session_spawn(s, file, argv, env, on_child_exit);
+        free(env);
+    }
     if (r) {
         log_error(s->id, "cannot start %s: %s", file, child_strerror(r));
         route_free(&rt);
@@ -689,7 +788,8 @@ static void upgrade(struct session *s, struct buf *owner, uint8_t *rest, size_t 
         http_error(s, 500, child_strerror(r));
         return;
     }
-    log_debug(s->id, "started %s, pid %d", file, s->child.pid);
+    if (!cfg->shared)
+        log_debug(s->id, "started %s, pid %d", file, s->child.pid);
     route_free(&rt);
 
     r = send_response(s, v.response, v.response_len);
@@ -715,7 +815,18 @@ static void upgrade(struct session *s, struct buf *owner, uint8_t *rest, size_t 
                                 .passstderr = cfg->passstderr,
                                 .max_message = cfg->maxframesize,
                                 .conn = s->id};
-    if (bridge_start(&s->br, &s->child, s->t, &bo, &session_bridge_events, s) != 0) {
+    if (cfg->shared) {
+        if (!bo.max_message)
+            bo.max_message = SESSION_SHARED_MESSAGE_MAX; /* each message is held whole */
+        if (s->t->ops->send_buffer) /* else a stuck client holds up to 4 MiB in the kernel */
+            s->t->ops->send_buffer(s->t, SESSION_SHARED_SNDBUF);
+        r = bridge_start_member(&s->br, s->t, &bo, &session_bridge_events, s, &session_sink, s);
+        if (r == 0)
+            hub_attach(s->member, s->br);
+    } else {
+        r = bridge_start(&s->br, &s->child, s->t, &bo, &session_bridge_events, s);
+    }
+    if (r != 0) {
         log_error(s->id, "cannot read the program's output");
         session_peer_gone(s, false);
         return;

@@ -78,6 +78,10 @@ struct transport_ops {
     /* NULL on a plain transport. Under TLS: the subject (RFC 2253) of the client's verified
      * certificate, "" when it sent none; valid until close (use transport_tls_subject()). */
     const char *(*tls_subject)(struct transport *t);
+    /* Optional (NULL: the kernel's default): fixes the socket's send buffer at about bytes
+     * (SO_SNDBUF, no autotuning), so a peer that stops reading holds that much in the kernel
+     * at most (--shared: the slow-client limit is then reached). 0 or a UV error. */
+    int (*send_buffer)(struct transport *t, int bytes);
 };
 
 struct transport {

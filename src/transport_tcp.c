@@ -443,6 +443,13 @@ static ssize_t tcp_sendfile(struct transport *t, int fd, uint64_t *off, size_t l
     return n;
 }
 
+static int tcp_send_buffer(struct transport *t, int bytes)
+{
+    struct transport_tcp *tt = (struct transport_tcp *)t;
+
+    return uv_send_buffer_size((uv_handle_t *)&tt->h.stream, &bytes);
+}
+
 static const struct transport_ops tcp_ops = {
     .read_start = tcp_read_start,
     .read_stop = tcp_read_stop,
@@ -452,6 +459,7 @@ static const struct transport_ops tcp_ops = {
     .close = tcp_close,
     .peer = tcp_peer,
     .sendfile = tcp_sendfile,
+    .send_buffer = tcp_send_buffer,
 };
 
 static void tcp_reject_closed(uv_handle_t *h)

@@ -616,6 +616,14 @@ static const char *tls_subject(struct transport *t)
     return tt->subject ? tt->subject : "";
 }
 
+/* The ciphertext's socket. */
+static int tls_send_buffer(struct transport *t, int bytes)
+{
+    struct transport *inner = ((struct transport_tls *)t)->inner;
+
+    return inner->ops->send_buffer ? inner->ops->send_buffer(inner, bytes) : 0;
+}
+
 static const struct transport_ops tls_ops = {
     .read_start = tls_read_start,
     .read_stop = tls_read_stop,
@@ -625,6 +633,7 @@ static const struct transport_ops tls_ops = {
     .close = tls_close,
     .peer = tls_peer,
     .tls_subject = tls_subject,
+    .send_buffer = tls_send_buffer,
 };
 
 const char *transport_tls_subject(struct transport *t)

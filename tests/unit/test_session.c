@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "config.h"
 #include "feed.h"
+#include "hub.h"
 #include "log.h"
 #include "session.h"
 #include "tap.h"
@@ -553,6 +554,177 @@ static void test_backpressure(void)
     env_free(&e, "backpressure");
 }
 
+/* ---------------------------------------------------------------- --shared (hub.c) */
+
+#define NSHARED 3
+
+struct peers {
+    struct transport_mem_peer p[NSHARED];
+    unsigned n;
+    unsigned texts; /* peers_got: messages to wait for (~0u: the close) */
+};
+
+/* Every peer got ps->texts text messages, or a close. */
+static bool peers_got(struct env *e, struct transport_mem_peer *p0, void *arg)
+{
+    struct peers *ps = arg;
+    struct resp r;
+    (void)e, (void)p0;
+    for (unsigned i = 0; i < ps->n; i++) {
+        parse_out(ps->p[i].out, ps->p[i].out_len, &r);
+        if (r.ntext < ps->texts && r.close_code < 0)
+            return false;
+    }
+    return true;
+}
+
+static bool peers_gone(struct env *e, struct transport_mem_peer *p0, void *arg)
+{
+    struct peers *ps = arg;
+    (void)p0;
+    for (unsigned i = 0; i < ps->n; i++)
+        if (!ps->p[i].freed)
+            return false;
+    return e->srv.nsessions == 0;
+}
+
+static bool hubs_idle(struct env *e, struct transport_mem_peer *p0, void *arg)
+{
+    (void)e, (void)p0, (void)arg;
+    return hub_idle();
+}
+
+static void peers_end(struct env *e, struct peers *ps, const char *name)
+{
+    uint8_t f[16];
+    for (unsigned i = 0; i < ps->n; i++)
+        if (!ps->p[i].closed)
+            transport_mem_push(&ps->p[i], f, ws_close_frame(f, 1000));
+    bool gone = run_until(e, NULL, peers_gone, ps, 5000);
+    ok(gone, "%s: every session ended", name);
+    while (!gone && e->srv.sessions) {
+        session_kill(e->srv.sessions);
+        gone = run_until(e, NULL, peers_gone, ps, 5000);
+    }
+    for (unsigned i = 0; i < ps->n; i++)
+        transport_mem_peer_free(&ps->p[i]);
+    ok(run_until(e, NULL, hubs_idle, NULL, 5000), "%s: the program stopped, no hub left", name);
+}
+
+/* Three clients on one cat: every line to all; a message in fragments with another client's
+ * message between them reaches stdin whole. */
+static void test_shared_fanout(void)
+{
+    struct env e;
+    const char *args[] = {"--port=0", "--shared", "cat", NULL};
+    struct peers ps = {.n = NSHARED, .texts = 2};
+    uint8_t f[64];
+    unsigned one = 1;
+    struct resp r;
+
+    if (!ok(env_init(&e, args) == 0, "config"))
+        return;
+    for (unsigned i = 0; i < ps.n; i++) {
+        start(&e, &ps.p[i]);
+        transport_mem_push(&ps.p[i], UPGRADE, strlen(UPGRADE));
+        run_until(&e, &ps.p[i], got_status, &one, 5000);
+    }
+    ok(e.srv.nsessions == NSHARED && e.srv.sessions && !e.srv.sessions->has_child,
+       "shared: %u sessions, none with a child of its own", e.srv.nsessions);
+    transport_mem_push(&ps.p[0], f, ws_frame(f, 1, false, "fir", 3));
+    run_until(&e, NULL, never, NULL, 50);
+    transport_mem_push(&ps.p[1], f, ws_frame(f, 1, true, "other", 5));
+    run_until(&e, NULL, never, NULL, 50);
+    transport_mem_push(&ps.p[0], f, ws_frame(f, 0, true, "st", 2));
+    run_until(&e, NULL, peers_got, &ps, 5000);
+    unsigned good = 0;
+    for (unsigned i = 0; i < ps.n; i++) {
+        parse_out(ps.p[i].out, ps.p[i].out_len, &r);
+        good += r.ntext == 2 && strcmp(r.text[0], "other") == 0 && strcmp(r.text[1], "first") == 0;
+        if (r.ntext == 2)
+            diag("  client %u: '%s' '%s'", i, r.text[0], r.text[1]);
+    }
+    is_int(good, NSHARED, "shared: every client gets 'other' then 'first' (whole lines)");
+    peers_end(&e, &ps, "shared");
+    env_free(&e, "shared");
+}
+
+/* A client that does not read (--slow-client=close): closed with 1008 once it is more than the
+ * queue behind, while another one gets everything. */
+static void test_shared_slow(void)
+{
+    struct env e;
+    const char *args[] = {"--port=0",
+                          "--shared",
+                          "--slow-client=close",
+                          "--slow-client-queue=131072",
+                          "--binary",
+                          "sh",
+                          "-c",
+                          "read x; head -c 2000000 /dev/zero",
+                          NULL};
+    struct peers ps = {.n = 2};
+    struct resp r;
+    uint8_t f[16];
+    unsigned one = 1;
+    uint64_t want = 2000000;
+
+    if (!ok(env_init(&e, args) == 0, "config"))
+        return;
+    for (unsigned i = 0; i < ps.n; i++) {
+        start(&e, &ps.p[i]);
+        ps.p[i].hold = i == 0;
+        ps.p[i].queue_extra = 0;
+    }
+    transport_mem_push(&ps.p[0], UPGRADE, strlen(UPGRADE));
+    run_until(&e, &ps.p[0], never, NULL, 100);
+    transport_mem_push(&ps.p[1], UPGRADE, strlen(UPGRADE));
+    run_until(&e, &ps.p[1], got_status, &one, 5000);
+    transport_mem_push(&ps.p[1], f, ws_frame(f, 1, true, "go\n", 3)); /* --binary: as is */
+    run_until(&e, &ps.p[1], all_binary, &want, 10000);
+    parse_out(ps.p[1].out, ps.p[1].out_len, &r);
+    ok(r.binary_bytes == want, "slow: the reading client got all %" PRIu64 " bytes (%" PRIu64 ")",
+       want, r.binary_bytes);
+    ps.p[0].hold = false;
+    transport_mem_kick(&ps.p[0]);
+    run_until(&e, &ps.p[0], got_close, NULL, 5000);
+    parse_out(ps.p[0].out, ps.p[0].out_len, &r);
+    is_int(r.close_code, 1008, "slow: the client that did not read is closed with 1008");
+    ok(r.binary_bytes < want, "slow: ... after %" PRIu64 " bytes", r.binary_bytes);
+    peers_end(&e, &ps, "slow");
+    env_free(&e, "slow");
+}
+
+/* The program exits with a status: every client is told with 1012 and its status. */
+static void test_shared_exit(void)
+{
+    struct env e;
+    const char *args[] = {"--port=0", "--shared", "sh", "-c", "read x; echo \"$x\"; exit 3", NULL};
+    struct peers ps = {.n = 2};
+    uint8_t f[64];
+    unsigned one = 1;
+    struct resp r;
+
+    if (!ok(env_init(&e, args) == 0, "config"))
+        return;
+    for (unsigned i = 0; i < ps.n; i++) {
+        start(&e, &ps.p[i]);
+        transport_mem_push(&ps.p[i], UPGRADE, strlen(UPGRADE));
+        run_until(&e, &ps.p[i], got_status, &one, 5000);
+    }
+    transport_mem_push(&ps.p[1], f, ws_frame(f, 1, true, "bye", 3));
+    ps.texts = ~0u;
+    run_until(&e, NULL, peers_got, &ps, 5000);
+    unsigned good = 0;
+    for (unsigned i = 0; i < ps.n; i++) {
+        parse_out(ps.p[i].out, ps.p[i].out_len, &r);
+        good += r.ntext == 1 && strcmp(r.text[0], "bye") == 0 && r.close_code == 1012;
+    }
+    is_int(good, 2, "exit: both clients get 'bye', then 1012 (exit status 3)");
+    peers_end(&e, &ps, "exit");
+    env_free(&e, "exit");
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -565,6 +737,9 @@ int main(void)
     test_disconnect();
     test_http_then_upgrade();
     test_backpressure();
+    test_shared_fanout();
+    test_shared_slow();
+    test_shared_exit();
     child_reaper_close();
     uv_run(&test_loop, UV_RUN_DEFAULT);
     int r = uv_loop_close(&test_loop);

@@ -1,0 +1,1173 @@
+/*
+ * hub: a shared program and its clients (see hub.h).
+ *
+ * The log: chunks (a pool buffer each) filled with encoded frames back to
+ * back; h->end is the log position after the last byte. A member's cursor
+ * is (chunk, off) and its log position pos; chunk->cursors counts the
+ * members in it, so the head chunks nobody is in can be let go (writes in
+ * flight hold their own buffer references). In the addressed mode every
+ * frame also has a record (offset, length, target) in its chunk, and a
+ * member's cursor is the index of the next record.
+ */
+#include "build-config.h"
+
+#include "hub.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge.h"
+#include "buf.h"
+#include "child.h"
+#include "hubmsg.h"
+#include "log.h"
+#include "ws_frame.h"
+#include "ws_utf8.h"
+
+#define HUB_FRAME_MAX (16u * 1024u) /* payload per frame: a header of at most 4 bytes */
+#define HUB_SLICE 4096u             /* text repaired this much at a time */
+#define HUB_LINE_MAX (1u << 20)     /* addressed mode: the longest output line taken */
+#define HUB_BACKOFF_MIN 100u
+#define HUB_BACKOFF_MAX 10000u
+#define HUB_STABLE_MS 10000u /* a run this long resets the backoff */
+#define HUB_CLOSE_RESTART 1012
+/* stdout is read while the fastest member is less than this behind: a read (up to BUF_SIZE,
+ * plus frame headers) then leaves it well inside the queue limit */
+#define HUB_READ_MARK                                                                              \
+    (options.queue / 4) /* "Service Restart" (IANA WebSocket close code registry) */
+
+/* Addressed mode: who one frame is for (to: only that id; except: all but it; 0: unset). */
+struct hub_target {
+    uint32_t off, len;
+    unsigned long to, except;
+};
+
+struct hub_chunk {
+    struct hub_chunk *next;
+    struct buf *buf;
+    uint64_t pos;  /* log position of buf->data[0] */
+    uint64_t msgs; /* messages ended before it */
+    uint32_t fill;
+    unsigned cursors;
+    bool boundary; /* data[0] starts a message */
+    struct hub_target *tg;
+    uint32_t ntg, tgcap;
+};
+
+struct hub_run; /* one run of the program */
+
+struct hub {
+    struct hub *next; /* the process's hubs */
+    char *file;
+    char **argv;
+    char **env; /* for the next spawn */
+    struct hub_member *members;
+    unsigned nmembers;   /* in the list */
+    unsigned nlive;      /* of them, not closing: the program's current clients */
+    struct hub_run *run; /* the running program, or NULL */
+    uv_timer_t timer;    /* linger, then backoff */
+    bool timer_linger, timer_backoff, closing;
+    uint64_t started_ms;
+    unsigned backoff_ms;
+    /* the log */
+    struct hub_chunk *head, *tail;
+    uint64_t end, nmsgs;
+    bool msg_open;
+    unsigned nwaiting;
+    /* stdin */
+    bool in_paused;
+};
+
+struct hub_run {
+    struct child c;
+    struct hub *hub; /* NULL once detached (stopping) */
+    /* stdout */
+    struct buf *rbuf;
+    uint32_t roff, rlen, rscanned;
+    struct bridge_lines lines;
+    struct ws_utf8_repair repair;
+    uint8_t *line; /* addressed mode: the line being collected */
+    size_t line_len;
+    bool line_skip;
+    bool reading, eof, paused;
+    unsigned writes; /* stdin writes in flight */
+    bool closed;
+};
+
+struct hub_member {
+    struct hub_member *prev, *next;
+    struct hub *hub;
+    struct bridge *br;
+    const struct hub_member_events *ev;
+    void *ctx;
+    unsigned long id;
+    char **env; /* addressed: for the join event; freed after it */
+    struct hub_chunk *chunk;
+    uint32_t off, idx;
+    uint64_t pos, msgs, drops;
+    bool waiting; /* joined inside a message: starts at the next one */
+    bool open;    /* part of a message was sent, its end not yet */
+    /* the program it was a client of is over: closed once sent up to close_pos */
+    bool closing;
+    uint16_t close_code;
+    uint64_t close_pos;
+    char *close_reason;
+    /* inbound */
+    uint8_t *in;
+    size_t in_len, in_cap;
+    bool in_text;
+};
+
+static struct hub_options options;
+static struct hub *hubs;
+static unsigned nruns; /* programs not yet closed, the detached ones too */
+
+static void hub_update_reads(struct hub *h);
+static void hub_maybe_free(struct hub *h);
+static int hub_spawn(struct hub *h, const struct route *rt);
+
+void hub_configure(const struct hub_options *opt)
+{
+    options = *opt;
+}
+
+/* ---------------------------------------------------------------- the log */
+
+static struct hub_chunk *chunk_new(struct hub *h)
+{
+    struct hub_chunk *c = calloc(1, sizeof *c);
+
+    if (!c)
+        return NULL;
+    c->buf = buf_get();
+    if (!c->buf) {
+        free(c);
+        return NULL;
+    }
+    c->pos = h->end;
+    c->msgs = h->nmsgs;
+    c->boundary = !h->msg_open;
+    if (h->tail)
+        h->tail->next = c;
+    else
+        h->head = c;
+    h->tail = c;
+    return c;
+}
+
+static void chunk_free(struct hub_chunk *c)
+{
+    buf_unref(c->buf);
+    free(c->tg);
+    free(c);
+}
+
+/* Lets go of the head chunks no cursor is in (the tail stays). */
+static void log_trim(struct hub *h)
+{
+    while (h->head && h->head != h->tail && h->head->cursors == 0) {
+        struct hub_chunk *c = h->head;
+        h->head = c->next;
+        chunk_free(c);
+    }
+}
+
+static void log_free(struct hub *h)
+{
+    while (h->head) {
+        struct hub_chunk *c = h->head;
+        h->head = c->next;
+        chunk_free(c);
+    }
+    h->tail = NULL;
+}
+
+/* An empty log (no member is left in it). */
+static void log_reset(struct hub *h)
+{
+    log_free(h);
+    h->end = h->nmsgs = 0;
+    h->msg_open = false;
+}
+
+/* Puts m's cursor at the log's end (a new member; one that waited for a message start). */
+static void cursor_to_end(struct hub_member *m)
+{
+    struct hub *h = m->hub;
+
+    if (m->chunk)
+        m->chunk->cursors--;
+    m->chunk = h->tail;
+    m->chunk->cursors++;
+    m->off = m->chunk->fill;
+    m->idx = m->chunk->ntg;
+    m->pos = h->end;
+    m->msgs = h->nmsgs;
+    m->open = false;
+}
+
+static void cursor_to_chunk(struct hub_member *m, struct hub_chunk *c)
+{
+    m->chunk->cursors--;
+    c->cursors++;
+    m->chunk = c;
+    m->off = 0;
+    m->idx = 0;
+    m->pos = c->pos;
+    m->msgs = c->msgs;
+}
+
+/* A message ended: members that joined inside it start now. */
+static void log_message_end(struct hub *h)
+{
+    h->nmsgs++;
+    h->msg_open = false;
+    if (h->nwaiting == 0)
+        return;
+    for (struct hub_member *m = h->members; m; m = m->next)
+        if (m->waiting) {
+            m->waiting = false;
+            cursor_to_end(m);
+        }
+    h->nwaiting = 0;
+}
+
+/* Appends one frame (payload n <= HUB_FRAME_MAX) for tg (NULL: everyone). */
+static int log_frame(struct hub *h, bool fin, const uint8_t *p, size_t n,
+                     const struct hub_target *tg)
+{
+    struct hub_chunk *c = h->tail;
+    enum ws_opcode op = h->msg_open ? WS_OP_CONT : options.binary ? WS_OP_BINARY : WS_OP_TEXT;
+    uint8_t hdr[WS_FRAME_HEADER_MAX];
+    size_t hl = ws_frame_write_header(hdr, fin, 0, op, n, NULL);
+
+    if (!c || BUF_SIZE - c->fill < hl + n) {
+        c = chunk_new(h);
+        if (!c)
+            return -1;
+    }
+    if (tg) {
+        if (c->ntg == c->tgcap) {
+            uint32_t cap = c->tgcap ? 2 * c->tgcap : 64;
+            struct hub_target *t = realloc(c->tg, cap * sizeof *t);
+            if (!t)
+                return -1;
+            c->tg = t;
+            c->tgcap = cap;
+        }
+        c->tg[c->ntg] = *tg;
+        c->tg[c->ntg].off = c->fill;
+        c->tg[c->ntg].len = (uint32_t)(hl + n);
+        c->ntg++;
+    }
+    memcpy(c->buf->data + c->fill, hdr, hl);
+    if (n)
+        memcpy(c->buf->data + c->fill + hl, p, n);
+    c->fill += (uint32_t)(hl + n);
+    h->end += hl + n;
+    h->msg_open = !fin;
+    if (fin)
+        log_message_end(h);
+    return 0;
+}
+
+/* One piece of a message (fin: its last), text repaired to UTF-8, cut into frames. */
+static int log_piece(struct hub *h, struct ws_utf8_repair *rep, const uint8_t *p, size_t n,
+                     bool fin, const struct hub_target *tg)
+{
+    uint8_t tmp[3 * HUB_SLICE + 8];
+
+    if (options.binary) {
+        do {
+            size_t k = n > HUB_FRAME_MAX ? HUB_FRAME_MAX : n;
+            if (log_frame(h, fin && k == n, p, k, tg))
+                return -1;
+            p += k;
+            n -= k;
+        } while (n);
+        return 0;
+    }
+    do {
+        size_t k = n > HUB_SLICE ? HUB_SLICE : n;
+        size_t o = ws_utf8_repair(rep, p, k, tmp);
+        bool last = k == n;
+        if (last && fin)
+            o += ws_utf8_repair_end(rep, tmp + o);
+        if ((o || (last && fin)) && log_frame(h, fin && last, tmp, o, tg))
+            return -1;
+        p += k;
+        n -= k;
+    } while (n);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- members: sending */
+
+static bool for_member(const struct hub_target *t, unsigned long id)
+{
+    return t->to ? t->to == id : t->except != id;
+}
+
+/* The next bytes for m in its chunk (*p, *n; false: none there) and where its cursor goes. */
+static bool member_span(struct hub_member *m, uint32_t *off, uint32_t *len)
+{
+    struct hub_chunk *c = m->chunk;
+    /* a closing member goes no further than where its program's output ended */
+    uint32_t end = c->fill;
+
+    if (m->closing && m->close_pos < c->pos + end)
+        end = (uint32_t)(m->close_pos - c->pos);
+    if (!options.addressed) {
+        *off = m->off;
+        *len = end - m->off;
+        m->off = end;
+        return *len > 0;
+    }
+    while (m->idx < c->ntg && c->tg[m->idx].off < end && !for_member(&c->tg[m->idx], m->id))
+        m->idx++;
+    *off = m->idx < c->ntg ? c->tg[m->idx].off : end;
+    *len = 0;
+    while (m->idx < c->ntg && c->tg[m->idx].off < end && for_member(&c->tg[m->idx], m->id))
+        *len += c->tg[m->idx++].len;
+    m->off = m->idx < c->ntg && c->tg[m->idx].off < end ? c->tg[m->idx].off : end;
+    return *len > 0;
+}
+
+static void member_kick(struct hub_member *m, uint16_t code, const char *reason);
+
+/* A closing member with everything sent: closed now. */
+static bool member_finished(struct hub_member *m)
+{
+    if (!m->closing || m->pos < m->close_pos)
+        return false;
+    char *reason = m->close_reason;
+    m->close_reason = NULL;
+    member_kick(m, m->close_code, reason ? reason : "program exited");
+    free(reason);
+    return true;
+}
+
+/* Hands m what follows its cursor while its socket's queue is short. Returns false when m is
+ * gone (a closing member sent everything: closed and freed). */
+static bool member_pump(struct hub_member *m)
+{
+    struct hub *h = m->hub;
+    size_t queued;
+
+    if (member_finished(m))
+        return false;
+    if (!m->br || m->waiting || !m->chunk)
+        return true;
+    queued = bridge_send_queued(m->br);
+    while (queued < CHILD_LOW_WATER && !(m->closing && m->pos >= m->close_pos)) {
+        struct hub_chunk *c = m->chunk;
+        uint32_t off, len;
+        if (m->off == c->fill && m->idx == c->ntg) {
+            if (!c->next)
+                break;
+            cursor_to_chunk(m, c->next);
+            continue;
+        }
+        bool any = member_span(m, &off, &len);
+        m->pos = c->pos + m->off;
+        m->msgs = c == h->tail ? h->nmsgs : c->next->msgs;
+        m->open = c == h->tail ? h->msg_open : !c->next->boundary;
+        if (any) {
+            if (bridge_send_frames(m->br, c->buf, c->buf->data + off, len) != 0)
+                break;
+            queued += len;
+        }
+    }
+    bridge_flush(m->br);
+    if (member_finished(m))
+        return false;
+    log_trim(h);
+    return true;
+}
+
+static void member_unlink(struct hub_member *m)
+{
+    struct hub *h = m->hub;
+
+    if (m->prev)
+        m->prev->next = m->next;
+    else
+        h->members = m->next;
+    if (m->next)
+        m->next->prev = m->prev;
+    h->nmembers--;
+    if (!m->closing)
+        h->nlive--;
+    if (m->waiting)
+        h->nwaiting--;
+    if (m->chunk)
+        m->chunk->cursors--;
+    m->chunk = NULL;
+    if (m->drops)
+        log_info(m->id, "--slow-client=drop: %llu messages dropped for this client",
+                 (unsigned long long)m->drops);
+    free(m->in);
+    free(m->env);
+    free(m->close_reason);
+}
+
+/* The hub ends m (it is freed here): its owner sends the close. */
+static void member_kick(struct hub_member *m, uint16_t code, const char *reason)
+{
+    const struct hub_member_events *ev = m->ev;
+    void *ctx = m->ctx;
+    struct hub *h = m->hub;
+
+    member_unlink(m);
+    free(m);
+    ev->close(ctx, code, reason);
+    log_trim(h);
+}
+
+/* m's backlog is over the limit: drop its oldest messages, or close it. */
+static void member_too_slow(struct hub_member *m)
+{
+    struct hub *h = m->hub;
+    uint64_t behind = h->end - m->pos;
+    char reason[64];
+
+    if (m->closing) {
+        member_kick(m, WS_CLOSE_POLICY, "too slow");
+        return;
+    }
+    if (options.slow == HUB_SLOW_DROP && !m->open && m->chunk) {
+        for (struct hub_chunk *c = m->chunk->next; c; c = c->next) {
+            if (c->boundary && h->end - c->pos <= options.queue) {
+                m->drops += c->msgs - m->msgs;
+                log_debug(m->id, "too slow: %llu bytes behind, %llu messages dropped",
+                          (unsigned long long)behind, (unsigned long long)(c->msgs - m->msgs));
+                cursor_to_chunk(m, c);
+                return;
+            }
+        }
+    }
+    snprintf(reason, sizeof reason, "too slow: %llu bytes behind", (unsigned long long)behind);
+    log_info(m->id, "--slow-client=%s: closing with 1008 (%s)",
+             options.slow == HUB_SLOW_DROP ? "drop" : "close", reason);
+    member_kick(m, WS_CLOSE_POLICY, reason);
+}
+
+/* After output was appended: every member is handed what it can take; the slow are dealt
+ * with. */
+static void hub_fan_out(struct hub *h)
+{
+    struct hub_member *m = h->members, *next;
+
+    for (; m; m = next) {
+        next = m->next;
+        if (!member_pump(m))
+            continue;
+        if (!m->waiting && h->end - m->pos > options.queue)
+            member_too_slow(m);
+    }
+    log_trim(h);
+}
+
+/* ---------------------------------------------------------------- the program's output */
+
+static struct hub_run *run_of(struct child *c)
+{
+    return (struct hub_run *)((char *)c - offsetof(struct hub_run, c));
+}
+
+/* Addressed mode: one whole output line, an instruction. */
+static void addressed_line(struct hub *h, struct hub_run *r, const uint8_t *line, size_t len)
+{
+    struct hubmsg_out o;
+    struct hub_target tg = {0, 0, 0, 0};
+    struct ws_utf8_repair rep;
+    const char *why = hubmsg_parse_out(line, len, &o);
+
+    if (why) {
+        log_error(0, "--shared=addressed: output line skipped (%s): %.*s", why,
+                  (int)(len > 200 ? 200 : len), (const char *)line);
+        hubmsg_out_free(&o);
+        return;
+    }
+    tg.to = o.to;
+    tg.except = o.except;
+    ws_utf8_repair_init(&rep);
+    if (log_piece(h, &rep, o.data, o.len, true, &tg))
+        log_error(0, "out of memory: a message lost");
+    hubmsg_out_free(&o);
+}
+
+/* Collects pieces of a line (addressed mode) up to HUB_LINE_MAX. */
+static void collect_line(struct hub *h, struct hub_run *r, const uint8_t *p, size_t n, bool fin)
+{
+    if (!r->line_skip && r->line_len + n > HUB_LINE_MAX) {
+        log_error(0, "--shared=addressed: an output line over %u bytes skipped", HUB_LINE_MAX);
+        r->line_skip = true;
+    }
+    if (!r->line_skip && n) {
+        uint8_t *nl = realloc(r->line, r->line_len + n);
+        if (!nl) {
+            r->line_skip = true;
+        } else {
+            r->line = nl;
+            memcpy(r->line + r->line_len, p, n);
+            r->line_len += n;
+        }
+    }
+    if (!fin)
+        return;
+    if (!r->line_skip)
+        addressed_line(h, r, r->line, r->line_len);
+    free(r->line);
+    r->line = NULL;
+    r->line_len = 0;
+    r->line_skip = false;
+}
+
+/* One piece of an output line (bridge_lines_cut's emit). */
+static void emit_line(void *ctx, const uint8_t *p, size_t n, bool fin)
+{
+    struct hub_run *r = ctx;
+    struct hub *h = r->hub;
+
+    if (!h || h->nlive == 0)
+        return; /* nobody listens: dropped */
+    if (options.addressed) {
+        collect_line(h, r, p, n, fin);
+        return;
+    }
+    if (log_piece(h, &r->repair, p, n, fin, NULL))
+        log_error(0, "out of memory: output lost");
+}
+
+static struct buf *out_alloc(struct child *c, enum child_stream cs, size_t *off)
+{
+    struct hub_run *r = run_of(c);
+    struct buf *b = r->rbuf;
+
+    (void)cs;
+    if (!b || BUF_SIZE - (r->roff + r->rlen) < BUF_SIZE / 4) {
+        struct buf *nb = buf_get();
+        if (!nb)
+            return NULL;
+        if (b)
+            memcpy(nb->data, b->data + r->roff, r->rlen);
+        buf_unref(b);
+        r->rbuf = b = nb;
+        r->roff = 0;
+    }
+    *off = r->roff + r->rlen;
+    buf_ref(b);
+    return b;
+}
+
+static void out_cut(struct hub_run *r)
+{
+    uint8_t *region = r->rbuf ? r->rbuf->data + r->roff : NULL;
+    size_t keep = 0;
+
+    if (r->rlen && options.binary && !options.addressed) {
+        emit_line(r, region, r->rlen, true);
+    } else if (r->rlen) {
+        keep = bridge_lines_cut(&r->lines, region, r->rlen, r->rscanned, BRIDGE_CARRY_MAX,
+                                emit_line, r);
+    }
+    r->roff += r->rlen - (uint32_t)keep;
+    r->rlen = r->rscanned = (uint32_t)keep;
+    if (r->eof) {
+        if (!options.binary || options.addressed)
+            bridge_lines_finish(&r->lines, region ? region + r->roff : NULL, r->rlen, emit_line, r);
+        r->rlen = r->rscanned = 0;
+    }
+}
+
+static void out_read(struct child *c, enum child_stream cs, ssize_t nread, struct buf *b,
+                     size_t off)
+{
+    struct hub_run *r = run_of(c);
+    struct hub *h = r->hub;
+
+    (void)cs;
+    (void)off;
+    buf_unref(b);
+    if (nread < 0) {
+        if (nread != UV_EOF)
+            log_debug(0, "stdout: %s", uv_strerror((int)nread));
+        r->eof = true;
+        r->reading = false;
+    } else if (nread > 0 && r->rbuf) {
+        r->rlen += (uint32_t)nread;
+    }
+    if (nread != 0)
+        out_cut(r);
+    if (r->eof) {
+        buf_unref(r->rbuf);
+        r->rbuf = NULL;
+        r->rlen = r->roff = 0;
+        child_close_stdout(c);
+    }
+    if (h) {
+        hub_fan_out(h);
+        hub_update_reads(h);
+    }
+}
+
+/* Reads stdout while some member has room (or nobody listens). */
+static void hub_update_reads(struct hub *h)
+{
+    struct hub_run *r = h->run;
+    bool want = false;
+
+    if (!r || r->eof || !child_stream_open(&r->c, CHILD_STDOUT))
+        return;
+    if (h->nlive == 0)
+        want = true;
+    for (struct hub_member *m = h->members; m && !want; m = m->next)
+        if (!m->closing && (m->waiting || h->end - m->pos < HUB_READ_MARK))
+            want = true;
+    if (want && !r->reading) {
+        r->reading = child_read_start(&r->c, CHILD_STDOUT) == 0;
+    } else if (!want && r->reading) {
+        child_read_stop(&r->c, CHILD_STDOUT);
+        r->reading = false;
+    }
+    r->paused = !want;
+}
+
+/* ---------------------------------------------------------------- stdin */
+
+struct hub_write {
+    struct child_write cw;
+    struct hub_run *run;
+    uint8_t *data;
+};
+
+static void every_member_update_reads(struct hub *h)
+{
+    for (struct hub_member *m = h->members; m; m = m->next)
+        bridge_update_reads(m->br);
+}
+
+static void stdin_done(struct child_write *w, int status)
+{
+    struct hub_write *hw = w->data;
+    struct hub_run *r = hw->run;
+    struct hub *h = r->hub;
+
+    if (status < 0 && status != UV_ECANCELED)
+        log_debug(0, "stdin: %s", uv_strerror(status));
+    free(hw->data);
+    free(hw);
+    r->writes--;
+    if (r->closed && r->writes == 0) {
+        free(r);
+        return;
+    }
+    if (h && h->in_paused && child_stdin_queued(&r->c) < CHILD_LOW_WATER) {
+        h->in_paused = false;
+        every_member_update_reads(h);
+    }
+}
+
+/* Writes data[0..n) (taken: freed after the write) to the program's stdin as one write. */
+static void stdin_put(struct hub *h, uint8_t *data, size_t n, unsigned long id)
+{
+    struct hub_write *hw;
+    uv_buf_t b;
+
+    if (!h->run || !child_stdin_open(&h->run->c) || !(hw = malloc(sizeof *hw))) {
+        log_debug(id, "the program's stdin is closed: a message dropped");
+        free(data);
+        return;
+    }
+    hw->run = h->run;
+    hw->data = data;
+    hw->cw.data = hw;
+    b = uv_buf_init((char *)data, (unsigned)n);
+    if (child_write(&h->run->c, &hw->cw, &b, 1, stdin_done) != 0) {
+        free(data);
+        free(hw);
+        return;
+    }
+    h->run->writes++;
+}
+
+/* Addressed mode: an event line to stdin (built by hubmsg). */
+static void stdin_event(struct hub *h, uint8_t *line, size_t n, unsigned long id)
+{
+    if (!line) {
+        log_error(id, "out of memory: an event for the program lost");
+        return;
+    }
+    stdin_put(h, line, n, id);
+}
+
+/* ---------------------------------------------------------------- the sink (members' input) */
+
+void hub_in_begin(struct hub_member *m, bool text)
+{
+    if (!m)
+        return;
+    m->in_text = text;
+    m->in_len = 0;
+}
+
+void hub_in_data(struct hub_member *m, const uint8_t *p, size_t n)
+{
+    if (!m)
+        return;
+    if (m->in_len + n + 1 > m->in_cap) {
+        size_t cap = m->in_cap ? m->in_cap : 256;
+        while (cap < m->in_len + n + 1)
+            cap *= 2;
+        uint8_t *nb = realloc(m->in, cap);
+        if (!nb) {
+            log_error(m->id, "out of memory: a message dropped");
+            return;
+        }
+        m->in = nb;
+        m->in_cap = cap;
+    }
+    memcpy(m->in + m->in_len, p, n);
+    m->in_len += n;
+}
+
+void hub_in_end(struct hub_member *m)
+{
+    struct hub *h;
+    uint8_t *data;
+    size_t n = 0;
+
+    if (!m)
+        return;
+    h = m->hub;
+    if (options.addressed) {
+        data = hubmsg_event_message(m->id, m->in ? m->in : (const uint8_t *)"", m->in_len,
+                                    !m->in_text, &n);
+        stdin_event(h, data, n, m->id);
+        m->in_len = 0;
+        return;
+    }
+    if (!m->in) { /* an empty message */
+        m->in = malloc(1);
+        if (!m->in)
+            return;
+        m->in_cap = 1;
+    }
+    if (m->in_text && !options.binary)
+        m->in[m->in_len++] = '\n';
+    data = m->in;
+    n = m->in_len;
+    m->in = NULL;
+    m->in_len = m->in_cap = 0;
+    if (n)
+        stdin_put(h, data, n, m->id);
+    else
+        free(data);
+}
+
+size_t hub_in_queued(const struct hub_member *m)
+{
+    struct hub *h;
+    size_t q;
+
+    if (!m)
+        return 0;
+    h = m->hub;
+    if (!h->run || !child_stdin_open(&h->run->c))
+        return SIZE_MAX; /* waiting for the program: not read */
+    q = child_stdin_queued(&h->run->c);
+    if (q > CHILD_HIGH_WATER)
+        h->in_paused = true;
+    return q;
+}
+
+/* ---------------------------------------------------------------- the program's life */
+
+static void run_closed(struct child *c)
+{
+    struct hub_run *r = run_of(c);
+
+    buf_unref(r->rbuf);
+    free(r->line);
+    r->closed = true;
+    nruns--;
+    if (r->writes == 0)
+        free(r);
+}
+
+/* The hub lets go of its run (it exited, or it is being stopped): the run ends on its own. */
+static void run_detach(struct hub *h)
+{
+    struct hub_run *r = h->run;
+
+    if (!r)
+        return;
+    h->run = NULL;
+    r->hub = NULL;
+    if (r->reading)
+        child_read_stop(&r->c, CHILD_STDOUT);
+    r->reading = false;
+    if (r->c.exited)
+        child_close(&r->c);
+    else
+        child_stop(&r->c);
+}
+
+static void timer_fire(uv_timer_t *t);
+
+/* The program is over (exited, its output read): every member is told; the next run waits
+ * for the backoff. */
+static void hub_program_over(struct hub *h)
+{
+    struct hub_run *r = h->run;
+    char st[64], reason[100];
+    uint64_t ran = uv_now(options.loop) - h->started_ms;
+    uint16_t code;
+
+    child_status_string(&r->c, st, sizeof st);
+    if (ran >= HUB_STABLE_MS)
+        h->backoff_ms = 0;
+    else
+        h->backoff_ms = h->backoff_ms ? h->backoff_ms * 2 : HUB_BACKOFF_MIN;
+    if (h->backoff_ms > HUB_BACKOFF_MAX)
+        h->backoff_ms = HUB_BACKOFF_MAX;
+    if (!r->c.term_signal && r->c.exit_status == 0) {
+        code = WS_CLOSE_NORMAL;
+        snprintf(reason, sizeof reason, "program exited");
+    } else {
+        code = HUB_CLOSE_RESTART;
+        snprintf(reason, sizeof reason, "program %s: restarting", st);
+    }
+    log_info(0, "shared program %s (%s): closing its %u clients with %u", h->file, st, h->nlive,
+             code);
+    run_detach(h);
+    /* each client gets what the program printed, then the close */
+    for (struct hub_member *m = h->members; m; m = m->next) {
+        if (m->closing)
+            continue;
+        m->closing = true;
+        m->close_pos = h->end;
+        m->close_code = code;
+        m->close_reason = strdup(reason);
+    }
+    h->nlive = 0;
+    hub_fan_out(h);
+    if (h->backoff_ms) {
+        h->timer_backoff = true;
+        h->timer_linger = false;
+        uv_timer_start(&h->timer, timer_fire, h->backoff_ms, 0);
+    }
+    hub_maybe_free(h);
+}
+
+static void run_exit(struct child *c)
+{
+    struct hub_run *r = run_of(c);
+    struct hub *h = r->hub;
+
+    if (!h) {
+        child_close(c);
+        return;
+    }
+    if (!r->eof) {
+        /* what it printed comes first (EOF follows); what is left of its group holding stdout
+         * open is told to go */
+        child_signal(c, SIGTERM);
+        return;
+    }
+    hub_program_over(h);
+}
+
+static void timer_fire(uv_timer_t *t)
+{
+    struct hub *h = t->data;
+
+    if (h->timer_linger) {
+        h->timer_linger = false;
+        if (h->nlive == 0 && h->run) {
+            log_debug(0, "no client for %u ms: stopping %s", options.linger_ms, h->file);
+            run_detach(h);
+            log_reset(h);
+        }
+    } else if (h->timer_backoff) {
+        h->timer_backoff = false;
+        if (h->nlive && !h->run && hub_spawn(h, NULL) != 0) {
+            for (struct hub_member *m = h->members, *next; m; m = next) {
+                next = m->next;
+                if (!m->closing)
+                    member_kick(m, WS_CLOSE_INTERNAL_ERROR, "cannot restart the program");
+            }
+        }
+        if (h->run)
+            every_member_update_reads(h);
+    }
+    hub_maybe_free(h);
+}
+
+static void hub_closed(uv_handle_t *t)
+{
+    struct hub *h = t->data;
+
+    free(h->file);
+    free(h->argv);
+    free(h->env);
+    free(h);
+}
+
+/* A hub with no member, no program and no backoff left is removed. */
+static void hub_maybe_free(struct hub *h)
+{
+    if (h->nmembers || h->run || h->timer_backoff || h->timer_linger || h->closing)
+        return;
+    h->closing = true;
+    for (struct hub **p = &hubs; *p; p = &(*p)->next)
+        if (*p == h) {
+            *p = h->next;
+            break;
+        }
+    log_free(h);
+    uv_close((uv_handle_t *)&h->timer, hub_closed);
+}
+
+/* stdout is over: the program is over once it exited too (one that closed its stdout but runs
+ * on is stopped, as websocketd does with a session's). */
+static void out_eof_check(struct hub_run *r)
+{
+    if (!r->hub || !r->eof)
+        return;
+    if (r->c.exited)
+        hub_program_over(r->hub);
+    else
+        child_stop(&r->c);
+}
+
+static void run_out_read(struct child *c, enum child_stream cs, ssize_t nread, struct buf *b,
+                         size_t off)
+{
+    struct hub_run *r = run_of(c);
+
+    out_read(c, cs, nread, b, off);
+    out_eof_check(r);
+}
+
+static const struct child_io_settings run_settings = {
+    .on_alloc = out_alloc,
+    .on_read = run_out_read,
+};
+
+static int hub_spawn(struct hub *h, const struct route *rt)
+{
+    struct hub_run *r = calloc(1, sizeof *r);
+    int e;
+
+    if (!r)
+        return UV_ENOMEM;
+    r->hub = h;
+    r->c.data = r;
+    r->c.on_exit = run_exit;
+    r->c.on_closed = run_closed;
+    r->c.io = &run_settings;
+    bridge_lines_init(&r->lines);
+    ws_utf8_repair_init(&r->repair);
+    if (rt)
+        child_exec_checked(&r->c, rt);
+    nruns++;
+    e = child_spawn(&r->c, options.loop, h->file, h->argv, h->env, options.closems);
+    if (e) {
+        r->hub = NULL;
+        child_close(&r->c); /* run_closed frees r */
+        return e;
+    }
+    h->run = r;
+    h->started_ms = uv_now(options.loop);
+    child_log_stderr(&r->c, 0, "shared program stderr");
+    log_info(0, "shared program %s started, pid %d", h->file, r->c.pid);
+    hub_update_reads(h);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- joining and leaving */
+
+/* A NULL-terminated string array in one allocation (argv, an environment). */
+static char **argv_copy(char *const *argv)
+{
+    size_t n = 0, bytes = 0;
+    char **out, *p;
+
+    while (argv[n])
+        bytes += strlen(argv[n++]) + 1;
+    out = malloc((n + 1) * sizeof *out + bytes);
+    if (!out)
+        return NULL;
+    p = (char *)(out + n + 1);
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(argv[i]) + 1;
+        memcpy(p, argv[i], l);
+        out[i] = p;
+        p += l;
+    }
+    out[n] = NULL;
+    return out;
+}
+
+static struct hub *hub_find(const char *file)
+{
+    for (struct hub *h = hubs; h; h = h->next)
+        if (!h->closing && strcmp(h->file, file) == 0)
+            return h;
+    return NULL;
+}
+
+static struct hub *hub_new(const char *file, char *const *argv)
+{
+    struct hub *h = calloc(1, sizeof *h);
+
+    if (!h)
+        return NULL;
+    h->file = strdup(file);
+    h->argv = argv_copy(argv);
+    if (!h->file || !h->argv) {
+        free(h->file);
+        free(h->argv);
+        free(h);
+        return NULL;
+    }
+    uv_timer_init(options.loop, &h->timer);
+    h->timer.data = h;
+    h->next = hubs;
+    hubs = h;
+    return h;
+}
+
+int hub_join(struct hub_member **out, const char *file, char *const *argv, char **env,
+             const struct route *rt, unsigned long conn, const struct hub_member_events *ev,
+             void *ctx)
+{
+    struct hub *h = hub_find(file);
+    struct hub_member *m;
+    int e;
+
+    *out = NULL;
+    if (!h && !(h = hub_new(file, argv))) {
+        free(env);
+        return UV_ENOMEM;
+    }
+    if (!h->run && !h->timer_backoff) {
+        /* the environment of the client that starts it (kept for restarts) */
+        free(h->env);
+        h->env = env ? argv_copy(env) : NULL;
+        e = env && !h->env ? UV_ENOMEM : hub_spawn(h, rt);
+        if (e) {
+            free(env);
+            hub_maybe_free(h);
+            return e;
+        }
+    }
+    m = calloc(1, sizeof *m);
+    if (!m || (!h->tail && !chunk_new(h))) {
+        free(m);
+        free(env);
+        hub_maybe_free(h);
+        return UV_ENOMEM;
+    }
+    if (h->timer_linger) {
+        uv_timer_stop(&h->timer);
+        h->timer_linger = false;
+    }
+    m->hub = h;
+    m->ev = ev;
+    m->ctx = ctx;
+    m->id = conn;
+    m->env = env;
+    m->next = h->members;
+    if (h->members)
+        h->members->prev = m;
+    h->members = m;
+    h->nmembers++;
+    h->nlive++;
+    cursor_to_end(m);
+    if (h->msg_open) {
+        m->waiting = true;
+        h->nwaiting++;
+    }
+    *out = m;
+    return 0;
+}
+
+void hub_attach(struct hub_member *m, struct bridge *br)
+{
+    struct hub *h = m->hub;
+
+    m->br = br;
+    if (options.addressed) {
+        size_t n;
+        uint8_t *line = hubmsg_event_join(m->id, m->env, &n);
+        stdin_event(h, line, n, m->id);
+    }
+    free(m->env);
+    m->env = NULL;
+    hub_update_reads(h);
+}
+
+void hub_drained(struct hub_member *m)
+{
+    struct hub *h;
+
+    if (!m)
+        return;
+    h = m->hub;
+    if (!member_pump(m))
+        return;
+    if (h->run && h->run->paused && h->end - m->pos < HUB_READ_MARK)
+        hub_update_reads(h);
+}
+
+void hub_leave(struct hub_member *m, bool now)
+{
+    struct hub *h;
+
+    if (!m)
+        return;
+    h = m->hub;
+    if (options.addressed && m->br && !m->closing) {
+        size_t n;
+        uint8_t *line = hubmsg_event_leave(m->id, &n);
+        stdin_event(h, line, n, m->id);
+    }
+    member_unlink(m);
+    free(m);
+    log_trim(h);
+    if (h->nmembers == 0)
+        log_reset(h);
+    if (h->nlive == 0 && h->run) {
+        if (now || options.linger_ms == 0) {
+            log_debug(0, "last client left: stopping %s", h->file);
+            run_detach(h);
+        } else if (!h->timer_backoff) {
+            h->timer_linger = true;
+            uv_timer_start(&h->timer, timer_fire, options.linger_ms, 0);
+        }
+    } else {
+        hub_update_reads(h);
+    }
+    hub_maybe_free(h);
+}
+
+void hub_shutdown_all(void)
+{
+    for (struct hub *h = hubs, *next; h; h = next) {
+        next = h->next;
+        uv_timer_stop(&h->timer);
+        h->timer_linger = h->timer_backoff = false;
+        run_detach(h);
+        hub_maybe_free(h);
+    }
+}
+
+bool hub_idle(void)
+{
+    return hubs == NULL && nruns == 0;
+}
