@@ -79,11 +79,16 @@ async def slow_client(port, policy):
     stuck = StuckClient(port)
     readers = await connect(port, N - 1)
     r0 = rss_kib(srv.pid)
-    # messages of many lines (under the 1 MiB a shared endpoint takes): cat prints LINES lines
+    # messages of many lines (under the 1 MiB a shared endpoint takes): cat prints LINES lines.
+    # Each batch is read by every reader before the next goes: readers never fall a whole
+    # queue behind each other (slower ones would rightly lose lines), the stuck one does.
     t0 = time.monotonic()
+    got = [[] for _ in readers]
     for k in range(0, LINES, 500):
         await readers[0].send("\n".join("%06d " % i + "x" * (LINE - 7) for i in range(k, k + 500)))
-    got = await asyncio.gather(*(recv_n(c, LINES, 60 * SCALE) for c in readers))
+        batch = await asyncio.gather(*(recv_n(c, 500, 60 * SCALE) for c in readers))
+        for g, b in zip(got, batch):
+            g += b
     secs = time.monotonic() - t0
     r1 = rss_kib(srv.pid)
     want = ["%06d " % i + "x" * (LINE - 7) for i in range(LINES)]
