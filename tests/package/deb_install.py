@@ -180,6 +180,8 @@ def main():
         diag(out[-1000:])
         ok(rc == 0, "apt-get remove -y wsbridge", rc, 0)
         ok(not os.path.exists(BIN) and not installed(), "/usr/bin/wsbridge is gone and the package is removed")
+        # remove keeps configuration files; leave the system as it was
+        run(["dpkg", "--purge", "wsbridge"], 300)
         subprocess.run(["rm", "-rf", tmp])
     sys.exit(1 if _failed else 0)
 
