@@ -1207,7 +1207,8 @@ int bridge_start_member(struct bridge **out, struct transport *t, const struct b
     return 0;
 }
 
-int bridge_send_frames(struct bridge *br, struct buf *owner, const uint8_t *p, size_t n)
+int bridge_send_frames(struct bridge *br, struct buf *owner, const uint8_t *p, size_t n,
+                       unsigned messages)
 {
     struct msg_end *m = &br->msg;
     struct batch *b;
@@ -1218,6 +1219,8 @@ int bridge_send_frames(struct bridge *br, struct buf *owner, const uint8_t *p, s
     if (!b)
         return WS_E_NOMEM;
     batch_payload(b, p, n, owner, NULL);
+    m->msgs_out += messages;
+    metrics_add(METRICS_WS_MSGS_OUT, messages);
     return 0;
 }
 

@@ -168,13 +168,14 @@ int bridge_start(struct bridge **out, struct child *c, struct transport *t,
 int bridge_start_member(struct bridge **out, struct transport *t, const struct bridge_options *opt,
                         const struct bridge_events *ev, void *ctx, const struct bridge_sink *sink,
                         void *sink_ctx);
-/* Queues p[0..n): whole frames already encoded (headers included, RSV 0, unmasked), owned by
- * owner (a reference is taken; payloads up to 64 bytes are copied next to the batch's headers
- * instead, cheaper than a reference), sent at the next bridge_flush() or when the batch
- * fills. The caller keeps messages whole and in order: ws_stream's own frames (pongs, the
- * close) may come between frames, never inside one. 0, or WS_E_CLOSED (nothing may be sent:
- * our close is out, the peer is gone) or WS_E_NOMEM. */
-int bridge_send_frames(struct bridge *br, struct buf *owner, const uint8_t *p, size_t n);
+/* Queues p[0..n): whole frames already encoded, ending `messages` messages (counted as sent)
+ * (headers included, RSV 0, unmasked), owned by owner (a reference is taken; payloads up to 64
+ * bytes are copied next to the batch's headers instead, cheaper than a reference), sent at the next
+ * bridge_flush() or when the batch fills. The caller keeps messages whole and in order: ws_stream's
+ * own frames (pongs, the close) may come between frames, never inside one. 0, or WS_E_CLOSED
+ * (nothing may be sent: our close is out, the peer is gone) or WS_E_NOMEM. */
+int bridge_send_frames(struct bridge *br, struct buf *owner, const uint8_t *p, size_t n,
+                       unsigned messages);
 /* Bytes queued towards the peer, not yet taken by the kernel (0 once closed). NULL: 0. */
 size_t bridge_send_queued(const struct bridge *br);
 /* Bytes from the socket: data[0..len) lies anywhere inside owner's bytes (the caller holds a

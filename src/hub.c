@@ -42,6 +42,7 @@
 struct hub_target {
     uint32_t off, len;
     unsigned long to, except;
+    bool fin; /* the frame ends a message */
 };
 
 struct hub_chunk {
@@ -260,6 +261,7 @@ static int log_frame(struct hub *h, bool fin, const uint8_t *p, size_t n,
         c->tg[c->ntg] = *tg;
         c->tg[c->ntg].off = c->fill;
         c->tg[c->ntg].len = (uint32_t)(hl + n);
+        c->tg[c->ntg].fin = fin;
         c->ntg++;
     }
     memcpy(c->buf->data + c->fill, hdr, hl);
@@ -311,7 +313,7 @@ static bool for_member(const struct hub_target *t, unsigned long id)
 }
 
 /* The next bytes for m in its chunk (*p, *n; false: none there) and where its cursor goes. */
-static bool member_span(struct hub_member *m, uint32_t *off, uint32_t *len)
+static bool member_span(struct hub_member *m, uint32_t *off, uint32_t *len, unsigned *nmsg)
 {
     struct hub_chunk *c = m->chunk;
     /* a closing member goes no further than where its program's output ended */
@@ -329,8 +331,10 @@ static bool member_span(struct hub_member *m, uint32_t *off, uint32_t *len)
         m->idx++;
     *off = m->idx < c->ntg ? c->tg[m->idx].off : end;
     *len = 0;
-    while (m->idx < c->ntg && c->tg[m->idx].off < end && for_member(&c->tg[m->idx], m->id))
+    while (m->idx < c->ntg && c->tg[m->idx].off < end && for_member(&c->tg[m->idx], m->id)) {
+        *nmsg += c->tg[m->idx].fin;
         *len += c->tg[m->idx++].len;
+    }
     m->off = m->idx < c->ntg && c->tg[m->idx].off < end ? c->tg[m->idx].off : end;
     return *len > 0;
 }
@@ -364,18 +368,22 @@ static bool member_pump(struct hub_member *m)
     while (queued < CHILD_LOW_WATER && !(m->closing && m->pos >= m->close_pos)) {
         struct hub_chunk *c = m->chunk;
         uint32_t off, len;
+        unsigned nmsg = 0;
+        uint64_t msgs = m->msgs;
         if (m->off == c->fill && m->idx == c->ntg) {
             if (!c->next)
                 break;
             cursor_to_chunk(m, c->next);
             continue;
         }
-        bool any = member_span(m, &off, &len);
+        bool any = member_span(m, &off, &len, &nmsg);
         m->pos = c->pos + m->off;
         m->msgs = c == h->tail ? h->nmsgs : c->next->msgs;
+        if (!options.addressed) /* broadcast: every message ended in the span */
+            nmsg = (unsigned)(m->msgs - msgs);
         m->open = c == h->tail ? h->msg_open : !c->next->boundary;
         if (any) {
-            if (bridge_send_frames(m->br, c->buf, c->buf->data + off, len) != 0)
+            if (bridge_send_frames(m->br, c->buf, c->buf->data + off, len, nmsg) != 0)
                 break;
             queued += len;
         }

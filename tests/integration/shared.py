@@ -45,6 +45,9 @@ with Server("cat", flags=["--shared"]) as srv:
        children(srv.pid))
     ok("shared program /usr/bin/cat started" in srv.log_text(), "one program was started (logged)")
     ok(srv.log_text().count("shared program /usr/bin/cat started") == 1, "... only one for all the clients")
+    outs = re.findall(r"msgs_out=(\d+)", srv.log_text())
+    ok(len(outs) == N and all(int(o) == 4 * N + 2 for o in outs),
+       "each client's access line counts the %d messages it was sent" % (4 * N + 2), outs[:3])
 
 
 # ---------------------------------------------------------------- a client that never reads
