@@ -138,7 +138,7 @@ def main():
     except ImportError:
         skip_all("no python3-websockets for the client (apt-get install python3-websockets)")
 
-    print("1..15", flush=True)
+    print("1..16", flush=True)
     tmp = tempfile.mkdtemp(prefix="wsb-deb-test.")
     version = version_of_tree()
     arch = subprocess.run(["dpkg", "--print-architecture"], stdout=subprocess.PIPE).stdout.decode().strip()
@@ -174,6 +174,11 @@ def main():
         rc, out = run([BIN, "--version"], 30)
         ok(out.strip() == "wsbridge %s" % version, "/usr/bin/wsbridge --version", out.strip(), "wsbridge " + version)
         ok(os.access(EXAMPLES + "/count.sh", os.X_OK), "the installed examples are executable")
+        # systemd units, when the package has them, are installed but neither enabled nor started
+        units = sorted(os.path.basename(f) for f in files if re.search(r"/systemd/system/[^/]+\.(service|socket)$", f))
+        diag("systemd units in the package: %s" % (", ".join(units) or "none"))
+        enabled = glob.glob("/etc/systemd/system/*.wants/wsbridge*")
+        ok(not enabled, "the install enables no wsbridge unit", enabled, [])
         serve_and_check()
     finally:
         rc, out = run(["apt-get", "remove", "-y", "wsbridge"], 600, env=APT_ENV)
