@@ -1,6 +1,7 @@
 """--shared: one program for 50 python3-websockets clients; a client that never reads (close and
 drop policies) with bounded memory; clients joining and leaving; the program exiting; linger."""
 import asyncio
+import subprocess
 import time
 
 import websockets
@@ -204,4 +205,16 @@ async def linger(port, pid):
 
 with Server("cat", flags=["--shared", "--shared-linger=1000"]) as srv:
     asyncio.run(linger(srv.port, srv.pid))
+
+
+# ---------------------------------------------------------------- refused combinations
+
+for args, want in ((["--shared", "--workers=2"], "--workers must be 1"),
+                   (["--slow-client=close"], "need --shared"),
+                   (["--shared=foo"], "--shared takes no value, broadcast or addressed"),
+                   (["--shared", "--passstderr"], "--passstderr cannot be used with --shared"),
+                   (["--shared", "--slow-client=later"], "--slow-client takes drop or close"),
+                   (["--shared", "--slow-client-queue=100"], "--slow-client-queue must be 131072")):
+    r = subprocess.run([WSBRIDGE] + args + ["cat"], capture_output=True, text=True, timeout=10)
+    ok(r.returncode == 1 and want in r.stderr, "%s: refused (%s)" % (" ".join(args), want), r.stderr)
 done()
