@@ -36,8 +36,7 @@ int main(int argc, char **argv)
         return rc;
     log_set_level(cfg.loglevel);
     log_set_format(cfg.logformat);
-    /* --unixsocket alone: one listener that only one process can own */
-    unsigned n = cfg.workers > 1 && server_uses_tcp(&cfg) ? cfg.workers : 1;
+    unsigned n = server_processes(&cfg);
     struct server_sockets socks;
     /* every listener is open before anything says "listening" or a worker starts */
     rc = server_sockets_open(&cfg, n, &socks);

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "redirect.h"
+#include "sdnotify.h"
 #include "session.h"
 #include "tls.h"
 
@@ -379,11 +380,57 @@ bool server_uses_tcp(const struct config *cfg)
     return !cfg->unixsocket || cfg->naddresses || cfg->port_set;
 }
 
+unsigned server_processes(const struct config *cfg)
+{
+    /* --unixsocket alone: one listener that only one process can own */
+    if (cfg->workers > 1 && (server_uses_tcp(cfg) || sdnotify_listen_fds(NULL) > 0))
+        return cfg->workers;
+    return 1;
+}
+
+/*
+ * Socket activation: systemd's sockets instead of --port, --address, --unixsocket, --redirport.
+ * Each worker gets a descriptor of each: one accept queue, shared (systemd made one socket).
+ */
+static int open_activated(const struct config *cfg, const struct sdnotify_socket *p, int n,
+                          unsigned nworkers, struct server_sockets *ss)
+{
+    if (cfg->port_set || cfg->naddresses || cfg->unixsocket || cfg->redirport)
+        log_info(0,
+                 "socket activation: %d sockets from systemd; --port, --address, --unixsocket "
+                 "and --redirport are not used",
+                 n);
+    ss->activated = true;
+    for (int i = 0; i < n; i++) {
+        if (!p[i].unix_sock && !p[i].redirect && !ss->port)
+            ss->port = socket_port(p[i].fd);
+        log_debug(0, "socket activation: descriptor %d (%s)", p[i].fd, p[i].name);
+        for (unsigned w = 0; w < nworkers; w++) {
+            int fd = w == 0 ? p[i].fd : fcntl(p[i].fd, F_DUPFD_CLOEXEC, 3);
+            if (fd < 0 || add_socket(ss, fd, w, p[i].redirect) != 0) {
+                log_errno(LOG_FATAL, 0, fd < 0 ? errno : ENOMEM, "socket activation");
+                return CONFIG_EXIT_LISTEN;
+            }
+            ss->s[ss->n - 1].unix_sock = p[i].unix_sock;
+        }
+    }
+    return 0;
+}
+
 int server_sockets_open(const struct config *cfg, unsigned nworkers, struct server_sockets *ss)
 {
-    int rc = 0;
+    const struct sdnotify_socket *passed;
+    int rc = 0, npassed = sdnotify_listen_fds(&passed);
 
     memset(ss, 0, sizeof *ss);
+    if (npassed < 0)
+        return CONFIG_EXIT_LISTEN;
+    if (npassed > 0) {
+        rc = open_activated(cfg, passed, npassed, nworkers, ss);
+        if (rc)
+            server_sockets_close(ss, -1);
+        return rc;
+    }
     if (!server_uses_tcp(cfg))
         return 0;
     rc = open_kind(cfg, ss, nworkers, false);
@@ -412,6 +459,38 @@ void server_sockets_close(struct server_sockets *ss, int keep_worker)
     }
 }
 
+/* so's descriptor, which h has taken (r: 0, or why uv_*_open() failed), listening on cb. 0, or a
+ * UV error (logged). */
+static int take_listener(uv_stream_t *h, int r, struct server_socket *so, uv_connection_cb cb)
+{
+    if (r)
+        close(so->fd);
+    so->fd = -1; /* the handle's now */
+    if (r == 0)
+        r = uv_listen(h, 511, cb);
+    if (r)
+        log_fatal(0, "cannot listen: %s", uv_strerror(r));
+    return r;
+}
+
+/* A Unix socket systemd passed into the loop (it stays systemd's file: never unlinked). */
+static int listen_passed_unix(struct server *srv, struct server_socket *so)
+{
+    uv_pipe_t *p = &srv->pipes[srv->npipes];
+    char path[256];
+    size_t len = sizeof path;
+
+    uv_pipe_init(srv->loop, p, 0);
+    p->data = srv;
+    srv->npipes++;
+    if (take_listener((uv_stream_t *)p, uv_pipe_open(p, so->fd), so, on_connection))
+        return -1;
+    if (uv_pipe_getsockname(p, path, &len) != 0)
+        snprintf(path, sizeof path, "?");
+    log_msg(srv->host.worker ? LOG_DEBUG : LOG_INFO, 0, "listening on unix:%s", path);
+    return 0;
+}
+
 /* This worker's sockets into the loop, each saying where it listens. */
 static int listen_sockets(struct server *srv, struct server_sockets *ss)
 {
@@ -422,25 +501,22 @@ static int listen_sockets(struct server *srv, struct server_sockets *ss)
         struct server_socket *so = &ss->s[i];
         uv_tcp_t *tcp = &srv->listeners[srv->nlisteners];
         struct sockaddr_storage sa;
-        int len = sizeof sa, r;
+        int len = sizeof sa;
         char host[INET6_ADDRSTRLEN] = "?";
 
         if (so->fd < 0 || so->worker != srv->host.worker)
             continue;
+        if (so->unix_sock) {
+            if (listen_passed_unix(srv, so) != 0)
+                return CONFIG_EXIT_LISTEN;
+            continue;
+        }
         uv_tcp_init(srv->loop, tcp);
         tcp->data = srv;
         srv->nlisteners++;
-        r = uv_tcp_open(tcp, so->fd);
-        if (r)
-            close(so->fd);
-        so->fd = -1; /* the handle's now */
-        if (r == 0)
-            r = uv_listen((uv_stream_t *)tcp, 511,
-                          so->redirect ? on_redirect_connection : on_connection);
-        if (r) {
-            log_fatal(0, "cannot listen: %s", uv_strerror(r));
+        if (take_listener((uv_stream_t *)tcp, uv_tcp_open(tcp, so->fd), so,
+                          so->redirect ? on_redirect_connection : on_connection))
             return CONFIG_EXIT_LISTEN;
-        }
         uv_tcp_getsockname(tcp, (struct sockaddr *)&sa, &len);
         bool v6 = sa.ss_family == AF_INET6;
         if (v6)
@@ -547,6 +623,9 @@ static void close_listeners(struct server *srv)
             uv_close((uv_handle_t *)&srv->listeners[i], NULL);
     if (srv->unix_open && !uv_is_closing((uv_handle_t *)&srv->unix_listener))
         uv_close((uv_handle_t *)&srv->unix_listener, NULL);
+    for (unsigned i = 0; i < srv->npipes; i++)
+        if (!uv_is_closing((uv_handle_t *)&srv->pipes[i]))
+            uv_close((uv_handle_t *)&srv->pipes[i], NULL);
     unlink_unix(srv); /* no longer accepting: a new server may take the path */
     redirect_close_all(&srv->redir);
     metrics_stop();
@@ -563,6 +642,7 @@ static void close_server_handles(struct server *srv)
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     uv_close((uv_handle_t *)&srv->sighup, NULL);
     uv_close((uv_handle_t *)&srv->shutdown_timer, NULL);
+    uv_close((uv_handle_t *)&srv->watchdog, NULL);
     child_reaper_close();
     transport_tcp_cleanup();
 }
@@ -620,6 +700,11 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     srv->host.shutting_down = true;
     log_info(0, "signal %d: shutting down (%u sessions)", signum, srv->host.nsessions);
+    if (srv->host.nworkers == 1) {
+        char status[64];
+        snprintf(status, sizeof status, "shutting down: %u sessions", srv->host.nsessions);
+        sdnotify_stopping(status);
+    }
     close_listeners(srv);
     uv_timer_start(&srv->shutdown_timer, shutdown_timeout, SERVER_SHUTDOWN_MS + srv->cfg->closems,
                    0);
@@ -646,6 +731,32 @@ static void on_sighup(uv_signal_t *h, int signum)
                  cfg->sslkey);
     else
         log_error(0, "SIGHUP: reload failed: the previous certificate and key stay in use");
+}
+
+static void on_watchdog(uv_timer_t *t)
+{
+    (void)t;
+    sdnotify_watchdog();
+}
+
+/* Every listener is open: systemd hears it (or the supervisor does), and the watchdog starts. */
+static void notify_ready(struct server *srv, const struct server_sockets *ss)
+{
+    char status[128];
+    uint64_t ms = srv->host.nworkers == 1 ? sdnotify_watchdog_ms() : 0;
+
+    if (ss->activated)
+        snprintf(status, sizeof status, "serving on %u sockets from systemd",
+                 srv->nlisteners + srv->npipes);
+    else if (srv->nlisteners)
+        snprintf(status, sizeof status, "serving on port %d", srv->port);
+    else
+        snprintf(status, sizeof status, "serving on unix:%s", srv->cfg->unixsocket);
+    sdnotify_listening(status);
+    if (ms) {
+        sdnotify_watchdog();
+        uv_timer_start(&srv->watchdog, on_watchdog, ms, ms);
+    }
 }
 
 int server_run(const struct config *cfg, struct server_sockets *ss, unsigned worker,
@@ -687,7 +798,10 @@ int server_run(const struct config *cfg, struct server_sockets *ss, unsigned wor
     for (unsigned i = 0; i < ss->n; i++)
         n += ss->s[i].fd >= 0 && ss->s[i].worker == srv.host.worker;
     srv.listeners = calloc(n ? n : 1, sizeof *srv.listeners); /* --port's, then --redirport's */
-    if (!srv.listeners) {
+    srv.pipes = calloc(n ? n : 1, sizeof *srv.pipes);
+    if (!srv.listeners || !srv.pipes) {
+        free(srv.listeners);
+        free(srv.pipes);
         SSL_CTX_free(srv.ssl_ctx);
         return CONFIG_EXIT_BAD;
     }
@@ -695,7 +809,8 @@ int server_run(const struct config *cfg, struct server_sockets *ss, unsigned wor
     rc = listen_sockets(&srv, ss);
     if (rc == 0)
         watch_reserve(&srv);
-    if (rc == 0 && cfg->unixsocket && srv.host.worker == 0 && listen_unix(&srv) != 0)
+    if (rc == 0 && cfg->unixsocket && !ss->activated && srv.host.worker == 0 &&
+        listen_unix(&srv) != 0)
         rc = CONFIG_EXIT_LISTEN;
     if (rc == 0 && srv.host.worker == 0 && metrics_serve(srv.loop) != 0)
         rc = CONFIG_EXIT_LISTEN;
@@ -704,11 +819,13 @@ int server_run(const struct config *cfg, struct server_sockets *ss, unsigned wor
     uv_signal_init(srv.loop, &srv.sigterm);
     uv_signal_init(srv.loop, &srv.sighup);
     uv_timer_init(srv.loop, &srv.shutdown_timer);
+    uv_timer_init(srv.loop, &srv.watchdog);
     srv.sigint.data = srv.sigterm.data = srv.sighup.data = srv.shutdown_timer.data = &srv;
     if (rc == 0) {
         uv_signal_start(&srv.sigint, on_signal, SIGINT);
         uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
         uv_signal_start(&srv.sighup, on_sighup, SIGHUP);
+        notify_ready(&srv, ss);
         uv_run(srv.loop, UV_RUN_DEFAULT);
     } else {
         close_server_handles(&srv);
@@ -717,6 +834,7 @@ int server_run(const struct config *cfg, struct server_sockets *ss, unsigned wor
         uv_loop_close(srv.loop);
     unlink_unix(&srv);
     free(srv.listeners);
+    free(srv.pipes);
     SSL_CTX_free(srv.ssl_ctx);
     bridge_pool_drain();
     return rc;

@@ -16,6 +16,10 @@
  * without --ssl it is logged and ignored. RLIMIT_NOFILE's soft limit is
  * raised to the hard one; a connection refused for want of descriptors
  * (EMFILE, ENFILE) is logged, at most once a second with a count. SIGPIPE is ignored.
+ * Socket activation (sdnotify.h): the sockets systemd passed are the listeners instead of
+ * --port, --address, --unixsocket and --redirport (a socket named "redirect" redirects); under
+ * --workers every worker accepts on each. Readiness, stopping and the watchdog go to systemd
+ * from the main process (sdnotify.h).
  * SIGINT/SIGTERM: stop accepting, close 1001 to every client, stop every child with the kill
  * ladder, return 0 once all sessions are gone; after SERVER_SHUTDOWN_MS + closems whatever is left
  * is killed (SIGKILL to each group) and closed. A second signal does that at once.
@@ -54,6 +58,9 @@ struct server {
     struct redirect_host redir; /* --redirport's responder: its open connections */
     uv_signal_t sigint, sigterm, sighup;
     uv_timer_t shutdown_timer;
+    uv_pipe_t *pipes; /* socket activation: the Unix sockets systemd passed */
+    unsigned npipes;
+    uv_timer_t watchdog;      /* systemd's WatchdogSec=: WATCHDOG=1 from the loop */
     struct session_host host; /* what the sessions read, and their table (session.h) */
     bool forced;              /* every group got SIGKILL */
     bool gave_up;             /* sessions remained after that: exit regardless */
@@ -72,16 +79,22 @@ struct server_socket {
     int fd;          /* -1 once closed or handed to a libuv handle */
     unsigned worker; /* the worker that accepts on it (0 when single) */
     bool redirect;   /* a --redirport listener */
+    bool unix_sock;  /* a Unix socket (socket activation only) */
 };
 
 struct server_sockets {
     struct server_socket *s; /* --port's, then --redirport's */
     unsigned n;
-    int port; /* --port's real port (the kernel's choice with --port=0) */
+    int port;       /* --port's real port (the kernel's choice with --port=0) */
+    bool activated; /* the sockets came from systemd (sdnotify.h): no --unixsocket either */
 };
 
 /* Whether TCP is listened on at all (not with --unixsocket alone). */
 bool server_uses_tcp(const struct config *cfg);
+
+/* How many processes serve: cfg->workers, or 1 when only one can listen (--unixsocket alone;
+ * systemd's sockets are shared by any number). */
+unsigned server_processes(const struct config *cfg);
 
 /*
  * Binds and listens on every address (cfg->listen, or all interfaces: "::" with IPv4 too, or

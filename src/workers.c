@@ -22,6 +22,7 @@
 #include "forks.h"
 #include "log.h"
 #include "metrics.h"
+#include "sdnotify.h"
 #include "server.h"
 
 #define WORKERS_MAX FORKS_WORKERS_MAX
@@ -39,6 +40,7 @@ static uint64_t now_ms(void)
 struct worker {
     pid_t pid;
     uint64_t started_ms;
+    bool listening; /* it said so: systemd is told READY=1 once all have */
 };
 
 static pid_t start_worker(const struct config *cfg, unsigned i, struct server_sockets *socks,
@@ -55,10 +57,47 @@ static pid_t start_worker(const struct config *cfg, unsigned i, struct server_so
         _exit(0); /* it died before prctl took effect: no signal will come, and nobody waits */
     forks_set_worker(i);
     metrics_set_worker(i);
+    sdnotify_set_supervisor(supervisor);
     server_sockets_close(socks, (int)i); /* the other workers' are theirs */
     sigprocmask(SIG_SETMASK, old, NULL);
     struct config copy = *cfg;
     _exit(server_run(&copy, socks, i, nworkers));
+}
+
+/* Worker pid's listeners are open (SDNOTIFY_LISTENING_SIGNAL); all workers': READY=1, once. */
+static void worker_listening(struct worker *w, unsigned n, pid_t pid, bool *ready)
+{
+    unsigned listening = 0;
+
+    for (unsigned i = 0; i < n; i++) {
+        if (w[i].pid == pid)
+            w[i].listening = true;
+        listening += w[i].pid > 0 && w[i].listening;
+    }
+    if (!*ready && listening == n) {
+        char status[64];
+        snprintf(status, sizeof status, "serving: %u workers", n);
+        sdnotify_ready(status);
+        *ready = true;
+    }
+}
+
+/* The next signal; WATCHDOG=1 to systemd whenever it is due meanwhile. -1: none (EINTR). */
+static int wait_signal(const sigset_t *set, siginfo_t *si, uint64_t watchdog_ms, uint64_t *next)
+{
+    struct timespec ts;
+    uint64_t now;
+
+    if (!watchdog_ms)
+        return sigwaitinfo(set, si);
+    now = now_ms();
+    if (now >= *next) {
+        sdnotify_watchdog();
+        *next = now + watchdog_ms;
+    }
+    ts.tv_sec = (time_t)((*next - now) / 1000u);
+    ts.tv_nsec = (long)((*next - now) % 1000u) * 1000000L;
+    return sigtimedwait(set, si, &ts);
 }
 
 static void signal_all(struct worker *w, unsigned n, int sig)
@@ -75,7 +114,8 @@ int workers_run(const struct config *cfg0, struct server_sockets *socks)
     sigset_t set, old;
     int rc = 0;
     unsigned alive = 0, n = cfg.workers;
-    bool stopping = false;
+    bool stopping = false, ready = false;
+    uint64_t watchdog_ms = sdnotify_watchdog_ms(), watchdog_next = 0;
 
     if (n > WORKERS_MAX)
         n = WORKERS_MAX;
@@ -97,8 +137,10 @@ int workers_run(const struct config *cfg0, struct server_sockets *socks)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SDNOTIFY_LISTENING_SIGNAL); /* a worker is listening */
     sigprocmask(SIG_BLOCK, &set, &old);
     log_info(0, "starting %u workers", n);
+    memset(w, 0, sizeof w);
     for (unsigned i = 0; i < n; i++) {
         w[i].pid = start_worker(&cfg, i, socks, &old);
         w[i].started_ms = now_ms();
@@ -115,13 +157,21 @@ int workers_run(const struct config *cfg0, struct server_sockets *socks)
 
     while (alive > 0) {
         siginfo_t si;
-        int sig = sigwaitinfo(&set, &si);
+        int sig = wait_signal(&set, &si, watchdog_ms, &watchdog_next);
         if (sig < 0)
-            continue; /* EINTR */
-        if (sig == SIGHUP) {
+            continue; /* EINTR, or the watchdog's time */
+        if (sig == SDNOTIFY_LISTENING_SIGNAL) {
+            worker_listening(w, n, si.si_pid, &ready);
+        } else if (sig == SIGHUP) {
+            if (ready) /* the workers read the file again; systemd waits for READY=1 */
+                sdnotify_reloading();
             signal_all(w, n, SIGHUP);
+            if (ready)
+                sdnotify_ready(NULL);
         } else if (sig == SIGINT || sig == SIGTERM) {
             log_info(0, "signal %d: stopping %u workers", sig, alive);
+            if (!stopping)
+                sdnotify_stopping("stopping the workers");
             stopping = true;
             server_sockets_close(socks, -1); /* new connections: refused, not queued */
             signal_all(w, n, sig);           /* a second signal: the workers stop at once */
@@ -159,6 +209,7 @@ int workers_run(const struct config *cfg0, struct server_sockets *socks)
                           WIFEXITED(st) ? code : WTERMSIG(st));
                 w[i].pid = start_worker(&cfg, i, socks, &old);
                 w[i].started_ms = now_ms();
+                w[i].listening = false;
                 if (w[i].pid > 0)
                     alive++;
             }

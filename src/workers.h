@@ -15,7 +15,10 @@
  * Signals to the supervisor: SIGINT/SIGTERM are passed to every worker,
  * which shut down gracefully (a second one: at once); the supervisor
  * exits once all are gone (0, or the first failing worker's status).
- * SIGHUP is passed on (TLS reload). A worker that dies otherwise is logged
+ * SIGHUP is passed on (TLS reload). Under systemd the supervisor alone
+ * notifies it (sdnotify.h): READY=1 once every worker says its listeners are
+ * open, STOPPING=1 at SIGINT/SIGTERM, WATCHDOG=1 while it runs.
+ * A worker that dies otherwise is logged
  * and started again, unless it died within a second of its start
  * (a crash loop): then everything is stopped and the exit status is 1.
  * A worker that cannot listen (exit 3) stops the whole server with 3.

@@ -18,14 +18,6 @@ CLIENT_IP = "127.0.0.2"  # the client's own loopback address: nginx and wsbridge
 ENV_CMD = ["/bin/sh", "-c", 'echo "$REMOTE_ADDR|$REMOTE_PORT|$HTTP_X_FORWARDED_FOR"; cat']
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 class Nginx:
     """nginx with doc/nginx.conf, everything in a scratch directory."""
 

@@ -6,15 +6,6 @@ pki = make_pki()
 TLS = ["--ssl", "--sslcert=" + pki["cert"], "--sslkey=" + pki["key"]]
 
 
-def free_port():
-    # --redirport=0 means "none": a port the kernel just gave out and took back
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def get(port, lines):
     req = "\r\n".join(lines) + "\r\n\r\n"
     status, headers, body, s = http_request(port, req)

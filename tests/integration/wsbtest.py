@@ -112,6 +112,16 @@ def time_limit(seconds):
 time_limit(120)
 
 
+def free_port():
+    """A TCP port on 127.0.0.1 the kernel just gave out and took back (for servers that cannot
+    listen on port 0 and report the real one)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def wait_for(pred, timeout=10.0, interval=0.02):
     """Polls pred until true or timeout; returns its last value."""
     end = time.monotonic() + timeout * (3 if SANITIZED else 1)
