@@ -32,6 +32,7 @@ enum kind {
     K_HELP,
     K_VERSION,
     K_LICENSE,
+    K_CONFIG, /* --config=FILE: read before the command line's options are set */
 };
 
 /* Where a flag's value goes: one of the config fields, by offset. */
@@ -85,6 +86,7 @@ static const struct flag flags[] = {
     {"loglevel", K_LEVEL, OFF(loglevel), 0},
     {"logformat", K_LOGFORMAT, OFF(logformat), 0},
     {"metrics", K_STR, OFF(metrics), 0},
+    {"config", K_CONFIG, OFF(config_file), 0},
     {"help", K_HELP, 0, 0},
     {"h", K_HELP, 0, 0}, /* Go's flag package: -h is -help */
     {"version", K_VERSION, 0, 0},
@@ -207,6 +209,17 @@ void config_usage(FILE *out)
           "  --metrics=ADDR:PORT    Prometheus metrics at http://ADDR:PORT/metrics, a listener\n"
           "                         of its own (PORT alone: 127.0.0.1); default off\n"
           "\n"
+          "Configuration file:\n"
+          "  --config=FILE          read options from FILE first: one a line, without the\n"
+          "                         \"--\" (port=8080, binary, # comments), the program on a\n"
+          "                         line command=PROGRAM ARGS...; the command line wins.\n"
+          "                         SIGHUP reads it again and applies what needs no restart\n"
+          "                         (origins, headers, --maxforks, timeouts, COMMAND...)\n"
+          "\n"
+          "Under systemd, the sockets it passes (socket activation) replace --port,\n"
+          "--address, --unixsocket and --redirport; readiness, reloads, stopping and the\n"
+          "watchdog are notified (NOTIFY_SOCKET).\n"
+          "\n"
           "  --help, -h             this text\n"
           "  --version              the version\n"
           "  --license              the license\n"
@@ -224,15 +237,41 @@ static const struct flag *find_flag(const char *name, size_t len)
     return NULL;
 }
 
+/* Parsing state for messages: the --config file's line being read ("" on the command line),
+ * and whether SIGHUP is reading it (messages then go to the log). */
+static char where[PATH_MAX + 24];
+static bool reloading;
+
+static int vreport(int code, const char *fmt, va_list ap)
+{
+    char msg[1024];
+
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (reloading)
+        log_error(0, "SIGHUP: %s%s", where, msg);
+    else
+        fprintf(stderr, "wsbridge: %s%s\n", where, msg);
+    return code;
+}
+
+/* A message to stderr (the log under SIGHUP), prefixed with the file and line; returns code. */
+static int report(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int report(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
 static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int bad(const char *fmt, ...)
 {
     va_list ap;
-    fputs("wsbridge: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vreport(CONFIG_EXIT_BAD, fmt, ap);
     va_end(ap);
-    fputs("\n", stderr);
     return CONFIG_EXIT_BAD;
 }
 
@@ -428,6 +467,11 @@ static int set_flag(struct config *c, const struct flag *f, const char *name, co
     case K_LICENSE:
         fputs(license_text, stdout);
         return CONFIG_EXIT_OK;
+    case K_CONFIG:
+        if (!*v)
+            return bad("--config needs a file name");
+        c->config_file = v;
+        return -1;
     }
     return -1;
 }
@@ -741,13 +785,244 @@ int config_parse(struct config *c, int argc, char **argv)
     return rc;
 }
 
+/* ---------------------------------------------------------------- --config=FILE */
+
+#define NFLAGS (sizeof flags / sizeof flags[0])
+
+/* Levenshtein distance between two option names (short: longer ones are cut at 63 bytes). */
+static size_t distance(const char *a, const char *b)
+{
+    size_t la = strnlen(a, 63), lb = strnlen(b, 63), row[64];
+
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            diag = up;
+            row[j] = best;
+        }
+    }
+    return row[lb];
+}
+
+/* The option a misspelt name most likely meant, or NULL when none is close. */
+static const char *suggest(const char *name)
+{
+    const char *best = NULL;
+    size_t best_d = 3; /* at most two edits, and fewer than the name has letters */
+
+    for (size_t i = 0; i < NFLAGS; i++) {
+        size_t d = distance(name, flags[i].name);
+        if (d < best_d && d < strlen(name) && strlen(flags[i].name) > 1) {
+            best_d = d;
+            best = flags[i].name;
+        }
+    }
+    return best;
+}
+
+/* Strips blanks (and a CR) from both ends of s, in place. */
+static char *trim(char *s)
+{
+    size_t n;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+        s[--n] = '\0';
+    return s;
+}
+
+/* One word of command=, shell-quoted, unquoted in place from *sp to out; *sp moves past it. */
+static int unquote_word(char **sp, char *out)
+{
+    char *s = *sp;
+
+    while (*s && *s != ' ' && *s != '\t') {
+        char q = *s;
+        if (q == '\'' || q == '"') {
+            for (s++; *s && *s != q; *out++ = *s++)
+                if (q == '"' && *s == '\\' && s[1] && strchr("\"\\$`", s[1]))
+                    s++;
+            if (!*s)
+                return bad("command: a %s quote is not closed", q == '"' ? "double" : "single");
+            s++;
+        } else {
+            if (q == '\\' && s[1])
+                s++;
+            *out++ = *s++;
+        }
+    }
+    bool more = *s != '\0';
+    *out = '\0'; /* may be the blank after the word: more remembers it */
+    *sp = more ? s + 1 : s;
+    return -1;
+}
+
+/* command=PROG ARGS: COMMAND, split as sh(1) splits words, without expansion. */
+static int file_command(struct config *c, char *s)
+{
+    const char **words = NULL;
+    int rc;
+
+    for (;;) {
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (!*s)
+            break;
+        char *word = s;
+        if ((rc = unquote_word(&s, word)) >= 0) {
+            free(words);
+            return rc;
+        }
+        if (append(&words, NULL, word)) {
+            free(words);
+            return bad("out of memory");
+        }
+    }
+    if (!words)
+        return bad("command needs a program (command=PROGRAM ARGS...)");
+    if (append((const char ***)&c->owned, NULL, (const char *)words)) {
+        free(words);
+        return bad("out of memory");
+    }
+    c->command = (char **)words;
+    return -1;
+}
+
+/* One line of the file (NUL-terminated, its LF gone). -1, or an exit code after the message. */
+static int file_line(struct config *c, char *line, bool *from_file)
+{
+    char *eq, *name, *value = NULL;
+    const struct flag *f;
+
+    line = trim(line);
+    if (!*line || *line == '#')
+        return -1;
+    if ((eq = strchr(line, '='))) {
+        *eq = '\0';
+        value = trim(eq + 1);
+    }
+    name = trim(line);
+    name += name[0] == '-' ? (name[1] == '-' ? 2 : 1) : 0;
+    if (strcmp(name, "command") == 0 && !value)
+        return bad("command needs a program (command=PROGRAM ARGS...)");
+    if (strcmp(name, "command") == 0)
+        return file_command(c, value);
+    if (!*name)
+        return bad("a line without an option name");
+    f = find_flag(name, strlen(name));
+    if (!f) {
+        const char *near = suggest(name);
+        if (near)
+            return report(CONFIG_EXIT_UNKNOWN_FLAG, "unknown option '%s' (did you mean '%s'?)",
+                          name, near);
+        return report(CONFIG_EXIT_UNKNOWN_FLAG, "unknown option '%s' (see wsbridge --help)", name);
+    }
+    if (f->kind == K_HELP || f->kind == K_VERSION || f->kind == K_LICENSE || f->kind == K_CONFIG)
+        return bad("'%s' cannot be used in a configuration file", name);
+    if (!value && f->kind != K_BOOL)
+        return bad("option '%s' needs a value (%s=...)", name, f->name);
+    from_file[f - flags] = true;
+    return set_flag(c, f, f->name, value);
+}
+
+/* The file's text (len bytes, text[len] writable), line by line; values point into it. */
+static int file_text(struct config *c, const char *name, char *text, size_t len, bool *from_file)
+{
+    unsigned lineno = 0;
+    int rc = -1;
+
+    text[len] = '\0';
+    for (char *line = text, *next; line && rc < 0; line = next) {
+        size_t n = (size_t)(text + len - line);
+        char *nul = memchr(line, '\0', n);
+        next = memchr(line, '\n', n);
+        snprintf(where, sizeof where, "%s:%u: ", name, ++lineno);
+        if (nul && nul < text + len && (!next || nul < next))
+            rc = bad("a NUL byte: not a text file");
+        if (next)
+            *next++ = '\0';
+        if (rc < 0)
+            rc = file_line(c, line, from_file);
+    }
+    where[0] = '\0';
+    return rc;
+}
+
+/* --config=FILE read whole into memory c owns, then parsed. */
+static int read_file(struct config *c, const char *path, bool *from_file)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+    struct stat st;
+    char *text = NULL;
+    size_t got = 0;
+
+    if (fd < 0)
+        return bad("--config=%s: cannot open it: %s", path, strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)CONFIG_FILE_MAX) {
+        close(fd);
+        return bad("--config=%s: not a regular file of at most %u bytes", path, CONFIG_FILE_MAX);
+    }
+    text = malloc((size_t)st.st_size + 1);
+    if (!text || append((const char ***)&c->owned, NULL, text)) {
+        free(text);
+        close(fd);
+        return bad("out of memory");
+    }
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, text + got, (size_t)st.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = errno;
+            close(fd);
+            return bad("--config=%s: cannot read it: %s", path, n < 0 ? strerror(rc) : "cut short");
+        }
+        got += (size_t)n;
+    }
+    close(fd);
+    return file_text(c, path, text, got, from_file);
+}
+
+/* A command-line option over the file's: a repeatable one replaces the file's values at its
+ * first occurrence (a list one always does). */
+static int set_given(struct config *c, const struct flag *f, const char *value, bool *from_file)
+{
+    if (f->kind == K_APPEND && from_file[f - flags]) {
+        const char ***arr = (const char ***)((char *)c + f->off);
+        free(*arr);
+        *arr = NULL;
+        if (f->count_off)
+            *(size_t *)((char *)c + f->count_off) = 0;
+        from_file[f - flags] = false;
+    }
+    return set_flag(c, f, f->name, value);
+}
+
 static int parse(struct config *c, int argc, char **argv)
 {
     static const char *const default_passenv[] = {"PATH", "LD_LIBRARY_PATH", NULL};
-    bool after_dashes = false;
-    int i;
+    bool after_dashes = false, early_exit = false, from_file[NFLAGS] = {false};
+    const char *config_file = NULL;
+    struct given {
+        const struct flag *f;
+        const char *value;
+    } * given;
+    size_t ngiven = 0;
+    int i, rc = -1;
 
     memset(c, 0, sizeof *c);
+    c->argc = argc;
+    c->argv = argv;
     c->loglevel = LOG_ACCESS;
     c->handshake_timeout_ms = 10000;
     c->cgi_timeout_ms = 60000;
@@ -762,6 +1037,10 @@ static int parse(struct config *c, int argc, char **argv)
         if (append(&c->passenv, NULL, *p))
             return bad("out of memory");
 
+    /* the command line first, into a list: the file's values go in before it */
+    given = calloc((size_t)argc + 1, sizeof *given);
+    if (!given)
+        return bad("out of memory");
     for (i = 1; i < argc; i++) {
         const char *arg = argv[i], *name, *eq, *value = NULL;
         if (strcmp(arg, "--") == 0) {
@@ -777,6 +1056,7 @@ static int parse(struct config *c, int argc, char **argv)
         const struct flag *f = find_flag(name, nlen);
         if (!f) {
             fprintf(stderr, "wsbridge: unknown option %s (see --help)\n", arg);
+            free(given);
             return CONFIG_EXIT_UNKNOWN_FLAG;
         }
         if (eq) {
@@ -785,20 +1065,228 @@ static int parse(struct config *c, int argc, char **argv)
                    f->kind != K_VERSION && f->kind != K_LICENSE) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "wsbridge: option --%s needs a value\n", f->name);
+                free(given);
                 return CONFIG_EXIT_BAD;
             }
             value = argv[++i];
         }
-        int rc = set_flag(c, f, f->name, value);
-        if (rc >= 0)
-            return rc;
+        early_exit |= f->kind == K_HELP || f->kind == K_VERSION || f->kind == K_LICENSE;
+        if (f->kind == K_CONFIG)
+            config_file = value;
+        given[ngiven].f = f;
+        given[ngiven++].value = value;
     }
+    /* --help and the like answer even when the file is broken */
+    if (config_file && *config_file && !early_exit)
+        rc = read_file(c, config_file, from_file);
+    for (size_t g = 0; g < ngiven && rc < 0; g++)
+        rc = set_given(c, given[g].f, given[g].value, from_file);
+    free(given);
+    if (rc >= 0)
+        return rc;
     if (i < argc) {
         c->command = argv + i;
-        if (!after_dashes)
+        if (!after_dashes && !reloading)
             warn_flags_after_command(c->command);
     }
     return validate(c);
+}
+
+int config_reload(const struct config *cur, struct config *next)
+{
+    int rc;
+
+    reloading = true;
+    rc = config_parse(next, cur->argc, cur->argv);
+    reloading = false;
+    return rc < 0 ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------- SIGHUP: what changed */
+
+/* The options that take effect without a restart (config_apply). Every other one, and any new
+ * one not named here, is reported as needing a restart. */
+static const char *const live_flags[] = {
+    "maxforks",
+    "closems",
+    "maxframesize",
+    "binary",
+    "passstderr",
+    "trust-proxy",
+    "handshake-timeout",
+    "cgi-timeout",
+    "max-header-bytes",
+    "max-headers",
+    "passenv",
+    "reverselookup",
+    "origin",
+    "sameorigin",
+    "header",
+    "header-ws",
+    "header-http",
+    "loglevel",
+    NULL,
+};
+
+static bool is_live(const struct flag *f)
+{
+    for (const char *const *n = live_flags; *n; n++)
+        if (strcmp(*n, f->name) == 0)
+            return true;
+    return false;
+}
+
+static bool same_list(const char *const *a, const char *const *b)
+{
+    size_t i = 0;
+
+    for (; a && b && a[i] && b[i]; i++)
+        if (strcmp(a[i], b[i]) != 0)
+            return false;
+    return (!a || !a[i]) && (!b || !b[i]);
+}
+
+/* How many bytes of struct config flag f's value takes (K_SIZE: --max-header-bytes is a
+ * size_t, the others uint64_t). 0: not a value (help...). */
+static size_t value_size(const struct flag *f)
+{
+    switch (f->kind) {
+    case K_BOOL:
+        return sizeof(bool);
+    case K_STR:
+    case K_APPEND:
+    case K_LIST:
+        return sizeof(const char *);
+    case K_UINT:
+        return sizeof(unsigned);
+    case K_PORT:
+        return sizeof(int);
+    case K_SIZE:
+        return f->off == OFF(max_header_bytes) ? sizeof(size_t) : sizeof(uint64_t);
+    case K_LEVEL:
+        return sizeof(enum log_level);
+    default:
+        return 0;
+    }
+}
+
+static bool same_value(const struct config *a, const struct config *b, const struct flag *f)
+{
+    const void *va = (const char *)a + f->off, *vb = (const char *)b + f->off;
+
+    switch (f->kind) {
+    case K_STR: {
+        const char *sa = *(const char *const *)va, *sb = *(const char *const *)vb;
+        return sa == sb || (sa && sb && strcmp(sa, sb) == 0);
+    }
+    case K_APPEND:
+    case K_LIST:
+        return same_list(*(const char *const *const *)va, *(const char *const *const *)vb);
+    default:
+        return memcmp(va, vb, value_size(f)) == 0;
+    }
+}
+
+/* f's value in c as written in the file, for the log (lists joined with commas, cut short). */
+static void format_value(const struct config *c, const struct flag *f, char *buf, size_t n)
+{
+    static const char *const levels[] = {"debug", "access", "info", "error", "fatal"};
+    const void *v = (const char *)c + f->off;
+    size_t used = 0;
+
+    buf[0] = '\0';
+    switch (f->kind) {
+    case K_BOOL:
+        snprintf(buf, n, "%s", *(const bool *)v ? "true" : "false");
+        break;
+    case K_STR:
+        snprintf(buf, n, "%s", *(const char *const *)v ? *(const char *const *)v : "(none)");
+        break;
+    case K_UINT:
+        snprintf(buf, n, "%u", *(const unsigned *)v);
+        break;
+    case K_PORT:
+        snprintf(buf, n, "%d", *(const int *)v);
+        break;
+    case K_SIZE:
+        snprintf(buf, n, "%llu",
+                 f->off == OFF(max_header_bytes) ? (unsigned long long)*(const size_t *)v
+                                                 : (unsigned long long)*(const uint64_t *)v);
+        break;
+    case K_LEVEL:
+        snprintf(buf, n, "%s", levels[*(const enum log_level *)v]);
+        break;
+    case K_APPEND:
+    case K_LIST:
+        for (const char *const *p = *(const char *const *const *)v; p && *p && used < n; p++)
+            used += (size_t)snprintf(buf + used, n - used, "%s%s", used ? "," : "", *p);
+        if (!used)
+            snprintf(buf, n, "(none)");
+        break;
+    default:
+        break;
+    }
+}
+
+static void log_change(const struct config *live, const struct config *next, const char *name,
+                       const struct flag *f, bool applied, bool quiet)
+{
+    char was[160], now[160];
+
+    if (f) {
+        format_value(live, f, was, sizeof was);
+        format_value(next, f, now, sizeof now);
+    } else { /* COMMAND */
+        snprintf(was, sizeof was, "%s", live->command ? live->command[0] : "(none)");
+        snprintf(now, sizeof now, "%s", next->command ? next->command[0] : "(none)");
+    }
+    if (applied)
+        log_msg(quiet ? LOG_DEBUG : LOG_INFO, 0, "SIGHUP: %s=%s (was %s)", name, now, was);
+    else
+        log_msg(quiet ? LOG_DEBUG : LOG_ERROR, 0,
+                "SIGHUP: %s=%s needs a restart to take effect (still %s)", name, now, was);
+}
+
+unsigned config_apply(struct config *live, const struct config *next, bool quiet)
+{
+    unsigned applied = 0, restart = 0;
+    bool cmd_live = live->command && next->command;
+
+    for (size_t i = 0; i < NFLAGS; i++) {
+        const struct flag *f = &flags[i];
+        size_t size = value_size(f);
+        bool same;
+
+        if (!size)
+            continue;
+        same = same_value(live, next, f);
+        if (!is_live(f)) {
+            restart += !same;
+            if (!same)
+                log_change(live, next, f->name, f, false, quiet);
+            continue;
+        }
+        if (!same)
+            log_change(live, next, f->name, f, true, quiet);
+        applied += !same;
+        memcpy((char *)live + f->off, (const char *)next + f->off, size);
+        if (f->count_off)
+            memcpy((char *)live + f->count_off, (const char *)next + f->count_off, sizeof(size_t));
+    }
+    live->trust_proxy = next->trust_proxy; /* --trust-proxy, parsed */
+    if (!same_list((const char *const *)live->command, (const char *const *)next->command)) {
+        log_change(live, next, "command", NULL, cmd_live, quiet);
+        applied += cmd_live;
+        restart += !cmd_live;
+    }
+    if (cmd_live) {
+        live->command = next->command;
+        live->command_path = next->command_path;
+    }
+    log_msg(quiet ? LOG_DEBUG : LOG_INFO, 0,
+            "SIGHUP: %s read again: %u changes applied, %u need a restart", live->config_file,
+            applied, restart);
+    return applied;
 }
 
 void config_free(struct config *c)

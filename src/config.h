@@ -6,6 +6,22 @@
  * --x v; boolean flags take no value (--binary, or --binary=true/false);
  * parsing stops at the first argument that is not a flag: it and the rest
  * are COMMAND and its arguments. "--" also ends the flags.
+ *
+ * --config=FILE: the same options, one a line, read before the command line's, which win
+ * (a repeatable or list option given on the command line replaces the file's values):
+ *
+ *     # a comment (whole lines only: '#' inside a value is part of it)
+ *     port=8080              name=value, spaces around '=' ignored ("--port=8080" too)
+ *     binary                 a boolean alone is on (binary=false: off)
+ *     header=X-A: 1          repeatable options: once a line
+ *     command=prog 'a b' c   COMMAND and its arguments, split as sh(1) splits words:
+ *                            '...' literal, "..." with \" \\ \$ \` escapes, \x outside
+ *                            quotes; no expansion. COMMAND on the command line wins.
+ *
+ * Blank lines are skipped; a line ends at LF (a CR before it is dropped). Errors name the
+ * file and the line ("wsbridge.conf:12: unknown option 'prot' (did you mean 'port'?)"); the
+ * file must be text (no NUL byte) of at most CONFIG_FILE_MAX bytes. help, version, license
+ * and config itself cannot be given there.
  */
 #ifndef CONFIG_H
 #define CONFIG_H
@@ -26,6 +42,9 @@ enum config_exit {
     CONFIG_EXIT_LISTEN = 3,     /* cannot listen */
     CONFIG_EXIT_DEVCONSOLE = 4, /* --devconsole with --staticdir or --cgidir */
 };
+
+/* Largest --config file. */
+#define CONFIG_FILE_MAX (1u << 20)
 
 /* Largest values of the millisecond options and the header limits. */
 #define CONFIG_MS_MAX 3600000u              /* one hour */
@@ -111,7 +130,11 @@ struct config {
     char metrics_host[64];     /* numeric; "127.0.0.1" when only a port was given */
     int metrics_port;
 
+    const char *config_file; /* --config=FILE, or NULL */
+
     /* private */
+    int argc; /* as given to config_parse: config_reload() parses them again */
+    char **argv;
     bool port_set;
     bool workers_set;
     char **owned; /* strings config_parse allocated (NULL-terminated) */
@@ -125,6 +148,26 @@ struct config {
  */
 int config_parse(struct config *c, int argc, char **argv);
 void config_free(struct config *c);
+
+/*
+ * SIGHUP: parses cur's command line again, with its --config file as it is now, into next
+ * (which then owns what it points to, until config_free). 0, or -1 after logging why at ERROR
+ * with the file and line (next is then released).
+ */
+int config_reload(const struct config *cur, struct config *next);
+
+/*
+ * Takes into live, from next (a config_reload() result), every option that takes effect
+ * without a restart: --maxforks, --closems, --maxframesize, --binary, --passstderr, COMMAND
+ * (when both have one), --trust-proxy, --handshake-timeout, --cgi-timeout, --max-header-bytes,
+ * --max-headers, --passenv, --reverselookup, --origin, --sameorigin, --header, --header-ws,
+ * --header-http, --loglevel. All of them, changed or not: live then points into next for
+ * those, so next must outlive live's use of them (the one before may then be freed); the
+ * others still point where they did. Logs each change at INFO and each changed option that
+ * needs a restart (the rest: listeners, TLS files, --dir, --workers, --pingms...) at ERROR;
+ * all at DEBUG when quiet. Returns how many options changed and were applied.
+ */
+unsigned config_apply(struct config *live, const struct config *next, bool quiet);
 
 /* The --help text (kept true to the man page). */
 void config_usage(FILE *out);

@@ -715,22 +715,48 @@ static void on_signal(uv_signal_t *h, int signum)
     maybe_done(srv);
 }
 
+/* --config's file read again; what needs no restart applies to what starts from now on. */
+static void reload_config(struct server *srv)
+{
+    struct config next;
+
+    if (config_reload(&srv->live, &next) != 0) {
+        log_error(0, "SIGHUP: %s not applied: the running configuration stays",
+                  srv->live.config_file);
+        return;
+    }
+    /* the first worker says what changed, the others (the same) only at DEBUG */
+    config_apply(&srv->live, &next, srv->host.worker != 0);
+    log_set_level(srv->live.loglevel);
+    if (srv->have_gen) /* nothing points into it any more: live took next's values */
+        config_free(&srv->gen);
+    srv->gen = next;
+    srv->have_gen = true;
+}
+
 static void on_sighup(uv_signal_t *h, int signum)
 {
     struct server *srv = h->data;
     const struct config *cfg = srv->cfg;
+    bool notify = srv->host.nworkers == 1; /* under --workers the supervisor tells systemd */
 
     (void)signum;
-    if (!srv->ssl_ctx) {
+    if (!srv->ssl_ctx && !cfg->config_file) {
         /* nothing to reload, but never the default action (death): a supervisor passes it on */
-        log_info(0, "SIGHUP: nothing to reload without --ssl");
+        log_info(0, "SIGHUP: nothing to reload without --ssl or --config");
         return;
     }
-    if (tls_ctx_reload(&srv->ssl_ctx, cfg->sslcert, cfg->sslkey, cfg->sslca) == 0)
+    if (notify)
+        sdnotify_reloading();
+    if (cfg->config_file)
+        reload_config(srv);
+    if (srv->ssl_ctx && tls_ctx_reload(&srv->ssl_ctx, cfg->sslcert, cfg->sslkey, cfg->sslca) == 0)
         log_info(0, "SIGHUP: certificate and key reloaded from %s and %s", cfg->sslcert,
                  cfg->sslkey);
-    else
+    else if (srv->ssl_ctx)
         log_error(0, "SIGHUP: reload failed: the previous certificate and key stay in use");
+    if (notify)
+        sdnotify_ready("configuration reloaded");
 }
 
 static void on_watchdog(uv_timer_t *t)
@@ -768,7 +794,9 @@ int server_run(const struct config *cfg, struct server_sockets *ss, unsigned wor
     uint64_t seed;
 
     memset(&srv, 0, sizeof srv);
-    srv.cfg = cfg;
+    srv.live = *cfg; /* a shallow copy: cfg keeps what it points to */
+    srv.cfg = &srv.live;
+    cfg = &srv.live;
     srv.redir.loop = srv.host.loop = uv_default_loop();
     srv.redir.cfg = cfg;
     srv.host.cfg = cfg;
@@ -835,6 +863,8 @@ int server_run(const struct config *cfg, struct server_sockets *ss, unsigned wor
     unlink_unix(&srv);
     free(srv.listeners);
     free(srv.pipes);
+    if (srv.have_gen)
+        config_free(&srv.gen);
     SSL_CTX_free(srv.ssl_ctx);
     bridge_pool_drain();
     return rc;

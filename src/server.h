@@ -11,9 +11,11 @@
  * alone (no --address, no --port) it is the only listener. A stale socket
  * file there is removed, a live one (a server answers) or a file that is
  * not a socket is refused (exit 3); the file is removed at shutdown.
- * SIGHUP under --ssl: the certificate and key are read again for new
+ * SIGHUP under --config: the file is read again and what can change without a restart is
+ * applied to new requests and sessions (config_apply; a file that does not parse changes
+ * nothing); under --ssl: the certificate and key are read again for new
  * connections (open ones keep theirs); a failure keeps the old ones;
- * without --ssl it is logged and ignored. RLIMIT_NOFILE's soft limit is
+ * without either it is logged and ignored. RLIMIT_NOFILE's soft limit is
  * raised to the hard one; a connection refused for want of descriptors
  * (EMFILE, ENFILE) is logged, at most once a second with a count. SIGPIPE is ignored.
  * Socket activation (sdnotify.h): the sockets systemd passed are the listeners instead of
@@ -45,7 +47,12 @@ struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
 
 struct server {
     uv_loop_t *loop;
-    const struct config *cfg;
+    const struct config *cfg; /* &live */
+    /* What everything reads: the configuration given, then, after each SIGHUP with --config,
+     * with what the file changed that needs no restart (config_apply) pointing into gen. */
+    struct config live;
+    struct config gen; /* the latest re-read (config_reload), when have_gen */
+    bool have_gen;
     uv_tcp_t *listeners; /* --port's, then --redirport's */
     unsigned nlisteners;
     unsigned nredirect; /* how many of listeners (the last ones) are --redirport's */

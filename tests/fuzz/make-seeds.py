@@ -176,3 +176,15 @@ for k, v in sessions.items():
     seeds[k + "-static-bytewise"] = b"\x02\x00" + v
     seeds[k + "-staticonly-reset"] = b"\x07\x80" + v
 write("session", seeds)
+
+# the --config file (fuzz_config.c): a first line "!" adds COMMAND on the command line
+write("config", {
+    "full": b"# full\nport=8080\naddress=127.0.0.1\nmaxforks=10\nbinary\nheader=X-A: 1\n"
+            b"origin=a.example,b.example\ncommand=/bin/sh -c 'exec cat' \"a b\" c\\ d\n",
+    "cli-wins": b"!\ncommand=/bin/echo x\nloglevel=debug\r\n",
+    "misspelt": b"prot=1\n",
+    "open-quote": b"command=sh \"a\\\"b\n",
+    "no-value": b"maxforks\n",
+    "nul": b"port=1\x00\n",
+    "spaces": b"  --pingms = 1000  \n\n# c\ncommand=cat\n",
+})

@@ -319,6 +319,209 @@ static void test_exit_codes(void)
     ok(h2 == 0 && h3 == 0, "-h and -help -> 0 (%d %d)", h2, h3);
 }
 
+/* ---------------------------------------------------------------- --config=FILE */
+
+static char conf_path[64];
+
+/* Writes text (len bytes) to a fresh file; returns "--config=PATH" (static). */
+static char *conf_len(const char *text, size_t len)
+{
+    static char arg[96];
+    FILE *f;
+
+    snprintf(conf_path, sizeof conf_path, "/tmp/wsb-test-config-%d.conf", (int)getpid());
+    f = fopen(conf_path, "wb");
+    fwrite(text, 1, len, f);
+    fclose(f);
+    snprintf(arg, sizeof arg, "--config=%s", conf_path);
+    return arg;
+}
+
+static char *conf(const char *text)
+{
+    return conf_len(text, strlen(text));
+}
+
+/* Refused with exit code want_rc, the message naming the file and line and containing want. */
+static void refused_at(int rc, int want_rc, unsigned line, const char *want, const char *what)
+{
+    char at[96];
+    snprintf(at, sizeof at, "%s:%u: ", conf_path, line);
+    ok(rc == want_rc && strstr(err, at) && strstr(err, want), "%s -> %d at line %u (%s)", what,
+       want_rc, line, err);
+}
+
+static void test_config_file(void)
+{
+    struct config c;
+    int rc;
+
+    rc = parse(&c,
+               conf("# a comment\n\n  port = 8123 \r\n--maxforks=7\nbinary\nsameorigin=false\n"
+                    "header=X-A: 1 # not a comment\nheader=X-B: 2\norigin=a.example, b.example\n"
+                    "\t# an indented comment\ncommand=/bin/sh -c 'echo \"$0\" x' \"a b\" c\\ d "
+                    "\"q\\\"\\\\\" ''\n"),
+               NULL);
+    is_int(rc, -1, "a file with comments, blank lines, CR LF, spaces and dashes parses (%s)", err);
+    is_int(c.port, 8123, "port=8123 (spaces around '=' and a CR dropped)");
+    is_int(c.maxforks, 7, "--maxforks=7: the dashes may be written");
+    ok(c.binary && !c.sameorigin, "a boolean alone is on; =false is off");
+    ok(c.headers && strcmp(c.headers[0], "X-A: 1 # not a comment") == 0 &&
+           strcmp(c.headers[1], "X-B: 2") == 0 && !c.headers[2],
+       "repeatable options once a line; '#' inside a value is kept");
+    ok(c.origins && strcmp(c.origins[1], "b.example") == 0, "a list option");
+    ok(c.command && strcmp(c.command[0], "/bin/sh") == 0 && strcmp(c.command[1], "-c") == 0 &&
+           strcmp(c.command[2], "echo \"$0\" x") == 0 && strcmp(c.command[3], "a b") == 0 &&
+           strcmp(c.command[4], "c d") == 0 && strcmp(c.command[5], "q\"\\") == 0 &&
+           strcmp(c.command[6], "") == 0 && !c.command[7],
+       "command= is split as sh splits words, without expansion");
+    ok(c.config_file && strstr(c.config_file, conf_path), "config_file is the path");
+    config_free(&c);
+
+    /* the command line wins */
+    rc = parse(&c, conf("port=8123\nmaxforks=7\nheader=X-A: 1\nheader=X-B: 2\ncommand=/bin/sh\n"),
+               "--port=9000", "--header=X-C: 3", "cat", NULL);
+    is_int(rc, -1, "the file and the command line together");
+    is_int(c.port, 9000, "--port on the command line wins over port=");
+    is_int(c.maxforks, 7, "what the command line does not give comes from the file");
+    ok(c.headers && strcmp(c.headers[0], "X-C: 3") == 0 && !c.headers[1],
+       "a repeatable option on the command line replaces the file's values");
+    ok(c.command && strcmp(c.command[0], "cat") == 0, "COMMAND on the command line wins");
+    config_free(&c);
+    rc = parse(&c, conf("maxforks=7\n"), "--maxforks=2", "cat", NULL);
+    is_int(c.maxforks, 2, "order does not matter: the command line still wins");
+    config_free(&c);
+    rc = parse(&c, "--maxforks=2", conf("maxforks=7\n"), "cat", NULL);
+    is_int(c.maxforks, 2, "--config after the option: the command line still wins");
+    config_free(&c);
+
+    /* errors name the file and the line */
+    static const struct {
+        const char *text;
+        bool command; /* "cat" on the command line */
+        int rc;
+        unsigned line;
+        const char *want, *what;
+    } errors[] = {
+        {"port=8123\n\n# x\nprot=8080\n", true, CONFIG_EXIT_UNKNOWN_FLAG, 4,
+         "unknown option 'prot' (did you mean 'port'?)", "a misspelt option"},
+        {"maxfroks=1\n", true, CONFIG_EXIT_UNKNOWN_FLAG, 1, "did you mean 'maxforks'?",
+         "two letters swapped"},
+        {"zzzzzzzz=1\n", true, CONFIG_EXIT_UNKNOWN_FLAG, 1,
+         "unknown option 'zzzzzzzz' (see wsbridge --help)", "nothing close: no suggestion"},
+        {"\nport=http\n", true, CONFIG_EXIT_BAD, 2,
+         "--port needs a port number 0-65535, not 'http'", "a bad value"},
+        {"maxforks\n", true, CONFIG_EXIT_BAD, 1, "option 'maxforks' needs a value",
+         "a value missing"},
+        {"help\n", true, CONFIG_EXIT_BAD, 1, "'help' cannot be used in a configuration file",
+         "help"},
+        {"config=/etc/passwd\n", true, CONFIG_EXIT_BAD, 1, "'config' cannot be used",
+         "a file naming another"},
+        {"command=sh -c 'echo\n", false, CONFIG_EXIT_BAD, 1, "single quote is not closed",
+         "an open quote"},
+        {"command=sh \"echo\n", false, CONFIG_EXIT_BAD, 1, "double quote is not closed",
+         "an open double quote"},
+        {"command=  \n", false, CONFIG_EXIT_BAD, 1, "command needs a program", "an empty command="},
+        {"=5\n", true, CONFIG_EXIT_BAD, 1, "without an option name", "a line without a name"},
+    };
+    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++) {
+        rc = parse(&c, conf(errors[i].text), errors[i].command ? "cat" : NULL, NULL);
+        refused_at(rc, errors[i].rc, errors[i].line, errors[i].want, errors[i].what);
+    }
+    rc = parse(&c, conf_len("port=1\nmax\0forks=1\n", 20), "cat", NULL);
+    refused_at(rc, CONFIG_EXIT_BAD, 2, "NUL byte", "a NUL byte");
+    rc = parse(&c, "--config=/nonexistent/wsb.conf", "cat", NULL);
+    refused(rc, "--config=/nonexistent/wsb.conf: cannot open it", "a missing file");
+    rc = parse(&c, "--config=/tmp", "cat", NULL);
+    refused(rc, "not a regular file", "a directory");
+    rc = parse(&c, "--config=", "cat", NULL);
+    refused(rc, "--config needs a file name", "an empty --config");
+    rc = parse(&c, conf("port=1\n"), NULL);
+    refused(rc, "no COMMAND given", "checked as a whole afterwards");
+    ok(!strstr(err, conf_path), "an error of the whole is not blamed on a line (%s)", err);
+
+    /* --help answers even when the file is broken */
+    int saved = dup(1);
+    FILE *devnull = fopen("/dev/null", "w");
+    fflush(stdout);
+    dup2(fileno(devnull), 1);
+    rc = parse(&c, conf("prot=1\n"), "--help", NULL);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    fclose(devnull);
+    is_int(rc, CONFIG_EXIT_OK, "--help with a broken file: the help");
+    unlink(conf_path);
+}
+
+/* config_reload, then config_apply when *napplied is wanted and it succeeded, with the log
+ * (at debug) captured in err. */
+static int reload_captured(struct config *live, struct config *next, unsigned *napplied)
+{
+    int saved = dup(2), rc;
+    FILE *tmp = tmpfile();
+
+    fflush(stderr);
+    dup2(fileno(tmp), 2);
+    log_set_level(LOG_DEBUG);
+    rc = config_reload(live, next);
+    if (rc == 0 && napplied)
+        *napplied = config_apply(live, next, false);
+    log_set_level(LOG_ACCESS);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(tmp);
+    size_t got = fread(err, 1, sizeof err - 1, tmp);
+    err[got] = '\0';
+    fclose(tmp);
+    return rc;
+}
+
+/* SIGHUP: config_reload + config_apply on a file that changed. */
+static void test_config_reload(void)
+{
+    struct config base, next, live;
+    int rc;
+
+    rc = parse(&base,
+               conf("port=8123\nmaxforks=1\nheader=X-A: 1\nbinary\npingms=1000\ncommand=cat\n"),
+               NULL);
+    is_int(rc, -1, "the first file parses");
+    live = base;
+    conf("port=9000\nmaxforks=5\nheader=X-A: 2\nheader=X-B: 3\npingms=2000\nloglevel=error\n"
+         "command=/bin/sh -c 'exec cat'\n");
+    unsigned n = 0;
+    rc = reload_captured(&live, &next, &n);
+    is_int(rc, 0, "config_reload reads the changed file");
+    is_int(n, 5, "five changes applied: maxforks, binary, header, loglevel, command (%s)", err);
+    is_int(live.maxforks, 5, "maxforks applied");
+    ok(!live.binary, "binary (gone from the file) applied");
+    ok(live.headers && strcmp(live.headers[1], "X-B: 3") == 0, "headers applied");
+    is_int(live.loglevel, LOG_ERROR, "loglevel applied");
+    ok(live.command && strcmp(live.command[0], "/bin/sh") == 0 && live.command_path &&
+           strcmp(live.command_path, next.command_path) == 0,
+       "COMMAND applied, with its resolved path");
+    is_int(live.port, 8123, "port needs a restart: unchanged");
+    is_int(live.pingms, 1000, "pingms needs a restart: unchanged");
+    ok(strstr(err, "SIGHUP: maxforks=5 (was 1)") != NULL, "the log says what changed");
+    ok(strstr(err, "SIGHUP: port=9000 needs a restart to take effect (still 8123)") &&
+           strstr(err, "SIGHUP: pingms=2000 needs a restart"),
+       "and what needs a restart");
+    ok(strstr(err, "5 changes applied, 2 need a restart") != NULL, "and counts both");
+
+    /* a broken file changes nothing */
+    struct config broken;
+    conf("maxforks=9\nprot=1\n");
+    rc = reload_captured(&live, &broken, NULL);
+    is_int(rc, -1, "a broken file: config_reload fails");
+    ok(strstr(err, ":2: unknown option 'prot'") != NULL, "its line is logged (%s)", err);
+    is_int(live.maxforks, 5, "and nothing changed");
+    config_free(&next);
+    config_free(&base);
+    unlink(conf_path);
+}
+
 int main(void)
 {
     test_defaults();
@@ -326,5 +529,7 @@ int main(void)
     test_every_flag();
     test_hardening();
     test_exit_codes();
+    test_config_file();
+    test_config_reload();
     return tap_done();
 }
