@@ -240,7 +240,7 @@ static const struct flag *find_flag(const char *name, size_t len)
 /* Parsing state for messages: the --config file's line being read ("" on the command line),
  * and whether SIGHUP is reading it (messages then go to the log). */
 static char where[PATH_MAX + 24];
-static bool reloading;
+static bool reloading, reload_quiet;
 
 static int vreport(int code, const char *fmt, va_list ap)
 {
@@ -248,7 +248,7 @@ static int vreport(int code, const char *fmt, va_list ap)
 
     vsnprintf(msg, sizeof msg, fmt, ap);
     if (reloading)
-        log_error(0, "SIGHUP: %s%s", where, msg);
+        log_msg(reload_quiet ? LOG_DEBUG : LOG_ERROR, 0, "SIGHUP: %s%s", where, msg);
     else
         fprintf(stderr, "wsbridge: %s%s\n", where, msg);
     return code;
@@ -1092,11 +1092,12 @@ static int parse(struct config *c, int argc, char **argv)
     return validate(c);
 }
 
-int config_reload(const struct config *cur, struct config *next)
+int config_reload(const struct config *cur, struct config *next, bool quiet)
 {
     int rc;
 
     reloading = true;
+    reload_quiet = quiet;
     rc = config_parse(next, cur->argc, cur->argv);
     reloading = false;
     return rc < 0 ? 0 : -1;

@@ -152,9 +152,9 @@ void config_free(struct config *c);
 /*
  * SIGHUP: parses cur's command line again, with its --config file as it is now, into next
  * (which then owns what it points to, until config_free). 0, or -1 after logging why at ERROR
- * with the file and line (next is then released).
+ * (DEBUG when quiet) with the file and line (next is then released).
  */
-int config_reload(const struct config *cur, struct config *next);
+int config_reload(const struct config *cur, struct config *next, bool quiet);
 
 /*
  * Takes into live, from next (a config_reload() result), every option that takes effect

@@ -719,14 +719,14 @@ static void on_signal(uv_signal_t *h, int signum)
 static void reload_config(struct server *srv)
 {
     struct config next;
+    bool quiet = srv->host.worker != 0; /* the first worker speaks for all: the same file */
 
-    if (config_reload(&srv->live, &next) != 0) {
-        log_error(0, "SIGHUP: %s not applied: the running configuration stays",
-                  srv->live.config_file);
+    if (config_reload(&srv->live, &next, quiet) != 0) {
+        log_msg(quiet ? LOG_DEBUG : LOG_ERROR, 0,
+                "SIGHUP: %s not applied: the running configuration stays", srv->live.config_file);
         return;
     }
-    /* the first worker says what changed, the others (the same) only at DEBUG */
-    config_apply(&srv->live, &next, srv->host.worker != 0);
+    config_apply(&srv->live, &next, quiet);
     log_set_level(srv->live.loglevel);
     if (srv->have_gen) /* nothing points into it any more: live took next's values */
         config_free(&srv->gen);

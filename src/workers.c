@@ -100,6 +100,21 @@ static int wait_signal(const sigset_t *set, siginfo_t *si, uint64_t watchdog_ms,
     return sigtimedwait(set, si, &ts);
 }
 
+/* SIGHUP: the supervisor re-reads --config too (quietly: the first worker logs), so that a
+ * worker started again later runs what the others run. *gen: the latest re-read, if any. */
+static void reload_config(struct config *cfg, struct config *gen, bool *have_gen)
+{
+    struct config next;
+
+    if (!cfg->config_file || config_reload(cfg, &next, true) != 0)
+        return;
+    config_apply(cfg, &next, true);
+    if (*have_gen)
+        config_free(gen);
+    *gen = next;
+    *have_gen = true;
+}
+
 static void signal_all(struct worker *w, unsigned n, int sig)
 {
     for (unsigned i = 0; i < n; i++)
@@ -109,7 +124,8 @@ static void signal_all(struct worker *w, unsigned n, int sig)
 
 int workers_run(const struct config *cfg0, struct server_sockets *socks)
 {
-    struct config cfg = *cfg0;
+    struct config cfg = *cfg0, gen; /* cfg: as the workers have it after each SIGHUP */
+    bool have_gen = false;
     struct worker w[WORKERS_MAX];
     sigset_t set, old;
     int rc = 0;
@@ -166,6 +182,7 @@ int workers_run(const struct config *cfg0, struct server_sockets *socks)
             if (ready) /* the workers read the file again; systemd waits for READY=1 */
                 sdnotify_reloading();
             signal_all(w, n, SIGHUP);
+            reload_config(&cfg, &gen, &have_gen);
             if (ready)
                 sdnotify_ready(NULL);
         } else if (sig == SIGINT || sig == SIGTERM) {
@@ -218,6 +235,8 @@ int workers_run(const struct config *cfg0, struct server_sockets *socks)
     sigprocmask(SIG_SETMASK, &old, NULL);
     server_sockets_close(socks, -1);
     forks_unshare();
+    if (have_gen)
+        config_free(&gen);
     log_info(0, "all workers ended");
     return rc;
 }

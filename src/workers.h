@@ -15,7 +15,9 @@
  * Signals to the supervisor: SIGINT/SIGTERM are passed to every worker,
  * which shut down gracefully (a second one: at once); the supervisor
  * exits once all are gone (0, or the first failing worker's status).
- * SIGHUP is passed on (TLS reload). Under systemd the supervisor alone
+ * SIGHUP is passed on (TLS and --config reload); the supervisor re-reads
+ * --config as well, so that a worker started again later runs with what the
+ * others applied. Under systemd the supervisor alone
  * notifies it (sdnotify.h): READY=1 once every worker says its listeners are
  * open, STOPPING=1 at SIGINT/SIGTERM, WATCHDOG=1 while it runs.
  * A worker that dies otherwise is logged

@@ -128,11 +128,19 @@ with Server(flags=["--config=" + CONF, "--workers=2"]) as srv:
     ok(all(head(srv.port)[1].get("x-w") == "a" for _ in range(10)), "X-W: a from every worker")
     write_conf("header=X-W: b\ncommand=cat\n")
     ok(hup_and_wait(srv, r"read again: 1 changes applied", 1), "SIGHUP to the supervisor")
-    ok(wait_for(lambda: srv.log_text().count("SIGHUP: header=X-W: b (was X-W: a)") == 2),
-       "both workers applied it (one says so at INFO, the other at DEBUG)")
+    ok(wait_for(lambda: srv.log_text().count("SIGHUP: header=X-W: b (was X-W: a)") == 3),
+       "both workers and the supervisor applied it (the first worker at INFO, the others at DEBUG)")
     ok(len(re.findall(r"INFO\s*\| SIGHUP: header=X-W: b", srv.log_text())) == 1, "logged once at INFO")
     got = [head(srv.port)[1].get("x-w") for _ in range(20)]
     ok(got == ["b"] * 20, "20 new connections, whichever worker: X-W: b", got)
+    # a worker started again after the reload runs what the others run
+    time.sleep(1.2)  # one that dies within a second of its start is a crash loop
+    victim = children(srv.pid)[0]
+    os.kill(victim, signal.SIGKILL)
+    ok(wait_for(lambda: len(children(srv.pid)) == 2 and victim not in children(srv.pid)),
+       "a killed worker is started again")
+    got = [head(srv.port)[1].get("x-w") for _ in range(30)]
+    ok(got == ["b"] * 30, "30 connections after that: X-W: b from the new worker too", got)
 
 # errors at start name the file and the line
 write_conf("port=8080\n\nprot=1\n")

@@ -464,7 +464,7 @@ static int reload_captured(struct config *live, struct config *next, unsigned *n
     fflush(stderr);
     dup2(fileno(tmp), 2);
     log_set_level(LOG_DEBUG);
-    rc = config_reload(live, next);
+    rc = config_reload(live, next, false);
     if (rc == 0 && napplied)
         *napplied = config_apply(live, next, false);
     log_set_level(LOG_ACCESS);
