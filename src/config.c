@@ -1166,6 +1166,8 @@ static size_t value_size(const struct flag *f)
         return f->off == OFF(max_header_bytes) ? sizeof(size_t) : sizeof(uint64_t);
     case K_LEVEL:
         return sizeof(enum log_level);
+    case K_LOGFORMAT:
+        return sizeof(enum log_format);
     default:
         return 0;
     }
@@ -1216,6 +1218,9 @@ static void format_value(const struct config *c, const struct flag *f, char *buf
         break;
     case K_LEVEL:
         snprintf(buf, n, "%s", levels[*(const enum log_level *)v]);
+        break;
+    case K_LOGFORMAT:
+        snprintf(buf, n, "%s", *(const enum log_format *)v == LOG_FORMAT_JSON ? "json" : "text");
         break;
     case K_APPEND:
     case K_LIST:
