@@ -20,7 +20,9 @@ def get(port, lines):
 
 rport = free_port()
 with Server("cat", flags=TLS + ["--redirport=%d" % rport]) as srv:
-    ok(re.search(r"redirecting http://127\.0\.0\.1:%d/ to port %d" % (rport, srv.port), srv.log_text()),
+    # logged just after the "listening" line the harness waited for
+    ok(wait_for(lambda: re.search(r"redirecting http://127\.0\.0\.1:%d/ to port %d" % (rport, srv.port),
+                                  srv.log_text())),
        "the redirect listener is logged", srv.log_text())
     status, headers, closed = get(rport, ["GET /chat?room=1 HTTP/1.1", "Host: example.com:8080"])
     ok(status == 301 and headers.get("location") == "https://example.com:%d/chat?room=1" % srv.port,
