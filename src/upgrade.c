@@ -149,6 +149,17 @@ int upgrade_decide(const struct upgrade_policy *p, const struct handshake *hs,
         return 0;
     }
     extra = upgrade_header_lines(p->headers, p->headers_ws);
+    if (p->deflate && pmd_negotiate(p->deflate, hs, &v->pmd, v->extensions)) {
+        char *with = NULL;
+        v->deflate = true;
+        if (asprintf(&with, "%sSec-WebSocket-Extensions: %s\r\n", extra ? extra : "",
+                     v->extensions) < 0) {
+            free(extra);
+            return WS_E_NOMEM;
+        }
+        free(extra);
+        extra = with;
+    }
     /* the fixed part of a 101 is under 200 bytes; the key's accept is 28 */
     cap = 256 + (extra ? strlen(extra) : 0);
     v->response = malloc(cap);

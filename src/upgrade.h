@@ -27,13 +27,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "pmd.h"
+
 struct handshake;
 
 struct upgrade_policy {
-    const char *const *origins;    /* --origin entries, NULL-terminated; NULL: any origin */
-    bool sameorigin;               /* --sameorigin */
-    const char *const *headers;    /* "Name: value" lines for every response, or NULL */
-    const char *const *headers_ws; /* ... for the 101 only, or NULL */
+    const char *const *origins;       /* --origin entries, NULL-terminated; NULL: any origin */
+    bool sameorigin;                  /* --sameorigin */
+    const char *const *headers;       /* "Name: value" lines for every response, or NULL */
+    const char *const *headers_ws;    /* ... for the 101 only, or NULL */
+    const struct pmd_policy *deflate; /* permessage-deflate (pmd.h), or NULL: never */
 };
 
 struct upgrade_verdict {
@@ -41,6 +44,11 @@ struct upgrade_verdict {
     const char *reason; /* static; why it was refused ("" for 101), for the log */
     char *response;     /* 101 only: the whole response (malloc'd; upgrade_verdict_free) */
     size_t response_len;
+    /* 101 only: permessage-deflate was agreed (the response carries its
+     * Sec-WebSocket-Extensions line), with these parameters */
+    bool deflate;
+    struct pmd_params pmd;
+    char extensions[PMD_RESPONSE_MAX]; /* the agreed extension, as in the response ("" if none) */
 };
 
 /*

@@ -176,11 +176,25 @@ static size_t on_payload_bytes(struct ws_frame_parser *p, uint8_t *data, size_t 
     }
     if (take > p->remaining)
         take = (size_t)p->remaining;
+    uint32_t mask_start = p->mask_offset;
     if (p->cur.masked)
         p->mask_offset = (uint32_t)(ws_frame_mask(data, take, p->cur.mask, p->mask_offset) & 3u);
     p->remaining -= take;
-    if (p->settings->on_payload && p->settings->on_payload(p, data, take) != 0)
+    p->payload_unused = 0;
+    if (p->settings->on_payload && p->settings->on_payload(p, data, take) != 0) {
         *stop = true;
+        if (p->payload_unused > 0 && p->payload_unused <= take) {
+            /* the callback took only a prefix: the rest is masked back and read again */
+            size_t keep = take - p->payload_unused;
+            if (p->cur.masked) {
+                ws_frame_mask(data + keep, p->payload_unused, p->cur.mask, mask_start + keep);
+                p->mask_offset = (uint32_t)((mask_start + keep) & 3u);
+            }
+            p->remaining += p->payload_unused;
+            take = keep;
+        }
+        p->payload_unused = 0;
+    }
     if (p->state == ST_PAYLOAD && p->remaining == 0 && !*stop) {
         p->state = ST_HEADER;
         if (p->settings->on_frame_end && p->settings->on_frame_end(p) != 0)

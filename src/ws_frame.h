@@ -44,8 +44,8 @@ enum ws_close_code {
     WS_CLOSE_GOING_AWAY = 1001,
     WS_CLOSE_PROTOCOL_ERROR = 1002,
     WS_CLOSE_UNSUPPORTED = 1003,
-    WS_CLOSE_NO_STATUS = 1005,   /* never on the wire */
-    WS_CLOSE_ABNORMAL = 1006,    /* never on the wire */
+    WS_CLOSE_NO_STATUS = 1005, /* never on the wire */
+    WS_CLOSE_ABNORMAL = 1006,  /* never on the wire */
     WS_CLOSE_INVALID_DATA = 1007,
     WS_CLOSE_POLICY = 1008,
     WS_CLOSE_TOO_BIG = 1009,
@@ -99,8 +99,13 @@ struct ws_frame_parser {
 
     /* When a frame violates RFC 6455 the parser stops for good: error_code
      * is the close code to send (1002) and error_reason says why. */
-    uint16_t error_code;    /* public, 0 = no error */
+    uint16_t error_code;      /* public, 0 = no error */
     const char *error_reason; /* public, static string */
+
+    /* public: an on_payload callback that stops may set this to the number of bytes at the
+     * end of its chunk it did not take (<= len; reset to 0 before each call). They are masked
+     * again and delivered anew by the next execute(), which the caller gives them to. */
+    size_t payload_unused;
 
     /* private */
     uint8_t state;

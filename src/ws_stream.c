@@ -22,7 +22,8 @@ static const struct ws_frame_settings frame_settings = {
     .on_frame_end = frame_on_end,
 };
 
-void ws_stream_init(struct ws_stream *s, enum ws_role role, const struct ws_stream_settings *settings)
+void ws_stream_init(struct ws_stream *s, enum ws_role role,
+                    const struct ws_stream_settings *settings)
 {
     memset(s, 0, sizeof *s);
     s->settings = settings;
@@ -189,6 +190,29 @@ static int deliver(struct ws_stream *s, uint8_t *data, size_t len)
     return 0;
 }
 
+/* deliver() for an extension's output: 0 go on, 1 pause, 2 failed (see ws_stream_ext). */
+static int ext_emit(struct ws_stream *s, uint8_t *data, size_t len)
+{
+    int r = deliver(s, data, len);
+    if (s->state == WS_STREAM_FAILED)
+        return 2;
+    return r ? 1 : 0;
+}
+
+static const char *ext_failure(int code)
+{
+    switch (code) {
+    case WS_CLOSE_INVALID_DATA:
+        return "invalid compressed data";
+    case WS_CLOSE_TOO_BIG:
+        return "message too big";
+    case WS_CLOSE_INTERNAL_ERROR:
+        return "out of memory in the extension";
+    default:
+        return "extension failed";
+    }
+}
+
 static int begin_data_frame(struct ws_stream *s, const struct ws_frame_header *h)
 {
     int rc = 0;
@@ -242,10 +266,15 @@ static int frame_on_payload(struct ws_frame_parser *p, uint8_t *data, size_t len
         return 0;
     }
     if (s->msg_ext) {
-        int code = s->ext->transform(s, s->ext_data, data, len, false, deliver);
+        size_t used = len;
+        int code = s->ext->transform(s, s->ext_data, data, len, false, &used, ext_emit);
+        if (s->state == WS_STREAM_FAILED)
+            return 1;
         if (code > 1)
-            return fail(s, (uint16_t)code, "extension failed");
-        return s->state == WS_STREAM_FAILED ? 1 : code;
+            return fail(s, (uint16_t)code, ext_failure(code));
+        if (code == 1 && used < len)
+            p->payload_unused = len - used;
+        return code;
     }
     return deliver(s, data, len);
 }
@@ -253,11 +282,12 @@ static int frame_on_payload(struct ws_frame_parser *p, uint8_t *data, size_t len
 static int end_message(struct ws_stream *s)
 {
     if (s->msg_ext) {
-        int code = s->ext->transform(s, s->ext_data, NULL, 0, true, deliver);
-        if (code > 1)
-            return fail(s, (uint16_t)code, "extension failed");
+        size_t used = 0;
+        int code = s->ext->transform(s, s->ext_data, NULL, 0, true, &used, ext_emit);
         if (s->state == WS_STREAM_FAILED)
             return 1;
+        if (code > 1)
+            return fail(s, (uint16_t)code, ext_failure(code));
     }
     if (s->msg_opcode == WS_OP_TEXT && !ws_utf8_complete(&s->utf8))
         return fail(s, WS_CLOSE_INVALID_DATA, "text message ends inside a UTF-8 sequence");

@@ -58,7 +58,8 @@ struct ws_stream_settings {
     int (*on_message_begin)(struct ws_stream *s, enum ws_opcode opcode, uint8_t rsv);
     /* Message payload, in order, len > 0. For text, the bytes are valid
      * UTF-8 so far (a chunk may end inside a character). data points into
-     * the caller's buffer and may be modified; valid during the call. */
+     * the caller's buffer (or, for a message an extension transforms, into
+     * the extension's) and may be modified; valid during the call. */
     int (*on_message_data)(struct ws_stream *s, uint8_t *data, size_t len);
     /* The message is complete (text: UTF-8 complete). */
     int (*on_message_end)(struct ws_stream *s);
@@ -80,18 +81,25 @@ struct ws_stream_settings {
 };
 
 /*
- * Extension hook for RSV bits (permessage-deflate later). An extension
- * owns `rsv` bits; the frame parser then accepts them, and a data message
- * whose first frame has them set is passed through transform() before
- * UTF-8 validation and delivery. transform() calls emit() zero or more
- * times with output bytes, and once more with fin=true at the message end.
+ * Extension hook for RSV bits (permessage-deflate: pmd.h's pmd_stream_ext). An extension owns
+ * `rsv` bits; the frame parser then accepts them on the first frame of a data message (on a
+ * continuation or a control frame they stay a 1002), and a message whose first frame has them
+ * is passed through transform() as its payload arrives: transform() gives its output to emit()
+ * in pieces, which ws_stream then checks against max_message (the transformed size: 1009),
+ * validates as UTF-8 for text (1007) and delivers through on_message_data. At the message end
+ * transform() is called once more with in=NULL, len=0, fin=true.
+ *
+ * emit() returns 0 to go on, 1 when on_message_data asked to pause, 2 when the stream failed
+ * (stop now, return 2). transform() returns 0 with *used = len; 1 when emit paused and it
+ * stopped early, *used being the input it took (the rest is given again by the next
+ * ws_stream_execute(): the frame parser re-reads it); or a close code (1002, 1007, 1009, 1011)
+ * to fail the connection. With fin, a pause is not honoured.
  */
 typedef int (*ws_stream_emit_fn)(struct ws_stream *s, uint8_t *data, size_t len);
 struct ws_stream_ext {
     uint8_t rsv;
-    /* Returns 0, or a close code (1002, 1007, 1009) to fail the connection. */
     int (*transform)(struct ws_stream *s, void *ext_data, uint8_t *in, size_t len, bool fin,
-                     ws_stream_emit_fn emit);
+                     size_t *used, ws_stream_emit_fn emit);
 };
 
 struct ws_stream {
@@ -114,7 +122,7 @@ struct ws_stream {
     struct ws_utf8 utf8;
     uint8_t msg_opcode; /* 0 = no message in progress */
     uint8_t msg_rsv;
-    bool msg_ext;       /* current message goes through ext */
+    bool msg_ext;        /* current message goes through ext */
     uint8_t send_opcode; /* 0 = not inside an outgoing fragmented message */
     uint8_t ctl_opcode;
     uint8_t ctl_len;
@@ -125,7 +133,8 @@ struct ws_stream {
 };
 
 /* settings must outlive the stream. */
-void ws_stream_init(struct ws_stream *s, enum ws_role role, const struct ws_stream_settings *settings);
+void ws_stream_init(struct ws_stream *s, enum ws_role role,
+                    const struct ws_stream_settings *settings);
 
 /* Installs an extension (before the first execute). ext must outlive s. */
 void ws_stream_set_extension(struct ws_stream *s, const struct ws_stream_ext *ext, void *ext_data);

@@ -146,8 +146,8 @@ static void describe_out(const struct t *t, char *buf, size_t cap)
 static size_t mk(uint8_t *buf, int fin, unsigned op_rsv, const void *payload, size_t len)
 {
     static const uint8_t mask[4] = {0x9a, 0x0b, 0x5c, 0xfd};
-    size_t h = ws_frame_write_header(buf, fin, (uint8_t)(op_rsv >> 4), (enum ws_opcode)(op_rsv & 0xF),
-                                     len, mask);
+    size_t h = ws_frame_write_header(buf, fin, (uint8_t)(op_rsv >> 4),
+                                     (enum ws_opcode)(op_rsv & 0xF), len, mask);
     memcpy(buf + h, payload, len);
     ws_frame_mask(buf + h, len, mask, 0);
     return h + len;
@@ -181,7 +181,8 @@ static void check(const char *name, enum ws_role role, uint64_t max, const struc
         else
             feed_split(feed_stream, t, v->b, v->n, mode - 3);
         describe_out(t, out, sizeof out);
-        if (strcmp(t->log, want_log) != 0 || strcmp(out, want_out) != 0 || t->s.state != want_state) {
+        if (strcmp(t->log, want_log) != 0 || strcmp(out, want_out) != 0 ||
+            t->s.state != want_state) {
             if (!bad) {
                 diag("%s (mode %zu):", name, mode);
                 diag("  log   got  %s", t->log);
@@ -236,7 +237,9 @@ static void test_messages(void)
 static void test_close(void)
 {
     struct vec *v = vnew();
-    F(v, 1, WS_OP_CLOSE, "\x03\xe8" "bye");
+    F(v, 1, WS_OP_CLOSE,
+      "\x03\xe8"
+      "bye");
     F(v, 1, WS_OP_TEXT, "after");
     check("close 1000 with reason: replied, later data not read", WS_ROLE_SERVER, 0, v,
           "(close 1000 bye)", "CLOSE 1000;", WS_STREAM_CLOSED);
@@ -246,8 +249,8 @@ static void test_close(void)
     check("close without code: reported 1005, replied 1000", WS_ROLE_SERVER, 0, v, "(close 1005 )",
           "CLOSE 1000;", WS_STREAM_CLOSED);
 
-    static const uint16_t valid[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011,
-                                     1012, 1013, 1014, 3000, 3999, 4000, 4999};
+    static const uint16_t valid[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010,
+                                     1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999};
     for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++) {
         char p[2] = {(char)(valid[i] >> 8), (char)valid[i]}, name[64], want_log[64], want_out[64];
         v->n = mk(v->b, 1, WS_OP_CLOSE, p, 2);
@@ -256,7 +259,8 @@ static void test_close(void)
         snprintf(want_out, sizeof want_out, "CLOSE %u;", valid[i]);
         check(name, WS_ROLE_SERVER, 0, v, want_log, want_out, WS_STREAM_CLOSED);
     }
-    static const uint16_t invalid[] = {0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535};
+    static const uint16_t invalid[] = {0,    999,  1004, 1005, 1006, 1015,
+                                       1016, 2000, 2999, 5000, 65535};
     for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
         char p[2] = {(char)(invalid[i] >> 8), (char)invalid[i]}, name[64];
         v->n = mk(v->b, 1, WS_OP_CLOSE, p, 2);
@@ -331,8 +335,8 @@ static void test_violations(void)
 
     v->n = 0;
     F(v, 1, WS_OP_TEXT, "ok\xc0\xaf");
-    check("invalid UTF-8 in text -> 1007", WS_ROLE_SERVER, 0, v, "[text ok(FAIL 1007)", "CLOSE 1007;",
-          WS_STREAM_FAILED);
+    check("invalid UTF-8 in text -> 1007", WS_ROLE_SERVER, 0, v, "[text ok(FAIL 1007)",
+          "CLOSE 1007;", WS_STREAM_FAILED);
 
     v->n = 0;
     F(v, 0, WS_OP_TEXT, "bad\xed\xa0\x80");
@@ -341,8 +345,8 @@ static void test_violations(void)
 
     v->n = 0;
     F(v, 1, WS_OP_TEXT, "end\xe2\x82");
-    check("text ending inside a character -> 1007", WS_ROLE_SERVER, 0, v, "[text end\\xe2\\x82(FAIL 1007)",
-          "CLOSE 1007;", WS_STREAM_FAILED);
+    check("text ending inside a character -> 1007", WS_ROLE_SERVER, 0, v,
+          "[text end\\xe2\\x82(FAIL 1007)", "CLOSE 1007;", WS_STREAM_FAILED);
 
     v->n = 0;
     v->b[0] = 0x81, v->b[1] = 0x02, v->b[2] = 'h', v->b[3] = 'i';
@@ -418,15 +422,15 @@ static void test_sending(void)
     struct vec *v = vnew();
     v->n = mk(v->b, 1, WS_OP_TEXT, "x", 1);
     check("client role: a masked server frame -> 1002", WS_ROLE_CLIENT, 0, v, "(FAIL 1002)",
-          "CLOSE 1002;",
-          WS_STREAM_FAILED);
+          "CLOSE 1002;", WS_STREAM_FAILED);
     free(v);
 }
 
 /* A toy extension on RSV1: every input byte is emitted twice. */
 static int doubling(struct ws_stream *s, void *ext_data, uint8_t *in, size_t len, bool fin,
-                    ws_stream_emit_fn emit)
+                    size_t *used, ws_stream_emit_fn emit)
 {
+    *used = len;
     uint8_t buf[2];
     (*(int *)ext_data)++;
     for (size_t i = 0; i < len; i++) {
