@@ -27,6 +27,7 @@
 #include "child.h"
 #include "log.h"
 #include "metrics.h"
+#include "pmd.h"
 #include "transport.h"
 #include "ws_error.h"
 #include "ws_stream.h"
@@ -244,6 +245,22 @@ struct msg_end {
     bool discard;   /* nothing may be sent anymore */
     bool closed;    /* the transport is closing: never touched again */
     bool reads_off; /* socket reads stopped (reads_paused reported) */
+    /* permessage-deflate (when negotiated) */
+    bool deflate;
+    struct pmd_deflate defl; /* outbound */
+    struct pmd_inflate infl; /* inbound: ws_stream's extension */
+    bool out_open;           /* an outbound data message is in progress */
+    bool out_compressed;     /* ... and it is compressed */
+    bool out_rsv_sent;       /* ... and its first frame (RSV1) is out */
+    bool in_compressed;      /* the inbound message in progress is compressed */
+    struct buf *ibuf;        /* inflated bytes on their way to stdin: ibuf->data[0..ibuf_used) */
+    size_t ibuf_used;
+    /* an inflating message paused on the child's stdin queue: the rest of the socket read */
+    bool paused;
+    bool no_pause; /* data arrived while paused: this read is taken whole */
+    struct buf *pend_owner;
+    uint8_t *pend;
+    size_t pend_len;
 };
 
 struct bridge {
@@ -332,6 +349,49 @@ static struct batch *msg_batch_for(struct msg_end *m, size_t hlen, size_t plen, 
  * frame. Payload p[0..n): owned by owner (a reference is taken), or by heap (freed with the
  * batch, also on failure), or else the caller's (copied). 0 or a WS error (nothing queued).
  */
+/*
+ * permessage-deflate on the way out, for frame_send: a message's first piece decides whether it
+ * is compressed (pmd_deflate_wants: not under the threshold); each piece of a compressed message
+ * is replaced by its deflate output (a heap buffer), RSV1 on the first frame that goes out.
+ * Returns 1 when there is nothing to send yet (deflate kept the piece), 0 to send, or a WS
+ * error. A shared program's fan-out can compress once for every client whose
+ * pmd_deflate_key() is the same nonzero value (no context takeover, same window, mem_level and
+ * level: the output depends only on the payload): call pmd_deflate_piece() on one endpoint's
+ * state and queue the same bytes (a reference-counted owner instead of heap) on each.
+ */
+static int frame_deflate(struct msg_end *m, bool fin, uint8_t *rsv, const uint8_t **p, size_t *n,
+                         struct buf **owner, void **heap)
+{
+    uint8_t *out;
+    size_t olen;
+    int r;
+
+    if (!m->out_open) {
+        m->out_open = true;
+        m->out_compressed = pmd_deflate_wants(&m->defl, *n, fin);
+        m->out_rsv_sent = false;
+    }
+    if (fin)
+        m->out_open = false;
+    if (!m->out_compressed)
+        return 0;
+    r = pmd_deflate_piece(&m->defl, *p, *n, fin, &out, &olen);
+    free(*heap);
+    *heap = NULL;
+    *owner = NULL;
+    if (r)
+        return r;
+    if (olen == 0 && !fin)
+        return 1;
+    *p = out;
+    *n = olen;
+    *heap = out;
+    if (!m->out_rsv_sent)
+        *rsv |= WS_RSV1;
+    m->out_rsv_sent = true;
+    return 0;
+}
+
 static int frame_send(struct msg_end *m, enum ws_opcode op, bool fin, uint8_t rsv, const uint8_t *p,
                       size_t n, struct buf *owner, void *heap)
 {
@@ -342,6 +402,11 @@ static int frame_send(struct msg_end *m, enum ws_opcode op, bool fin, uint8_t rs
     if (m->closed) {
         free(heap);
         return 0;
+    }
+    if (m->deflate && !ws_opcode_is_control(op)) {
+        h = frame_deflate(m, fin, &rsv, &p, &n, &owner, &heap);
+        if (h)
+            return h > 0 ? 0 : h;
     }
     if (payload_copied(n, owner, heap != NULL) && WS_FRAME_HEADER_MAX + n > BATCH_ARENA) {
         free(heap);
@@ -945,14 +1010,48 @@ static size_t stream_stdin_queued(const struct stream_end *st)
 static int on_message_begin(struct ws_stream *ws, enum ws_opcode opcode, uint8_t rsv)
 {
     struct msg_end *m = ws->data;
-    (void)rsv;
+    m->in_compressed = m->deflate && (rsv & WS_RSV1);
     stream_in_begin(m->from, opcode == WS_OP_TEXT);
     return 0;
+}
+
+/* Inflated bytes (valid only during the call) are copied into m->ibuf, a pool buffer that owns
+ * them until stdin has them. Once stdin's queue is over the high mark, the stream pauses: the
+ * rest of the socket read waits (bridge_socket_data), so a small compressed read cannot queue
+ * an unbounded amount for the program. */
+static int inflated_data(struct msg_end *m, const uint8_t *data, size_t len)
+{
+    struct stream_end *st = m->from;
+
+    while (len > 0) {
+        if (!m->ibuf || m->ibuf_used == BUF_SIZE) {
+            buf_unref(m->ibuf);
+            m->ibuf_used = 0;
+            if (!(m->ibuf = buf_get()))
+                return 0; /* out of memory: dropped, as stdin_add drops */
+        }
+        size_t n = BUF_SIZE - m->ibuf_used < len ? BUF_SIZE - m->ibuf_used : len;
+        memcpy(m->ibuf->data + m->ibuf_used, data, n);
+        stream_in_data(st, m->ibuf->data + m->ibuf_used, n, m->ibuf);
+        m->ibuf_used += n;
+        data += n;
+        len -= n;
+    }
+    /* a shared program's member hands whole messages to the hub, bounded by max_message */
+    if (m->no_pause || st->sink ||
+        stream_stdin_queued(st) + (st->stdin_batch ? st->stdin_batch->bytes : 0) <=
+            CHILD_HIGH_WATER)
+        return 0;
+    stream_in_flush(st);
+    m->paused = true;
+    return 1;
 }
 
 static int on_message_data(struct ws_stream *ws, uint8_t *data, size_t len)
 {
     struct msg_end *m = ws->data;
+    if (m->in_compressed)
+        return inflated_data(m, data, len);
     stream_in_data(m->from, data, len, m->rbuf);
     return 0;
 }
@@ -1029,6 +1128,8 @@ static const struct ws_stream_settings stream_settings = {
 /* Socket reads stop while the child's stdin queue, or our own send queue, is over the high
  * mark: a peer that sends pings (or anything) but never reads cannot make us queue pongs
  * without bound. */
+static void msg_run_pending(struct msg_end *m);
+
 static void msg_update_reads(struct msg_end *m)
 {
     size_t q, iq;
@@ -1038,6 +1139,18 @@ static void msg_update_reads(struct msg_end *m)
     q = m->t->ops->write_queue_size(m->t);
     iq = stream_stdin_queued(m->from);
     q = iq > q ? iq : q;
+    if (m->paused && !m->in_read && q < CHILD_LOW_WATER) {
+        msg_run_pending(m); /* may pause again */
+        if (m->closed)
+            return;
+    }
+    if (m->paused) {
+        if (!m->reads_off) {
+            m->reads_off = true;
+            m->br->ev->reads_paused(m->br->ctx, true);
+        }
+        return;
+    }
     if (!m->reads_off && q > CHILD_HIGH_WATER) {
         m->reads_off = true;
         m->br->ev->reads_paused(m->br->ctx, true);
@@ -1049,19 +1162,60 @@ static void msg_update_reads(struct msg_end *m)
 
 /* ---------------------------------------------------------------- the bridge */
 
+/* Feeds the stream; when an inflating message paused, keeps the rest (owner referenced). */
+static void msg_execute(struct msg_end *m, struct buf *owner, uint8_t *data, size_t len)
+{
+    size_t n;
+
+    m->rbuf = owner;
+    m->in_read = true;
+    m->paused = false;
+    n = ws_stream_execute(&m->ws, data, len);
+    m->in_read = false;
+    m->rbuf = NULL;
+    if (ws_stream_finished(&m->ws))
+        m->paused = false;
+    if (m->paused) { /* also with n == len: the frame's end is still to be delivered */
+        if (owner != m->pend_owner) {
+            buf_ref(owner);
+            buf_unref(m->pend_owner);
+            m->pend_owner = owner;
+        }
+        m->pend = data + n;
+        m->pend_len = len - n;
+    } else {
+        buf_unref(m->pend_owner);
+        m->pend_owner = NULL;
+        m->pend_len = 0;
+    }
+    stream_in_flush(m->from);
+    msg_flush(m);
+}
+
+/* The child's stdin drained: the paused rest of a socket read goes on. */
+static void msg_run_pending(struct msg_end *m)
+{
+    struct buf *owner = m->pend_owner;
+
+    buf_ref(owner); /* msg_execute may drop m's */
+    msg_execute(m, owner, m->pend, m->pend_len);
+    buf_unref(owner);
+}
+
 void bridge_socket_data(struct bridge *br, struct buf *owner, uint8_t *data, size_t len)
 {
     struct msg_end *m = &br->msg;
 
     hold(br);
     metrics_add(METRICS_WS_BYTES_IN, len);
-    m->rbuf = owner;
-    m->in_read = true;
-    ws_stream_execute(&m->ws, data, len);
-    m->in_read = false;
-    m->rbuf = NULL;
-    stream_in_flush(m->from);
-    msg_flush(m);
+    if (m->paused) {
+        /* a read already under way when reads stopped: the paused rest goes first, unpaused */
+        log_debug(br->opt.conn, "socket data while paused: %zu bytes", len);
+        m->no_pause = true;
+        msg_run_pending(m);
+    }
+    msg_execute(m, owner, data, len);
+    m->no_pause = false;
     bridge_update_reads(br);
     release(br);
 }
@@ -1070,8 +1224,10 @@ void bridge_update_reads(struct bridge *br)
 {
     if (!br)
         return;
+    hold(br); /* a paused message may go on here, with callbacks */
     msg_update_reads(&br->msg);
     stream_update_reads(&br->stream);
+    release(br);
 }
 
 void bridge_flush(struct bridge *br)
@@ -1185,6 +1341,12 @@ static struct bridge *bridge_new(struct transport *t, const struct bridge_option
     ws_stream_init(&m->ws, WS_ROLE_SERVER, &stream_settings);
     m->ws.data = m;
     m->ws.max_message = opt->max_message;
+    if (opt->deflate) {
+        m->deflate = true;
+        pmd_deflate_init(&m->defl, &opt->pmd, opt->pmd_policy);
+        pmd_inflate_init(&m->infl, &opt->pmd);
+        ws_stream_set_extension(&m->ws, &pmd_stream_ext, &m->infl);
+    }
 
     st->br = br;
     st->to = m;
@@ -1270,6 +1432,10 @@ void bridge_release(struct bridge *br)
         batch_put(br->stream.stdin_batch);
     if (br->msg.batch)
         batch_put(br->msg.batch);
+    pmd_deflate_end(&br->msg.defl);
+    pmd_inflate_end(&br->msg.infl);
+    buf_unref(br->msg.ibuf);
+    buf_unref(br->msg.pend_owner);
     nbridges--;
     free(br);
 }

@@ -45,6 +45,16 @@
  * stdout is not read while the socket's send queue is over the same marks.
  * The child's pipes are only reached through child.h (child_write,
  * child_read_start/stop and the struct child_io_settings callbacks).
+ *
+ * permessage-deflate (opt->deflate, pmd.h), in the message endpoint only: inbound, ws_stream
+ * inflates (pmd_stream_ext) and the inflated bytes go to stdin from pool buffers; when stdin's
+ * queue passes CHILD_HIGH_WATER in the middle of a compressed message, the stream pauses and
+ * the rest of that socket read waits, with socket reads stopped, until the queue is under
+ * CHILD_LOW_WATER -- so a few KiB that inflate to GiBs never queue more than a high mark plus a
+ * read's worth. Outbound, frame_send compresses every data message at or over the threshold
+ * (whatever cut it: lines, --binary chunks, JSON, any framing mode), RSV1 on its first frame;
+ * control frames never. Without context takeover (the default) zlib state is borrowed per
+ * message, so an idle session holds none.
  */
 #ifndef BRIDGE_H
 #define BRIDGE_H
@@ -54,6 +64,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "pmd.h"
 
 #define BRIDGE_CARRY_MAX (BUF_SIZE / 2) /* longest line carried to the next read */
 
@@ -106,6 +117,9 @@ struct bridge_options {
     bool passstderr;      /* --passstderr: stdout and stderr lines as JSON messages */
     uint64_t max_message; /* --maxframesize: largest inbound message (0 = unlimited), 1009 */
     unsigned long conn;   /* the connection id, for log lines */
+    bool deflate;         /* permessage-deflate was agreed, with these parameters: */
+    struct pmd_params pmd;
+    const struct pmd_policy *pmd_policy; /* level, mem_level, threshold; outlives the bridge */
 };
 
 /*

@@ -66,6 +66,8 @@ static const struct flag flags[] = {
     {"maxframesize", K_SIZE, OFF(maxframesize), 0, 0, UINT64_MAX, NULL},
     {"binary", K_BOOL, OFF(binary), 0},
     {"passstderr", K_BOOL, OFF(passstderr), 0},
+    {"deflate", K_BOOL, OFF(deflate), 0},
+    {"deflate-params", K_STR, OFF(deflate_params), 0},
     {"trust-proxy", K_STR, OFF(trust_proxy_list), 0},
     {"handshake-timeout", K_UINT, OFF(handshake_timeout_ms), 0, 0, CONFIG_MS_MAX, "one hour"},
     {"cgi-timeout", K_UINT, OFF(cgi_timeout_ms), 0, 1, CONFIG_MS_MAX, "one hour"},
@@ -151,7 +153,15 @@ void config_usage(FILE *out)
           "                         (MS values: at most 3600000, one hour)\n"
           "  --pingms=MS            ping every MS; drop a client silent for 2*MS (default: off)\n"
           "  --maxframesize=BYTES   largest inbound message; larger ones close with 1009\n"
-          "                         (default: no limit)\n"
+          "                         (default: no limit; compressed messages: their inflated size)\n"
+          "  --deflate=on|off       negotiate permessage-deflate (RFC 7692) when the client\n"
+          "                         offers it (default: on)\n"
+          "  --deflate-params=LIST  its parameters, comma-separated: server_max_window_bits=N,\n"
+          "                         client_max_window_bits=N (8-15, default 15), mem_level=N\n"
+          "                         (1-9, default 8), level=N (0-9, default 1), threshold=BYTES\n"
+          "                         (shorter messages go uncompressed, default 64),\n"
+          "                         server_context_takeover, client_context_takeover (keep\n"
+          "                         zlib state between messages: better ratio, ~300 KiB/session)\n"
           "  --handshake-timeout=MS drop a request not complete in MS, or a keep-alive\n"
           "                         connection idle as long (default 10000; 0: never)\n"
           "  --max-header-bytes=N   largest request header block; larger: 431 (default 16384,\n"
@@ -377,12 +387,12 @@ static int set_flag(struct config *c, const struct flag *f, const char *name, co
     switch (f->kind) {
     case K_BOOL:
         /* the values Go's strconv.ParseBool takes, as websocketd does */
-        if (!v || string_in(v, "1", "t", "T", "true", "TRUE", "True", NULL))
+        if (!v || string_in(v, "1", "t", "T", "true", "TRUE", "True", "on", NULL))
             *(bool *)(base + f->off) = true;
-        else if (string_in(v, "0", "f", "F", "false", "FALSE", "False", NULL))
+        else if (string_in(v, "0", "f", "F", "false", "FALSE", "False", "off", NULL))
             *(bool *)(base + f->off) = false;
         else
-            return bad("--%s takes no value or true/false, not '%s'", name, v);
+            return bad("--%s takes no value, true/false or on/off, not '%s'", name, v);
         return -1;
     case K_STR:
         *(const char **)(base + f->off) = v;
@@ -746,6 +756,12 @@ static int validate(struct config *c)
         if (proxy_trust_parse(&c->trust_proxy, c->trust_proxy_list, why, sizeof why) != 0)
             return bad("--trust-proxy: %s", why);
     }
+    if (c->deflate_params) {
+        const char *why = NULL;
+        if (pmd_policy_parse(&c->pmd, c->deflate_params, &why) != 0)
+            return bad("--deflate-params: %s", why);
+    }
+    c->pmd.enabled = c->deflate;
     if (!c->port_set)
         c->port = c->ssl ? 443 : 80;
     if (c->metrics && (rc = parse_metrics(c)) >= 0)
@@ -1033,6 +1049,8 @@ static int parse(struct config *c, int argc, char **argv)
     c->max_header_bytes = 16384;
     c->max_headers = 100;
     c->slow_client_queue = 1u << 20;
+    c->deflate = true;
+    pmd_policy_init(&c->pmd);
     for (const char *const *p = default_passenv; *p; p++)
         if (append(&c->passenv, NULL, *p))
             return bad("out of memory");

@@ -32,6 +32,7 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "pmd.h"
 #include "proxy.h"
 
 /* Exit codes (websocketd's). */
@@ -96,6 +97,9 @@ struct config {
     uint64_t maxframesize;     /* largest inbound message; 0 = unlimited */
     bool binary;
     bool passstderr;
+    bool deflate;              /* --deflate (default on): negotiate permessage-deflate */
+    const char *deflate_params; /* --deflate-params=LIST as given, or NULL */
+    struct pmd_policy pmd;     /* both, parsed (pmd.h) */
     const char *trust_proxy_list; /* --trust-proxy=LIST as given, or NULL */
     struct proxy_trust trust_proxy; /* parsed; n == 0: no proxy trusted */
     unsigned handshake_timeout_ms; /* --handshake-timeout, default 10000; 0: no limit on a

@@ -696,6 +696,7 @@ static void upgrade_policy_of(const struct config *cfg, struct upgrade_policy *p
     p->sameorigin = cfg->sameorigin;
     p->headers = cfg->headers;
     p->headers_ws = cfg->headers_ws;
+    p->deflate = &cfg->pmd;
 }
 
 /* A 101 verdict: the program is found, counted, started; then the 101 goes out. */
@@ -814,7 +815,10 @@ static void upgrade(struct session *s, struct buf *owner, uint8_t *rest, size_t 
     struct bridge_options bo = {.binary = cfg->binary,
                                 .passstderr = cfg->passstderr,
                                 .max_message = cfg->maxframesize,
-                                .conn = s->id};
+                                .conn = s->id,
+                                .deflate = v.deflate,
+                                .pmd = v.pmd,
+                                .pmd_policy = &cfg->pmd};
     if (cfg->shared) {
         if (!bo.max_message)
             bo.max_message = SESSION_SHARED_MESSAGE_MAX; /* each message is held whole */

@@ -243,6 +243,10 @@ if CHROMIUM:
                "the script ran under the page's CSP")
             b.js("document.getElementById('connect').click()")
             ok(b.wait_js("document.getElementById('status').textContent === 'open'"), "Connect: open")
+            ext = b.js("document.getElementById('ext').textContent")
+            ok(ext.startswith("permessage-deflate"), "the page shows the agreed extension", ext)
+            ok(any("extensions permessage-deflate" in l for l in b.log_lines(".info")),
+               "and logs it with the open", b.log_lines(".info"))
             b.type_and_enter("World")
             ok(b.wait_line(".out", "World"), "the message is logged as out")
             ok(b.wait_line(".in", "Hello, World!"), "the reply is logged as in", b.log_lines())
@@ -254,6 +258,10 @@ if CHROMIUM:
                 recalled.append(b.js("document.getElementById('msg').value"))
             ok(recalled == ["Ada", "World", "World", "Ada", ""], "history: Up/Down recall what was sent",
                recalled)
+            long_name = "Grace" * 400
+            b.type_and_enter(long_name)
+            ok(b.wait_line(".in", "Hello, %s!" % long_name), "a 2 KB message both ways, compressed by "
+               "chromium and by the server, arrives intact")
             # a close code the browser refuses is reported, not thrown away
             b.js("document.getElementById('code').value = '1006'")
             b.js("document.getElementById('disconnect').click()")
