@@ -188,3 +188,38 @@ write("config", {
     "nul": b"port=1\x00\n",
     "spaces": b"  --pingms = 1000  \n\n# c\ncommand=cat\n",
 })
+
+# permessage-deflate: control byte (bit0 limit, bit1 pauses, bit2 context takeover, rest window
+# and piece size), then client frames with RSV1; the same bytes are also offered as an extension
+# header value to the negotiation.
+import zlib
+
+
+def deflated(data, level=6, wbits=15):
+    co = zlib.compressobj(level, zlib.DEFLATED, -wbits)
+    return (co.compress(data) + co.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+
+hello = deflated(b"Hello")
+seeds = {
+    "rfc-hello": b"\x00" + frame(1, hello, rsv=4),
+    "rfc-fragmented": b"\x30" + frame(1, hello[:3], fin=False, rsv=4) + frame(0, hello[3:]),
+    "rfc-stored": b"\x00" + frame(1, b"\x00\x05\x00\xfa\xffHello\x00", rsv=4),
+    "rfc-bfinal": b"\x00" + frame(1, b"\xf3\x48\xcd\xc9\xc9\x07\x00\x00", rsv=4),
+    "rfc-empty": b"\x00" + frame(1, b"\x00", rsv=4),
+    "takeover": b"\x04" + frame(1, hello, rsv=4) + frame(1, b"\xf2\x00\x11\x00\x00", rsv=4),
+    "bomb-limit": b"\x01" + frame(2, deflated(b"\0" * 200000, 9), rsv=4),
+    "bomb-paused": b"\x92" + frame(2, deflated(b"\0" * 300000, 9), rsv=4),
+    "json-paused": b"\x62" + frame(1, deflated(b'{"id":1,"v":"abc"} ' * 3000), rsv=4),
+    "truncated": b"\x00" + frame(1, deflated(bytes(range(256)) * 8)[:300], rsv=4),
+    "corrupt": b"\x00" + frame(1, b"\xff\xff\xff\xff", rsv=4),
+    "bad-utf8": b"\x00" + frame(1, deflated(b"ok \xed\xa0\x80"), rsv=4),
+    "rsv-cont": b"\x00" + frame(1, hello[:2], fin=False, rsv=4) + frame(0, hello[2:], rsv=4),
+    "plain-between": b"\x00" + frame(1, b"plain") + frame(1, hello, rsv=4),
+    "offer-all": b"\x00permessage-deflate; server_no_context_takeover; client_no_context_takeover; "
+                 b"server_max_window_bits=10; client_max_window_bits",
+    "offer-many": b"\x00x-webkit-deflate-frame, permessage-deflate; server_max_window_bits=7, "
+                  b"permessage-deflate; client_max_window_bits=\"9\", permessage-deflate",
+    "offer-bad": b"\x00permessage-deflate; a=\"b,c\", ; permessage-deflate;;",
+}
+write("pmd", seeds)
