@@ -37,6 +37,7 @@
 #include <openssl/evp.h>
 #include <uv.h>
 
+#include "bench_deflate.h"
 #include "handshake.h"
 #include "ws_stream.h"
 
@@ -276,6 +277,7 @@ struct conn {
     uv_connect_t creq;
     struct bench *b;
     struct ws_stream ws;
+    struct pmd_inflate inflate; /* --deflate */
     int phase; /* 0 connecting, 1 handshake, 2 open, 3 closing, 4 done */
     bool closed;
     bool warm;    /* the first echo came back: the child is running */
@@ -303,6 +305,7 @@ struct bench {
     int conns, depth;
     uint64_t size;
     bool binary;
+    bool deflate; /* --deflate: offer permessage-deflate, JSON-like payloads */
     double seconds, interval;
     int ramp;       /* connections being opened at once */
     uint64_t count; /* stop after this many messages in all (0: use seconds) */
@@ -732,6 +735,7 @@ static void on_closed(uv_handle_t *h)
 {
     struct conn *c = h->data;
     struct bench *b = c->b;
+    pmd_inflate_end(&c->inflate); /* --deflate: a message cut by the close */
     b->open_conns--;
     if (b->mode == M_CONNECT && !b->stopping && c->phase == 4) {
         b->cycles++;
@@ -780,6 +784,12 @@ static void on_handshake_done(struct conn *c, const char *rest, size_t n)
     c->phase = 2;
     ws_stream_init(&c->ws, WS_ROLE_CLIENT, &ws_settings);
     c->ws.data = c;
+    if (b->deflate && !bench_deflate_start(&c->inflate, c->hs, &c->ws)) {
+        b->errors_conn++;
+        COMPLAIN("--deflate: the server did not agree to permessage-deflate\n");
+        close_conn(c);
+        return;
+    }
     if (b->mode == M_BIG) {
         /* a big message dwarfs a spawn: the clock starts at the 101 */
         c->warm = true;
@@ -881,8 +891,8 @@ static void on_connect(uv_connect_t *req, int status)
     int len =
         snprintf(req_buf, sizeof req_buf,
                  "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                 b->path, b->host, c->key);
+                 "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
+                 b->path, b->host, c->key, b->deflate ? BENCH_DEFLATE_OFFER : "");
     c->phase = 1;
     write_bytes(c, req_buf, (size_t)len);
 }
@@ -1013,6 +1023,8 @@ static void usage(FILE *out)
           "                      the server is PID and its descendants running the same\n"
           "                      executable (--workers), the children all other descendants\n"
           "  -j, --json          print only the JSON line\n"
+          "      --deflate       offer permessage-deflate (as Chrome does), inflate replies;\n"
+          "                      payloads are JSON-like text (sent uncompressed)\n"
           "  -h, --help\n"
           "The server must echo lines (e.g. wsbridge ... cat). Every reply is checked.\n"
           "Timing starts when every connection's first echo is back (the child runs).\n"
@@ -1037,6 +1049,7 @@ int main(int argc, char **argv)
                                          {"interval", 1, 0, 'i'}, {"ramp", 1, 0, 'r'},
                                          {"count", 1, 0, 'n'},    {"server-pid", 1, 0, 'p'},
                                          {"pid", 1, 0, 'p'},      {"json", 0, 0, 'j'},
+                                         {"deflate", 0, 0, 'z'},
                                          {"help", 0, 0, 'h'},     {0, 0, 0, 0}};
     struct bench *b = calloc(1, sizeof *b);
     int o;
@@ -1087,6 +1100,9 @@ int main(int argc, char **argv)
         case 'j':
             b->json_only = true;
             break;
+        case 'z':
+            b->deflate = true;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -1135,6 +1151,8 @@ int main(int argc, char **argv)
 
     raise_nofile(b->conns);
     pat_init();
+    if (b->deflate)
+        bench_deflate_json(pat, sizeof pat);
     b->mem0 = b->mem1 = b->mem_t = (struct mem){-1, -1, -1, -1, -1, -1, -1, 0};
     if (b->server_pid)
         mem_sample(b->server_pid, &b->mem0);
