@@ -223,3 +223,16 @@ seeds = {
     "offer-bad": b"\x00permessage-deflate; a=\"b,c\", ; permessage-deflate;;",
 }
 write("pmd", seeds)
+
+write("pty", {
+    "resize": b'{"resize":[80,24]}',
+    "resize-blanks": b' { "resize" : [ 132 , 43 ] }\n',
+    "resize-zero": b'{"resize":[0,24]}',
+    "resize-fraction": b'{"resize":[80.5,2e1]}',
+    "resize-big": b'{"resize":[99999999999999999999999,24]}',
+    "resize-unclosed": b'{"resize":[80,24]',
+    "keystrokes": b"ls -l\r",
+    "query": b"cols=120&rows=40",
+    "query-mixed": b"x=1&cols=100;rows=30&y&cols=0&rows=1001",
+    "query-overflow": b"cols=99999999999999999999&rows=12a",
+})
