@@ -28,6 +28,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pmd.h"
+#include "pty.h"
 #include "transport.h"
 #include "ws_error.h"
 #include "ws_stream.h"
@@ -227,6 +228,10 @@ struct stream_end {
     unsigned inflight_stdin;
     bool in_text;    /* the inbound message in progress is text */
     bool stdin_dead; /* a write failed: inbound data is dropped */
+    /* --pty --binary: a text message is held here while it may be a resize message */
+    bool resize_ok, held;
+    uint8_t held_len;
+    uint8_t hold[PTY_RESIZE_MAX];
 };
 
 /* The message endpoint: the WebSocket connection. */
@@ -973,22 +978,61 @@ static void stream_in_begin(struct stream_end *st, bool text)
     st->in_text = text;
     if (st->sink)
         st->sink->begin(st->sink_ctx, text);
+    st->held = text && st->resize_ok; /* resize_ok: never with a sink */
+    st->held_len = 0;
+}
+
+/* The held bytes were keystrokes after all: typed, before what follows (copied). */
+static void stream_in_unhold(struct stream_end *st)
+{
+    st->held = false;
+    stdin_add(st, st->hold, st->held_len, NULL);
 }
 
 /* Its payload p[0..n), owned by owner (NULL: the caller's bytes, copied). */
 static void stream_in_data(struct stream_end *st, const uint8_t *p, size_t n, struct buf *owner)
 {
-    if (st->sink)
+    if (st->sink) {
         st->sink->data(st->sink_ctx, p, n, owner);
-    else
-        stdin_add(st, p, n, owner);
+        return;
+    }
+    if (st->held && st->held_len + n <= sizeof st->hold) {
+        memcpy(st->hold + st->held_len, p, n);
+        st->held_len = (uint8_t)(st->held_len + n);
+        return;
+    }
+    if (st->held)
+        stream_in_unhold(st);
+    stdin_add(st, p, n, owner);
 }
 
 static const uint8_t newline = '\n';
 
+/* A whole held message: a resize, else keystrokes. */
+static void stream_in_resize(struct stream_end *st)
+{
+    unsigned cols, rows;
+    int r = pty_resize_parse(st->hold, st->held_len, &cols, &rows);
+
+    if (r == 0) {
+        stream_in_unhold(st);
+        return;
+    }
+    st->held = false;
+    if (r < 0)
+        log_info(st->br->opt.conn, "pty: resize message ignored: a size is not 1 to %u: %.*s",
+                 PTY_SIZE_MAX, (int)st->held_len, (const char *)st->hold);
+    else if ((r = child_pty_resize(st->child, cols, rows)) != 0)
+        log_debug(st->br->opt.conn, "pty: resize: %s", uv_strerror(r));
+    else
+        log_debug(st->br->opt.conn, "pty: window %ux%u", cols, rows);
+}
+
 /* It is complete: a text message is a line (websocketd), unless --binary. */
 static void stream_in_end(struct stream_end *st)
 {
+    if (st->held)
+        stream_in_resize(st);
     if (st->sink)
         st->sink->end(st->sink_ctx);
     else if (st->in_text && !st->binary)
@@ -1402,6 +1446,7 @@ int bridge_start(struct bridge **out, struct child *c, struct transport *t,
         return UV_ENOMEM;
     st = &br->stream;
     st->child = c;
+    st->resize_ok = opt->pty && opt->binary;
     st->json = opt->passstderr;
     st->nsrc = opt->passstderr ? 2 : 1;
     st->io.on_alloc = stream_alloc;

@@ -115,6 +115,8 @@ bool bridge_lines_finish(struct bridge_lines *l, const uint8_t *carry, size_t le
 struct bridge_options {
     bool binary;          /* --binary: stdout chunks are binary messages, no '\n' after text */
     bool passstderr;      /* --passstderr: stdout and stderr lines as JSON messages */
+    bool pty;             /* --pty: with binary, a text message that is a resize message
+                             (pty.h) resizes the terminal instead of being typed */
     uint64_t max_message; /* --maxframesize: largest inbound message (0 = unlimited), 1009 */
     unsigned long conn;   /* the connection id, for log lines */
     bool deflate;         /* permessage-deflate was agreed, with these parameters: */

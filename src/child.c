@@ -6,9 +6,11 @@
 #include "child.h"
 #include "log.h"
 #include "metrics.h"
+#include "pty.h"
 #include "route.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -19,8 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 /* The stop schedule (websocketd's): each step waits this long + closems. */
@@ -183,7 +187,7 @@ static void close_fds(int *fd, size_t n)
  * that directory first and file is a name there (child_exec_checked).
  */
 static int spawn(const char *file, int dir, char *const *argv, char *const *env, const int fd[3],
-                 int *pid)
+                 const char *tty, int *pid)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
@@ -199,7 +203,15 @@ static int spawn(const char *file, int dir, char *const *argv, char *const *env,
     }
     sigemptyset(&none);
     sigfillset(&all);
-    for (int i = 0; i < 3 && r == 0; i++)
+    if (tty) {
+        /* opened by the child, after its setsid() (glibc: the attributes come before the file
+         * actions), without O_NOCTTY: a session leader without a terminal that opens one gets
+         * it as its controlling terminal, its group as the foreground group */
+        r = posix_spawn_file_actions_addopen(&fa, 0, tty, O_RDWR, 0);
+        for (int i = 1; i < 3 && r == 0; i++)
+            r = posix_spawn_file_actions_adddup2(&fa, 0, i);
+    }
+    for (int i = 0; i < 3 && r == 0 && !tty; i++)
         r = posix_spawn_file_actions_adddup2(&fa, fd[i], i);
     if (r == 0 && dir >= 0)
         r = posix_spawn_file_actions_addfchdir_np(&fa, dir); /* glibc >= 2.29 */
@@ -245,6 +257,82 @@ static int checked_name(const struct child *c, char *buf, size_t cap)
     return 0;
 }
 
+void child_use_pty(struct child *c, bool binary, unsigned cols, unsigned rows)
+{
+    c->pty = true;
+    c->pty_binary = binary;
+    c->pty_cols = (unsigned short)(cols ? cols : PTY_DEFAULT_COLS);
+    c->pty_rows = (unsigned short)(rows ? rows : PTY_DEFAULT_ROWS);
+}
+
+static void close_stream(struct child *c, enum child_stream st);
+
+/* A new pseudo-terminal in the modes pty_termios() gives and the size asked for: the master
+ * (non-blocking, close-on-exec) into *master, the slave's name into name, and the slave opened
+ * here (O_NOCTTY: it does not become ours) into *slave. 0 or -errno. */
+static int open_pty(const struct child *c, int *master, int *slave, char *name, size_t cap)
+{
+    struct winsize ws = {.ws_row = c->pty_rows, .ws_col = c->pty_cols};
+    struct termios t;
+    int r;
+
+    *slave = -1;
+    if ((*master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
+        return -errno;
+    if (grantpt(*master) != 0 || unlockpt(*master) != 0 ||
+        (errno = ptsname_r(*master, name, cap)) != 0)
+        goto fail;
+    if ((*slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
+        goto fail;
+    if (tcgetattr(*slave, &t) != 0)
+        goto fail;
+    pty_termios(&t, c->pty_binary);
+    if (tcsetattr(*slave, TCSANOW, &t) != 0 || ioctl(*slave, TIOCSWINSZ, &ws) != 0)
+        goto fail;
+    return 0;
+
+fail:
+    r = -errno;
+    close_fds((int[]){*master, *slave}, 2);
+    *master = *slave = -1;
+    return r;
+}
+
+/*
+ * --pty: the program's stdin, stdout and stderr are the slave side of a new pseudo-terminal,
+ * its controlling terminal. We hold the master twice: c->out reads it, c->in (a dup) writes it,
+ * so the rest of this module (and its users) see the same two streams as with pipes; there is
+ * no stderr stream (c->err is closed at once: it is the same terminal). Our copy of the slave
+ * is closed once the program has its own, so the last close of the slave by the program (and
+ * whatever it started on it) reads as EIO on the master: EOF, after what was still buffered.
+ */
+static int spawn_pty(struct child *c, const char *file, int dir, char *const *argv,
+                     char *const *env, int checked)
+{
+    char tty[64];
+    int master = -1, slave = -1, in = -1, r, pid = 0;
+
+    close_stream(c, CHILD_STDERR);
+    if ((r = open_pty(c, &master, &slave, tty, sizeof tty)) != 0)
+        return r;
+    if ((r = checked) == 0)
+        r = spawn(file, dir, argv, env, NULL, tty, &pid);
+    close_fds(&slave, 1);
+    if (r == 0) {
+        c->pid = pid;
+        reaper_add(c);
+        if ((in = fcntl(master, F_DUPFD_CLOEXEC, 0)) < 0)
+            r = -errno;
+    }
+    if (r == 0 && (r = uv_pipe_open(&c->out, master)) == 0)
+        master = -1;
+    if (r == 0 && (r = uv_pipe_open(&c->in, in)) == 0)
+        in = -1;
+    close_fds((int[]){master, in}, 2); /* the caller's child_close() stops a leader that did
+                                          start */
+    return r;
+}
+
 int child_spawn(struct child *c, uv_loop_t *loop, const char *file, char *const *argv,
                 char *const *env, unsigned closems)
 {
@@ -284,6 +372,11 @@ int child_spawn(struct child *c, uv_loop_t *loop, const char *file, char *const 
         goto fail;
     if ((r = reaper_start(loop)) != 0)
         goto fail;
+    if (c->pty) {
+        if ((r = spawn_pty(c, file, dir, argv, env, checked)) != 0)
+            goto fail; /* spawn_pty closed its descriptors; the pipes' are all -1 */
+        return 0;
+    }
     if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
         r = -errno;
         goto fail;
@@ -292,7 +385,7 @@ int child_spawn(struct child *c, uv_loop_t *loop, const char *file, char *const 
         r = checked;
         goto fail;
     }
-    r = spawn(file, dir, argv, env, (const int[3]){in[0], out[1], err[1]}, &pid);
+    r = spawn(file, dir, argv, env, (const int[3]){in[0], out[1], err[1]}, NULL, &pid);
     close_fds((int[]){in[0], out[1], err[1]}, 3);
     in[0] = out[1] = err[1] = -1;
     if (r != 0)
@@ -319,10 +412,30 @@ fail:
 
 /* ---------------------------------------------------------------- stdin */
 
+/*
+ * --pty: closing our end of the master says nothing to the program (we still read it); the
+ * terminal's way to say "end of input" is its EOF character (VEOF, ^D): in canonical mode it
+ * makes the program's read() return 0 at the start of a line, and line editors (readline, a
+ * shell) take it as EOF on an empty line. Written once, at once (never queued after writes the
+ * stop sequence cancels); a full terminal (EAGAIN) means the program reads nothing anyway.
+ */
+static void pty_send_eof(struct child *c)
+{
+    struct termios t;
+    int fd;
+
+    if (!c->pty || c->exited || c->pid <= 0 || uv_fileno((uv_handle_t *)&c->in, &fd) != 0)
+        return;
+    if (tcgetattr(fd, &t) == 0 && t.c_cc[VEOF] != _POSIX_VDISABLE &&
+        write(fd, &t.c_cc[VEOF], 1) < 0)
+        log_debug(c->log_conn, "pty: cannot write EOF: %s", strerror(errno));
+}
+
 static void stdin_close_now(struct child *c)
 {
     if (c->in_closed)
         return;
+    pty_send_eof(c);
     c->in_closed = true;
     close_handle(c, (uv_handle_t *)&c->in);
 }
@@ -433,6 +546,8 @@ static void read_done(uv_stream_t *s, ssize_t nread, const uv_buf_t *ub)
 
     (void)ub;
     c->rd[st] = NULL;
+    if (nread == UV_EIO && c->pty)
+        nread = UV_EOF; /* the master, once no process holds the slave open */
     if (nread < 0 && c->reading[st]) {
         uv_read_stop(s);
         c->reading[st] = false;
@@ -493,9 +608,24 @@ void child_close_stderr(struct child *c)
 int child_log_stderr(struct child *c, unsigned long conn, const char *prefix)
 {
     c->log_conn = conn;
+    if (c->pty)
+        return 0; /* stderr is the terminal: its lines come with stdout's */
     c->log_prefix = prefix;
     c->logging = true;
     return child_read_start(c, CHILD_STDERR);
+}
+
+int child_pty_resize(struct child *c, unsigned cols, unsigned rows)
+{
+    struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+    int fd;
+
+    if (!c->pty)
+        return UV_EINVAL;
+    if (!child_stream_open(c, CHILD_STDOUT) || uv_fileno((uv_handle_t *)&c->out, &fd) != 0)
+        return UV_EPIPE;
+    /* the kernel sends SIGWINCH to the terminal's foreground process group */
+    return ioctl(fd, TIOCSWINSZ, &ws) == 0 ? 0 : -errno;
 }
 
 /* ---------------------------------------------------------------- stderr lines */
@@ -578,6 +708,42 @@ void child_stop(struct child *c)
     uv_timer_start(&c->timer, ladder_step, (uint64_t)ladder_ms[0] + c->closems, 0);
 }
 
+/*
+ * --pty: a job-control shell puts each job in a process group of its own, outside the leader's
+ * group that child_signal() reaches; they all stay in the leader's session (sid == pid). Every
+ * process of that session still alive gets SIGKILL ("a session's processes never outlive
+ * it"; a program that left the session with setsid() is out of reach, as with pipes).
+ */
+static void kill_session(pid_t sid)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        char path[64], stat[512], *p;
+        long pid = strtol(e->d_name, &p, 10);
+        int fd, session;
+        ssize_t n;
+
+        if (*p || pid <= 0 || snprintf(path, sizeof path, "/proc/%ld/stat", pid) >= 64)
+            continue;
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+            continue;
+        n = read(fd, stat, sizeof stat - 1);
+        close(fd);
+        if (n <= 0)
+            continue;
+        stat[n] = '\0';
+        /* "pid (comm) state ppid pgrp session ...": comm may hold anything, even ") " */
+        if ((p = strrchr(stat, ')')) != NULL && sscanf(p + 1, " %*c %*d %*d %d", &session) == 1 &&
+            session == sid)
+            kill((pid_t)pid, SIGKILL);
+    }
+    closedir(d);
+}
+
 void child_close(struct child *c)
 {
     if (c->closing)
@@ -586,6 +752,8 @@ void child_close(struct child *c)
     /* Whatever is left in the group (background grandchildren) goes with the session. */
     if (c->pid > 0)
         child_signal(c, SIGKILL);
+    if (c->pid > 0 && c->pty)
+        kill_session(c->pid);
     if (c->pid > 0 && !c->exited)
         reaper_take(c->pid); /* still running (shutdown timeout): SIGKILL was sent, and the
                                 reaper waits for it unnamed: on_exit will not come */

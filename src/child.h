@@ -21,6 +21,17 @@
  * which the pgid could be reused is the time between the leader's reaping
  * and child_close(), which the session keeps short.
  *
+ * --pty (child_use_pty before child_spawn): stdin, stdout and stderr are
+ * one pseudo-terminal, the program's controlling terminal (its session
+ * leader is the program), in the modes pty_termios() gives. The owner sees
+ * the same streams: child_write() writes the terminal, CHILD_STDOUT reads
+ * everything the program prints (stdout and stderr alike; there is no
+ * CHILD_STDERR, child_log_stderr is a no-op), EOF when no process holds the
+ * terminal open any more. Closing stdin writes the terminal's EOF
+ * character (^D) instead; the stop sequence is the same; child_close() also
+ * kills what is left of the program's session (job-control shells put jobs
+ * in groups of their own) and hangs the terminal up.
+ *
  * Its stdio is this module's: the owner writes stdin with child_write()
  * (completion and queue size), reads stdout and stderr through the
  * callbacks of a struct child_io_settings (pause/resume with
@@ -131,6 +142,8 @@ struct child {
     struct child_errlines errlines; /* the stderr logger (child_log_stderr) */
     const char *log_prefix;
     unsigned long log_conn;
+    bool pty, pty_binary; /* child_use_pty() */
+    unsigned short pty_cols, pty_rows;
     const char *exec_name; /* child_exec_checked(): a name in exec_dir, for the next spawn */
     int exec_dir;
     dev_t exec_dev;
@@ -156,6 +169,17 @@ struct child {
  */
 int child_spawn(struct child *c, uv_loop_t *loop, const char *file, char *const *argv,
                 char *const *env, unsigned closems);
+
+/*
+ * Makes child_spawn() start the program on a new pseudo-terminal (see above): binary picks
+ * the terminal modes (pty_termios), cols x rows its window size (0: 80 x 24). Before
+ * child_spawn(); c keeps it.
+ */
+void child_use_pty(struct child *c, bool binary, unsigned cols, unsigned rows);
+
+/* --pty: the terminal's window size is now cols x rows (1..65535); the program's foreground
+ * process group gets SIGWINCH. 0, or UV_EINVAL (no pty), UV_EPIPE (closed), a UV error. */
+int child_pty_resize(struct child *c, unsigned cols, unsigned rows);
 
 /*
  * Makes the next child_spawn() on c run the file that route_resolve() checked

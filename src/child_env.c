@@ -207,6 +207,40 @@ static void http_headers(const struct child_env_request *r, struct envbuf *b)
     }
 }
 
+/* --unbuffered's variables: they replace passed ones of the same name. */
+static const char *const unbuffered_names[] = {"LD_PRELOAD", "_STDBUF_O", "PYTHONUNBUFFERED", NULL};
+
+static bool is_unbuffered_name(const char *name)
+{
+    for (const char *const *u = unbuffered_names; *u; u++)
+        if (strcmp(name, *u) == 0)
+            return true;
+    return false;
+}
+
+static bool passed(const struct child_env_request *r, const char *name)
+{
+    for (const char *const *p = r->passenv; p && *p; p++)
+        if (strcmp(*p, name) == 0)
+            return getenv(name) != NULL;
+    return false;
+}
+
+static void unbuffered(const struct child_env_request *r, struct envbuf *b)
+{
+    const char *pre = passed(r, "LD_PRELOAD") ? getenv("LD_PRELOAD") : NULL;
+
+    eb_begin(b, "LD_PRELOAD");
+    if (pre && *pre) { /* the loader splits on ':' and blanks: ours is one more entry */
+        eb_value(b, pre, strlen(pre));
+        eb_raw(b, ":", 1);
+    }
+    eb_value(b, r->stdbuf_lib, strlen(r->stdbuf_lib));
+    eb_end(b);
+    eb_set(b, "_STDBUF_O", "L");
+    eb_set(b, "PYTHONUNBUFFERED", "1");
+}
+
 char **child_env_build(const struct child_env_request *r)
 {
     struct envbuf b = {0};
@@ -215,9 +249,13 @@ char **child_env_build(const struct child_env_request *r)
     eb_set(&b, "SERVER_SOFTWARE", r->server_software);
     for (const char *const *p = r->passenv; p && *p; p++) {
         const char *v = getenv(*p);
-        if (v)
+        if (v && !(r->stdbuf_lib && is_unbuffered_name(*p)))
             eb_set(&b, *p, v);
     }
+    if (r->stdbuf_lib)
+        unbuffered(r, &b);
+    if (r->term && !passed(r, "TERM"))
+        eb_set(&b, "TERM", r->term);
     eb_set(&b, "REMOTE_ADDR", r->remote_addr);
     eb_set(&b, "REMOTE_HOST", r->remote_host ? r->remote_host : r->remote_addr);
     server_name_port(r, &b);

@@ -34,6 +34,8 @@ struct child_env_request {
     const struct handshake_header *headers; /* as received */
     unsigned nheaders;
     uint64_t unique_id;
+    const char *stdbuf_lib; /* --unbuffered: libstdbuf.so's path (child_env_build), or NULL */
+    const char *term;       /* TERM for a --pty program (unless passenv gives one), or NULL */
 };
 
 /*
@@ -45,6 +47,15 @@ struct child_env_request {
  * HTTP_PROXY); a name that is not an RFC 9110 token is dropped; a name
  * containing '_' is dropped (as nginx does), so "X_A" can never shadow or
  * impersonate "X-A". Returns NULL when out of memory.
+ *
+ * stdbuf_lib (--unbuffered): what makes ordinary programs flush per line on
+ * a pipe: LD_PRELOAD=stdbuf_lib (after a passed LD_PRELOAD's entries) with
+ * _STDBUF_O=L, as `stdbuf -oL` sets them (C stdio of dynamically linked
+ * programs: its stdout line-buffered; stderr is unbuffered already and left
+ * so), and PYTHONUNBUFFERED=1. These replace a passed variable of the same
+ * name. Runtimes that need nothing: node (synchronous writes to pipes), Go,
+ * Rust (LineWriter), Java's println (autoflush); none exists for Ruby and
+ * Perl. term: TERM=term unless TERM is passed.
  */
 char **child_env_build(const struct child_env_request *r);
 

@@ -68,6 +68,8 @@ static const struct flag flags[] = {
     {"passstderr", K_BOOL, OFF(passstderr), 0},
     {"deflate", K_BOOL, OFF(deflate), 0},
     {"deflate-params", K_STR, OFF(deflate_params), 0},
+    {"pty", K_BOOL, OFF(pty), 0},
+    {"unbuffered", K_BOOL, OFF(unbuffered), 0},
     {"trust-proxy", K_STR, OFF(trust_proxy_list), 0},
     {"handshake-timeout", K_UINT, OFF(handshake_timeout_ms), 0, 0, CONFIG_MS_MAX, "one hour"},
     {"cgi-timeout", K_UINT, OFF(cgi_timeout_ms), 0, 1, CONFIG_MS_MAX, "one hour"},
@@ -149,6 +151,16 @@ void config_usage(FILE *out)
           "  --passstderr           send stdout and stderr lines as JSON text messages\n"
           "                         {\"stream\":\"stdout\"|\"stderr\",\"data\":\"...\"}\n"
           "                         (with --binary: stdout stays binary, stderr is JSON)\n"
+          "  --unbuffered           make the program flush its output per line on a pipe:\n"
+          "                         preloads coreutils' libstdbuf (dynamically linked C/C++\n"
+          "                         stdio) and sets PYTHONUNBUFFERED=1; not for static or\n"
+          "                         setuid programs, nor ones with their own buffering\n"
+          "                         (Ruby, Perl, mawk): for those, --pty or flush in code\n"
+          "  --pty                  run the program on a pseudo-terminal (stdout and stderr\n"
+          "                         both to it): every program line-buffers as on a terminal.\n"
+          "                         Lines are still messages (no echo, no CR LF); with --binary\n"
+          "                         a terminal for browser terminals: keystrokes in, output\n"
+          "                         out, size from ?cols=C&rows=R and {\"resize\":[C,R]}\n"
           "  --closems=MS           added to each step of the stop sequence (default 0)\n"
           "                         (MS values: at most 3600000, one hour)\n"
           "  --pingms=MS            ping every MS; drop a client silent for 2*MS (default: off)\n"
@@ -700,11 +712,46 @@ static int validate_shared(struct config *c)
     }
     if (c->passstderr)
         return bad("--passstderr cannot be used with --shared (the program's stderr is logged)");
+    if (c->pty)
+        return bad("--pty cannot be used with --shared (one program for many clients: whose "
+                   "terminal would it be?)");
     /* one process holds the hubs: workers would each start the program */
     if (c->workers_set && c->workers > 1)
         return bad("--shared runs each program once, in one process: --workers must be 1");
     c->workers = 1;
     return -1;
+}
+
+/* --unbuffered: coreutils' libstdbuf.so, as `stdbuf -oL` finds it: WSBRIDGE_LIBSTDBUF, the
+ * path configure found, then the usual places. Must be an absolute path fit for LD_PRELOAD
+ * (no ':' or blank, which separate its entries). */
+static int find_stdbuf(struct config *c)
+{
+    const char *cand[] = {getenv("WSBRIDGE_LIBSTDBUF"),
+                          WSB_LIBSTDBUF,
+                          "/usr/libexec/coreutils/libstdbuf.so",
+                          "/usr/lib/coreutils/libstdbuf.so",
+                          "/usr/lib64/coreutils/libstdbuf.so",
+                          "/usr/local/libexec/coreutils/libstdbuf.so"};
+    const char *env = cand[0];
+
+    for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++) {
+        const char *p = cand[i];
+        bool usable = p && p[0] == '/' && !strpbrk(p, ": \t");
+
+        if (!p || !*p)
+            continue;
+        if (usable && access(p, R_OK) == 0) {
+            c->stdbuf_lib = p;
+            return -1;
+        }
+        if (p == env) /* asked for by name: say why it is not used, look no further */
+            return bad("--unbuffered: WSBRIDGE_LIBSTDBUF=%s: %s", p,
+                       usable ? strerror(errno) : "not an absolute path without ':' or blanks");
+    }
+    return bad("--unbuffered needs coreutils' libstdbuf.so (what stdbuf -oL preloads), found "
+               "neither in /usr/libexec/coreutils nor in /usr/lib/coreutils: install coreutils "
+               "(Debian package: coreutils), or name it with WSBRIDGE_LIBSTDBUF=PATH");
 }
 
 static int validate(struct config *c)
@@ -727,6 +774,11 @@ static int validate(struct config *c)
         fprintf(stderr, "wsbridge: --devconsole cannot be used with --staticdir or --cgidir\n");
         return CONFIG_EXIT_DEVCONSOLE;
     }
+    if (c->pty && c->passstderr)
+        return bad("--pty and --passstderr cannot be used together: on a terminal the program's "
+                   "stdout and stderr are one stream; drop --passstderr");
+    if (c->unbuffered && (rc = find_stdbuf(c)) >= 0)
+        return rc;
     if (c->workers < 1 || c->workers > 256)
         return bad("--workers must be 1 to 256, not %u", c->workers);
     if ((rc = validate_shared(c)) >= 0)

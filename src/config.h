@@ -100,6 +100,9 @@ struct config {
     bool deflate;              /* --deflate (default on): negotiate permessage-deflate */
     const char *deflate_params; /* --deflate-params=LIST as given, or NULL */
     struct pmd_policy pmd;     /* both, parsed (pmd.h) */
+    bool pty;                  /* --pty: the program runs on a pseudo-terminal */
+    bool unbuffered;           /* --unbuffered: line-buffering variables in its environment */
+    const char *stdbuf_lib;    /* --unbuffered: the libstdbuf.so found, else NULL */
     const char *trust_proxy_list; /* --trust-proxy=LIST as given, or NULL */
     struct proxy_trust trust_proxy; /* parsed; n == 0: no proxy trusted */
     unsigned handshake_timeout_ms; /* --handshake-timeout, default 10000; 0: no limit on a

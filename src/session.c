@@ -24,6 +24,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "proxy.h"
+#include "pty.h"
 #include "route.h"
 #include "transport.h"
 #include "upgrade.h"
@@ -767,6 +768,14 @@ static void upgrade(struct session *s, struct buf *owner, uint8_t *rest, size_t 
         req.path_info_len = rt.path_info_len;
         req.script_filename = rt.file;
     }
+    req.stdbuf_lib = cfg->stdbuf_lib; /* --unbuffered, else NULL */
+    if (cfg->pty) {
+        unsigned cols = PTY_DEFAULT_COLS, rows = PTY_DEFAULT_ROWS;
+
+        req.term = cfg->binary ? "xterm-256color" : "dumb"; /* a line is not a screen */
+        pty_size_from_query(s->hs->query, &cols, &rows);
+        child_use_pty(&s->child, cfg->binary, cols, rows);
+    }
     env = child_env_build(&req);
     if (!env) {
         route_free(&rt);
@@ -814,6 +823,7 @@ static void upgrade(struct session *s, struct buf *owner, uint8_t *rest, size_t 
         timer_set(s, SESSION_T_PING, cfg->pingms, cfg->pingms);
     struct bridge_options bo = {.binary = cfg->binary,
                                 .passstderr = cfg->passstderr,
+                                .pty = cfg->pty,
                                 .max_message = cfg->maxframesize,
                                 .conn = s->id,
                                 .deflate = v.deflate,

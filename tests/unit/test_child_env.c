@@ -102,6 +102,45 @@ int main(void)
     is_str(get(env, "SERVER_NAME"), "[::1]", "IPv6 Host without port");
     is_str(get(env, "SERVER_PORT"), "443", "port defaults to 443 under TLS");
     is_str(get(env, "HTTPS"), "on", "HTTPS=on under TLS");
+    is_str(get(env, "LD_PRELOAD"), NULL, "no LD_PRELOAD without --unbuffered");
+    is_str(get(env, "PYTHONUNBUFFERED"), NULL, "no PYTHONUNBUFFERED without --unbuffered");
+    is_str(get(env, "TERM"), NULL, "no TERM without --pty");
     free(env);
+
+    /* --unbuffered: ours replace passed ones, a passed LD_PRELOAD keeps its entries first */
+    {
+        const char *pass2[] = {"LD_PRELOAD", "PYTHONUNBUFFERED", "TERM", NULL};
+        r.passenv = pass2;
+        r.stdbuf_lib = "/usr/libexec/coreutils/libstdbuf.so";
+        r.term = "dumb";
+        unsetenv("LD_PRELOAD");
+        setenv("PYTHONUNBUFFERED", "", 1);
+        setenv("TERM", "vt100", 1);
+        env = child_env_build(&r);
+        is_str(get(env, "LD_PRELOAD"), "/usr/libexec/coreutils/libstdbuf.so",
+               "--unbuffered: LD_PRELOAD is libstdbuf");
+        is_str(get(env, "_STDBUF_O"), "L", "--unbuffered: _STDBUF_O=L (stdbuf -oL)");
+        is_str(get(env, "_STDBUF_E"), NULL, "stderr left unbuffered");
+        is_str(get(env, "PYTHONUNBUFFERED"), "1", "--unbuffered: PYTHONUNBUFFERED=1 replaces ''");
+        is_int(count(env, "PYTHONUNBUFFERED="), 1, "PYTHONUNBUFFERED once");
+        is_str(get(env, "TERM"), "vt100", "a passed TERM wins over --pty's");
+        free(env);
+
+        setenv("LD_PRELOAD", "/a.so /b.so", 1);
+        unsetenv("TERM");
+        env = child_env_build(&r);
+        is_str(get(env, "LD_PRELOAD"), "/a.so /b.so:/usr/libexec/coreutils/libstdbuf.so",
+               "a passed LD_PRELOAD keeps its entries, libstdbuf after them");
+        is_int(count(env, "LD_PRELOAD="), 1, "LD_PRELOAD once");
+        is_str(get(env, "TERM"), "dumb", "--pty's TERM when none is passed");
+        free(env);
+
+        r.passenv = passenv; /* LD_PRELOAD not passed: the parent's is not used */
+        env = child_env_build(&r);
+        is_str(get(env, "LD_PRELOAD"), "/usr/libexec/coreutils/libstdbuf.so",
+               "an LD_PRELOAD not passed stays the server's");
+        free(env);
+        unsetenv("LD_PRELOAD");
+    }
     return tap_done();
 }
