@@ -215,4 +215,8 @@ p = subprocess.run([WSBRIDGE, "--port=0", "--pty", "--passstderr", "cat"], stdin
                    capture_output=True, timeout=20)
 ok(p.returncode == 1 and b"--passstderr" in p.stderr and b"one stream" in p.stderr,
    "--pty with --passstderr: refused, saying why", (p.returncode, p.stderr))
+p = subprocess.run([WSBRIDGE, "--port=0", "--pty", "--shared", "cat"], stdin=subprocess.DEVNULL,
+                   capture_output=True, timeout=20)
+ok(p.returncode == 1 and b"--pty cannot be used with --shared" in p.stderr,
+   "--pty with --shared: refused, saying why", (p.returncode, p.stderr))
 done()
