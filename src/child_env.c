@@ -295,6 +295,8 @@ char **child_env_build(const struct child_env_request *r)
                r->ssl_client_s_dn && *r->ssl_client_s_dn ? "SUCCESS" : "NONE");
     if (r->ssl_client_s_dn && *r->ssl_client_s_dn)
         eb_set(&b, "SSL_CLIENT_S_DN", r->ssl_client_s_dn);
+    if (r->subprotocol)
+        eb_set(&b, "SEC_WEBSOCKET_PROTOCOL", r->subprotocol);
     http_headers(r, &b);
 
     if (b.failed) {

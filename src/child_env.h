@@ -36,6 +36,7 @@ struct child_env_request {
     uint64_t unique_id;
     const char *stdbuf_lib; /* --unbuffered: libstdbuf.so's path (child_env_build), or NULL */
     const char *term;       /* TERM for a --pty program (unless passenv gives one), or NULL */
+    const char *subprotocol; /* the one negotiated (SEC_WEBSOCKET_PROTOCOL), or NULL */
 };
 
 /*

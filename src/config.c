@@ -84,6 +84,8 @@ static const struct flag flags[] = {
     {"reverselookup", K_BOOL, OFF(reverselookup), 0},
     {"origin", K_LIST, OFF(origins), 0},
     {"sameorigin", K_BOOL, OFF(sameorigin), 0},
+    {"subprotocol", K_LIST, OFF(subprotocols), 0},
+    {"subprotocol-required", K_BOOL, OFF(subprotocol_required), 0},
     {"header", K_APPEND, OFF(headers), 0},
     {"header-ws", K_APPEND, OFF(headers_ws), 0},
     {"header-http", K_APPEND, OFF(headers_http), 0},
@@ -215,6 +217,10 @@ void config_usage(FILE *out)
           "  --origin=LIST          accept only these origins (comma-separated host[:port],\n"
           "                         optionally with scheme); others get 403\n"
           "  --sameorigin           accept only an Origin equal to the Host header; else 403\n"
+          "  --subprotocol=LIST     subprotocols spoken, comma-separated, preferred first:\n"
+          "                         the first the client offers is answered and is the\n"
+          "                         program's SEC_WEBSOCKET_PROTOCOL; none in common: no header\n"
+          "  --subprotocol-required refuse (400) a client offering none of --subprotocol's\n"
           "  --header='N: V'        add a header to every response; repeatable\n"
           "  --header-ws='N: V'     add a header to 101 (WebSocket) responses only\n"
           "  --header-http='N: V'   add a header to plain HTTP responses only\n"
@@ -365,15 +371,15 @@ static int split_list(struct config *c, const char ***arr, const char *v)
     return 0;
 }
 
+#define TOKEN_CHARS "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
 static bool header_line_valid(const char *line)
 {
     const char *colon = strchr(line, ':');
     if (!colon || colon == line || strpbrk(line, "\r\n"))
         return false;
     for (const char *p = line; p < colon; p++)
-        if (!strchr("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
-                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-                    *p))
+        if (!strchr(TOKEN_CHARS, *p))
             return false;
     return true;
 }
@@ -389,6 +395,18 @@ static bool string_in(const char *s, ...)
         found = strcmp(s, w) == 0;
     va_end(ap);
     return found;
+}
+
+/* --subprotocol: at least one name, each an RFC 6455 token (RFC 9110's tchar). */
+static int check_subprotocols(const char **names)
+{
+    if (!names[0])
+        return bad("--subprotocol needs at least one name (comma-separated)");
+    for (; *names; names++)
+        if (strspn(*names, TOKEN_CHARS) != strlen(*names))
+            return bad("--subprotocol: '%s' is not a token (letters, digits, !#$%%&'*+-.^_`|~)",
+                       *names);
+    return -1;
 }
 
 static int set_flag(struct config *c, const struct flag *f, const char *name, const char *v)
@@ -464,6 +482,8 @@ static int set_flag(struct config *c, const struct flag *f, const char *name, co
         /* an empty --origin would refuse every browser: a mistake, not a policy */
         if (f->off == OFF(origins) && !c->origins[0])
             return bad("--origin needs at least one origin (host[:port], comma-separated)");
+        if (f->off == OFF(subprotocols))
+            return check_subprotocols(c->subprotocols);
         return -1;
     case K_LEVEL: {
         int level = log_level_parse(v);
@@ -779,6 +799,8 @@ static int validate(struct config *c)
                    "stdout and stderr are one stream; drop --passstderr");
     if (c->unbuffered && (rc = find_stdbuf(c)) >= 0)
         return rc;
+    if (c->subprotocol_required && !c->subprotocols)
+        return bad("--subprotocol-required needs --subprotocol");
     if (c->workers < 1 || c->workers > 256)
         return bad("--workers must be 1 to 256, not %u", c->workers);
     if ((rc = validate_shared(c)) >= 0)
@@ -1372,6 +1394,7 @@ void config_free(struct config *c)
     free(c->listen);
     free(c->passenv);
     free(c->origins);
+    free(c->subprotocols);
     free(c->headers);
     free(c->headers_ws);
     free(c->headers_http);

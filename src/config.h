@@ -128,6 +128,10 @@ struct config {
                                   empty: an empty --origin is refused) */
     bool sameorigin;
 
+    /* subprotocols */
+    const char **subprotocols; /* --subprotocol list, server preference order; NULL = none */
+    bool subprotocol_required; /* --subprotocol-required: 400 when none is in common */
+
     /* extra response headers: all / 101 only / plain HTTP only (NULL-terminated) */
     const char **headers, **headers_ws, **headers_http;
 

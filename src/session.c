@@ -698,6 +698,8 @@ static void upgrade_policy_of(const struct config *cfg, struct upgrade_policy *p
     p->headers = cfg->headers;
     p->headers_ws = cfg->headers_ws;
     p->deflate = &cfg->pmd;
+    p->subprotocols = cfg->subprotocols;
+    p->subprotocol_required = cfg->subprotocol_required;
 }
 
 /* A 101 verdict: the program is found, counted, started; then the 101 goes out. */
@@ -722,8 +724,9 @@ static void upgrade(struct session *s, struct buf *owner, uint8_t *rest, size_t 
     }
     if (v.status != 101) {
         const struct handshake_header *o = handshake_find(s->hs, "Origin");
-        log_info(s->id, "upgrade refused: %d (%s; Origin '%s')", v.status, v.reason,
-                 o ? o->value : "(none)");
+        const struct handshake_header *sp = handshake_find(s->hs, "Sec-WebSocket-Protocol");
+        log_info(s->id, "upgrade refused: %d (%s; Origin '%s', Sec-WebSocket-Protocol '%s')",
+                 v.status, v.reason, o ? o->value : "(none)", sp ? sp->value : "(none)");
         http_error(s, v.status, v.reason);
         return;
     }
@@ -761,6 +764,7 @@ static void upgrade(struct session *s, struct buf *owner, uint8_t *rest, size_t 
     s->counted = true; /* released when the session ends */
     char client[PROXY_ADDR_MAX];
     session_env_request(s, &req, client, sizeof client);
+    req.subprotocol = v.subprotocol;
     if (cfg->dir) {
         req.script_name = s->hs->path;
         req.script_name_len = rt.script_len;

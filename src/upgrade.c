@@ -130,10 +130,56 @@ char *upgrade_header_lines(const char *const *a, const char *const *b)
     return out;
 }
 
+/* Whether name is one of the comma-separated names in a Sec-WebSocket-Protocol value. */
+static bool offered_in(const char *value, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = value; *p;) {
+        size_t len;
+        p += strspn(p, " \t,");
+        len = strcspn(p, ",");
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (len == n && memcmp(p, name, n) == 0)
+            return true;
+        p += strcspn(p, ",");
+    }
+    return false;
+}
+
+const char *upgrade_subprotocol_select(const char *const *server, const struct handshake *hs)
+{
+    for (const char *const *name = server; name && *name; name++)
+        for (unsigned i = 0; i < hs->nheaders; i++)
+            if (strcasecmp(hs->headers[i].name, "Sec-WebSocket-Protocol") == 0 &&
+                offered_in(hs->headers[i].value, *name))
+                return *name;
+    return NULL;
+}
+
 static void refuse(struct upgrade_verdict *v, int status, const char *reason)
 {
     v->status = status;
     v->reason = reason;
+}
+
+/* Appends "Sec-WebSocket-Protocol: name" to the extra lines *extra (or NULL), *cap grown. */
+static int subprotocol_line(char **extra, const char *name, size_t *cap)
+{
+    static const char h[] = "Sec-WebSocket-Protocol: ";
+    size_t have = *extra ? strlen(*extra) : 0, n = strlen(name);
+    char *e = realloc(*extra, have + sizeof h + n + 2);
+
+    if (!e) {
+        free(*extra);
+        *extra = NULL;
+        return WS_E_NOMEM;
+    }
+    snprintf(e + have, sizeof h + n + 2, "%s%s\r\n", h, name);
+    *extra = e;
+    *cap += sizeof h + n + 2;
+    return 0;
 }
 
 int upgrade_decide(const struct upgrade_policy *p, const struct handshake *hs,
@@ -141,11 +187,16 @@ int upgrade_decide(const struct upgrade_policy *p, const struct handshake *hs,
 {
     char *extra;
     size_t cap;
-    int n;
+    int n, r;
 
     memset(v, 0, sizeof *v);
     if (!origin_allowed(p, hs)) {
         refuse(v, 403, "origin");
+        return 0;
+    }
+    v->subprotocol = upgrade_subprotocol_select(p->subprotocols, hs);
+    if (!v->subprotocol && p->subprotocol_required) {
+        refuse(v, 400, "no subprotocol in common");
         return 0;
     }
     extra = upgrade_header_lines(p->headers, p->headers_ws);
@@ -162,6 +213,8 @@ int upgrade_decide(const struct upgrade_policy *p, const struct handshake *hs,
     }
     /* the fixed part of a 101 is under 200 bytes; the key's accept is 28 */
     cap = 256 + (extra ? strlen(extra) : 0);
+    if (v->subprotocol && (r = subprotocol_line(&extra, v->subprotocol, &cap)) != 0)
+        return r;
     v->response = malloc(cap);
     n = v->response ? handshake_write_101(hs, extra, v->response, cap) : WS_E_NOMEM;
     free(extra);

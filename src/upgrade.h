@@ -20,6 +20,17 @@
  *     entry without a scheme matches http and https origins; an entry
  *     without a port matches any port, and an origin without a port has
  *     its scheme's (80, 443). Both policies must pass when both are set.
+ *
+ * Subprotocols (--subprotocol, RFC 6455 1.9 and 11.3.4): the client offers
+ * names in Sec-WebSocket-Protocol (one header or several, comma-separated);
+ * the server's list is in its order of preference and the first of its
+ * names that the client offers is chosen (case-sensitive, as the RFC's
+ * registry names are): the server knows which version of its own protocol
+ * it prefers, and a browser's order is whatever the page's author wrote.
+ * The chosen name is echoed in the 101 (Sec-WebSocket-Protocol) and in the
+ * verdict. None in common (or nothing offered): the 101 goes without the
+ * header (the client then decides), or, with subprotocol_required, 400.
+ * Without a server list nothing is echoed, whatever is offered (websocketd).
  */
 #ifndef UPGRADE_H
 #define UPGRADE_H
@@ -37,6 +48,9 @@ struct upgrade_policy {
     const char *const *headers;       /* "Name: value" lines for every response, or NULL */
     const char *const *headers_ws;    /* ... for the 101 only, or NULL */
     const struct pmd_policy *deflate; /* permessage-deflate (pmd.h), or NULL: never */
+
+    const char *const *subprotocols; /* --subprotocol, preference order, NULL-terminated; or NULL */
+    bool subprotocol_required;       /* --subprotocol-required: none in common is a 400 */
 };
 
 struct upgrade_verdict {
@@ -49,6 +63,7 @@ struct upgrade_verdict {
     bool deflate;
     struct pmd_params pmd;
     char extensions[PMD_RESPONSE_MAX]; /* the agreed extension, as in the response ("" if none) */
+    const char *subprotocol; /* 101: the name chosen (one of p->subprotocols' strings), or NULL */
 };
 
 /*
@@ -60,6 +75,9 @@ int upgrade_decide(const struct upgrade_policy *p, const struct handshake *hs,
                    struct upgrade_verdict *v);
 /* Frees the response; v may be reused. Safe on a zeroed verdict. */
 void upgrade_verdict_free(struct upgrade_verdict *v);
+
+/* The first of server's names (NULL-terminated, or NULL) that hs offers, or NULL. */
+const char *upgrade_subprotocol_select(const char *const *server, const struct handshake *hs);
 
 /* One --origin entry against an Origin header's value (the rules above). */
 bool upgrade_origin_matches(const char *origin, const char *entry);

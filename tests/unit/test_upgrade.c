@@ -11,20 +11,34 @@
 
 #define KEY "dGhlIHNhbXBsZSBub25jZQ=="
 #define ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+/* the fixed part of the 101 for KEY */
+#define HEAD_101                                                                                   \
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"            \
+    "Sec-WebSocket-Accept: " ACCEPT "\r\n"
 
-/* A checked upgrade request with Host host and, unless NULL, Origin origin. */
-static void request(struct handshake *h, const char *host, const char *origin)
+/* A checked upgrade request with Host host and the header lines extra ("Name: v\r\n"...). */
+static void request_with(struct handshake *h, const char *host, const char *extra)
 {
     char req[1024];
     size_t consumed;
     int n = snprintf(req, sizeof req,
                      "GET /x HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: " KEY "\r\nSec-WebSocket-Version: 13\r\n%s%s%s\r\n",
-                     host, origin ? "Origin: " : "", origin ? origin : "", origin ? "\r\n" : "");
+                     "Sec-WebSocket-Key: " KEY "\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
+                     host, extra);
     if (handshake_init(h, NULL) != 0 ||
         handshake_execute(h, req, (size_t)n, &consumed) != HANDSHAKE_COMPLETE ||
         handshake_check(h) != 0)
         abort();
+}
+
+/* ... with Origin origin unless NULL. */
+static void request(struct handshake *h, const char *host, const char *origin)
+{
+    char extra[512] = "";
+
+    if (origin)
+        snprintf(extra, sizeof extra, "Origin: %s\r\n", origin);
+    request_with(h, host, extra);
 }
 
 static int decide(const struct upgrade_policy *p, const char *host, const char *origin)
@@ -115,12 +129,8 @@ static void test_response(void)
     struct upgrade_policy p = {.headers = all, .headers_ws = ws};
     struct handshake h;
     struct upgrade_verdict v;
-    static const char want[] = "HTTP/1.1 101 Switching Protocols\r\n"
-                               "Upgrade: websocket\r\n"
-                               "Connection: Upgrade\r\n"
-                               "Sec-WebSocket-Accept: " ACCEPT "\r\n"
-                               "X-A: 1\r\nX-B: two\r\nX-Ws: yes\r\n"
-                               "\r\n";
+    static const char want[] = HEAD_101 "X-A: 1\r\nX-B: two\r\nX-Ws: yes\r\n"
+                                        "\r\n";
 
     request(&h, "h", NULL);
     is_int(upgrade_decide(&p, &h, &v), 0, "decided");
@@ -143,10 +153,101 @@ static void test_response(void)
     ok(upgrade_header_lines(NULL, NULL) == NULL, "no lists: NULL");
 }
 
+/* The name selected for the offer in extra, "-" for none. */
+static const char *select_for(const char *const *server, const char *extra)
+{
+    struct handshake h;
+    const char *got;
+
+    request_with(&h, "h", extra);
+    got = upgrade_subprotocol_select(server, &h);
+    handshake_free(&h);
+    return got ? got : "-";
+}
+
+static void test_subprotocol_select(void)
+{
+    static const char *const pref[] = {"v2.chat", "v1.chat", "json", NULL};
+    static const struct {
+        const char *extra, *want, *name;
+    } cases[] = {
+        {"", "-", "nothing offered"},
+        {"Sec-WebSocket-Protocol: v1.chat\r\n", "v1.chat", "one offered, known"},
+        {"Sec-WebSocket-Protocol: mqtt\r\n", "-", "one offered, unknown"},
+        {"Sec-WebSocket-Protocol: v1.chat, v2.chat\r\n", "v2.chat",
+         "the server's preference wins over the client's order"},
+        {"Sec-WebSocket-Protocol: json,v1.chat\r\n", "v1.chat", "no space after the comma"},
+        {"Sec-WebSocket-Protocol: mqtt\r\nSec-WebSocket-Protocol: json\r\n", "json",
+         "offers in two headers"},
+        {"sec-websocket-protocol:  \t json \t \r\n", "json", "header name case, whitespace"},
+        {"Sec-WebSocket-Protocol: JSON\r\n", "-", "names are case-sensitive"},
+        {"Sec-WebSocket-Protocol: v1.chatx, xv1.chat, v1\r\n", "-", "no prefix or suffix match"},
+        {"Sec-WebSocket-Protocol: ,, ,\r\n", "-", "empty elements"},
+        {"Sec-WebSocket-Protocol: a,,json,\r\n", "json", "empty elements around a match"},
+        {"X-Protocol: json\r\n", "-", "another header is no offer"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *got = select_for(pref, cases[i].extra);
+        if (!ok(strcmp(got, cases[i].want) == 0, "select: %s", cases[i].name))
+            diag("  got %s, want %s", got, cases[i].want);
+    }
+    ok(strcmp(select_for(NULL, "Sec-WebSocket-Protocol: json\r\n"), "-") == 0,
+       "select: no server list, nothing chosen");
+}
+
+static void test_subprotocol_verdict(void)
+{
+    static const char *const pref[] = {"v2", "v1", NULL};
+    static const char *const ws[] = {"X-Ws: yes", NULL};
+    struct upgrade_policy p = {.subprotocols = pref, .headers_ws = ws};
+    struct handshake h;
+    struct upgrade_verdict v;
+    static const char want[] = HEAD_101 "X-Ws: yes\r\n"
+                                        "Sec-WebSocket-Protocol: v1\r\n"
+                                        "\r\n";
+
+    request_with(&h, "h", "Sec-WebSocket-Protocol: v0, v1\r\n");
+    is_int(upgrade_decide(&p, &h, &v), 0, "subprotocol: decided");
+    is_int(v.status, 101, "subprotocol: 101");
+    ok(v.subprotocol == pref[1], "subprotocol: the verdict names the server's string");
+    is_mem(v.response, v.response_len, want, sizeof want - 1,
+           "subprotocol: the 101 echoes the chosen name after the extra headers");
+    upgrade_verdict_free(&v);
+    handshake_free(&h);
+
+    request_with(&h, "h", "Sec-WebSocket-Protocol: v0\r\n");
+    is_int(upgrade_decide(&p, &h, &v), 0, "none in common: decided");
+    is_int(v.status, 101, "none in common, not required: 101");
+    ok(v.subprotocol == NULL && strstr(v.response, "Sec-WebSocket-Protocol") == NULL,
+       "none in common: no header, no name");
+    upgrade_verdict_free(&v);
+    p.subprotocol_required = true;
+    is_int(upgrade_decide(&p, &h, &v), 0, "required: decided");
+    is_int(v.status, 400, "required, none in common: 400");
+    ok(v.response == NULL && v.subprotocol == NULL, "400: nothing allocated");
+    handshake_free(&h);
+
+    request_with(&h, "h", "");
+    is_int(upgrade_decide(&p, &h, &v), 0, "required, nothing offered: decided");
+    is_int(v.status, 400, "required, nothing offered: 400");
+    handshake_free(&h);
+
+    p.subprotocols = NULL;
+    p.subprotocol_required = false;
+    request_with(&h, "h", "Sec-WebSocket-Protocol: v1\r\n");
+    is_int(upgrade_decide(&p, &h, &v), 0, "no --subprotocol: decided");
+    ok(v.status == 101 && !v.subprotocol && !strstr(v.response, "Sec-WebSocket-Protocol"),
+       "no --subprotocol: an offer is not echoed (websocketd)");
+    upgrade_verdict_free(&v);
+    handshake_free(&h);
+}
+
 int main(void)
 {
     test_origin_matches();
     test_policy();
     test_response();
+    test_subprotocol_select();
+    test_subprotocol_verdict();
     return tap_done();
 }
