@@ -218,6 +218,17 @@ static bool is_unbuffered_name(const char *name)
     return false;
 }
 
+/* Whether extra ("NAME=value"..., or NULL) defines name. */
+static bool in_extra(char *const *extra, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (; extra && *extra; extra++)
+        if (strncmp(*extra, name, n) == 0 && (*extra)[n] == '=')
+            return true;
+    return false;
+}
+
 static bool passed(const struct child_env_request *r, const char *name)
 {
     for (const char *const *p = r->passenv; p && *p; p++)
@@ -249,7 +260,7 @@ char **child_env_build(const struct child_env_request *r)
     eb_set(&b, "SERVER_SOFTWARE", r->server_software);
     for (const char *const *p = r->passenv; p && *p; p++) {
         const char *v = getenv(*p);
-        if (v && !(r->stdbuf_lib && is_unbuffered_name(*p)))
+        if (v && !(r->stdbuf_lib && is_unbuffered_name(*p)) && !in_extra(r->extra_env, *p))
             eb_set(&b, *p, v);
     }
     if (r->stdbuf_lib)
@@ -282,7 +293,7 @@ char **child_env_build(const struct child_env_request *r)
     eb_set(&b, "CONTENT_LENGTH", r->content_length ? r->content_length : "");
     eb_set(&b, "CONTENT_TYPE", r->content_type ? r->content_type : "");
     eb_set(&b, "REMOTE_IDENT", "");
-    eb_set(&b, "REMOTE_USER", "");
+    eb_set(&b, "REMOTE_USER", r->remote_user ? r->remote_user : "");
     snprintf(num, sizeof num, "%" PRIu64, r->unique_id);
     eb_set(&b, "UNIQUE_ID", num);
     snprintf(num, sizeof num, "%d", r->remote_port);
@@ -298,6 +309,16 @@ char **child_env_build(const struct child_env_request *r)
     if (r->subprotocol)
         eb_set(&b, "SEC_WEBSOCKET_PROTOCOL", r->subprotocol);
     http_headers(r, &b);
+    for (char *const *e = r->extra_env; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq)
+            continue;
+        eb_begin(&b, "");
+        b.len--; /* eb_begin wrote "=": the name comes from the entry */
+        eb_raw(&b, *e, (size_t)(eq - *e) + 1);
+        eb_value(&b, eq + 1, strlen(eq + 1));
+        eb_end(&b);
+    }
 
     if (b.failed) {
         free(b.data);

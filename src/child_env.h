@@ -37,6 +37,10 @@ struct child_env_request {
     const char *stdbuf_lib; /* --unbuffered: libstdbuf.so's path (child_env_build), or NULL */
     const char *term;       /* TERM for a --pty program (unless passenv gives one), or NULL */
     const char *subprotocol; /* the one negotiated (SEC_WEBSOCKET_PROTOCOL), or NULL */
+    const char *remote_user; /* REMOTE_USER (the --authorizer's Remote-User), or NULL: "" */
+    /* "NAME=value" from the --authorizer (AUTHZ_*), NULL-terminated, or NULL; a passenv
+     * variable of the same name is not passed */
+    char *const *extra_env;
 };
 
 /*

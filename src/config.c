@@ -86,6 +86,10 @@ static const struct flag flags[] = {
     {"sameorigin", K_BOOL, OFF(sameorigin), 0},
     {"subprotocol", K_LIST, OFF(subprotocols), 0},
     {"subprotocol-required", K_BOOL, OFF(subprotocol_required), 0},
+    {"authorizer", K_STR, OFF(authorizer), 0},
+    {"authorizer-scope", K_STR, OFF(authorizer_scope), 0},
+    {"authorizer-timeout", K_UINT, OFF(authorizer_timeout_ms), 0, 1, CONFIG_MS_MAX, "one hour"},
+    {"authorizer-max", K_UINT, OFF(authorizer_max), 0, 1, 10000, NULL},
     {"header", K_APPEND, OFF(headers), 0},
     {"header-ws", K_APPEND, OFF(headers_ws), 0},
     {"header-http", K_APPEND, OFF(headers_http), 0},
@@ -221,6 +225,13 @@ void config_usage(FILE *out)
           "                         the first the client offers is answered and is the\n"
           "                         program's SEC_WEBSOCKET_PROTOCOL; none in common: no header\n"
           "  --subprotocol-required refuse (400) a client offering none of --subprotocol's\n"
+          "  --authorizer=PROGRAM   run PROGRAM (one process per request, the request's CGI\n"
+          "                         environment) before each upgrade: its output allows or\n"
+          "                         refuses (see wsbridge(1), AUTHORIZER)\n"
+          "  --authorizer-scope=S   upgrade (default), or all: plain HTTP requests too\n"
+          "  --authorizer-timeout=MS  no answer in MS: 503, PROGRAM stopped (default 5000)\n"
+          "  --authorizer-max=N     at most N authorizers at once per worker; more requests\n"
+          "                         wait (default 16)\n"
           "  --header='N: V'        add a header to every response; repeatable\n"
           "  --header-ws='N: V'     add a header to 101 (WebSocket) responses only\n"
           "  --header-http='N: V'   add a header to plain HTTP responses only\n"
@@ -578,18 +589,18 @@ static bool path_within(const char *outer, const char *inner)
  * (a CR before the newline is a DOS line ending: exec looks for "sh\r"). A text file without
  * "#!" fails with ENOEXEC on every connection. Other binary formats (binfmt_misc) pass.
  */
-static int check_executable(const char *path)
+static int check_executable(const char *what, const char *path)
 {
     char head[256], interp[PATH_MAX];
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     ssize_t n;
 
     if (fd < 0)
-        return bad("COMMAND %s: cannot read it: %s", path, strerror(errno));
+        return bad("%s %s: cannot read it: %s", what, path, strerror(errno));
     n = read(fd, head, sizeof head);
     close(fd);
     if (n < 0)
-        return bad("COMMAND %s: cannot read it: %s", path, strerror(errno));
+        return bad("%s %s: cannot read it: %s", what, path, strerror(errno));
     if (n >= 4 && memcmp(head, "\177ELF", 4) == 0)
         return -1;
     if (n >= 2 && head[0] == '#' && head[1] == '!') {
@@ -604,21 +615,43 @@ static int check_executable(const char *path)
         while (eol < (size_t)n && head[eol] != '\n' && head[eol] != '\r')
             eol++;
         if (eol < (size_t)n && head[eol] == '\r')
-            return bad("COMMAND %s: its #! line ends in CR LF (DOS line endings): exec would look "
+            return bad("%s %s: its #! line ends in CR LF (DOS line endings): exec would look "
                        "for an interpreter named \"%s\\r\"; convert the file (e.g. dos2unix)",
-                       path, interp);
+                       what, path, interp);
         if (!len)
-            return bad("COMMAND %s: its #! line names no interpreter", path);
+            return bad("%s %s: its #! line names no interpreter", what, path);
         if (access(interp, X_OK) != 0)
-            return bad("COMMAND %s: its interpreter %s (the #! line): %s", path, interp,
+            return bad("%s %s: its interpreter %s (the #! line): %s", what, path, interp,
                        strerror(errno));
         return -1;
     }
     if (memchr(head, '\0', (size_t)n))
         return -1; /* some other binary format: the kernel may know it */
-    return bad("COMMAND %s: a text file without a #! line: exec cannot run it (add e.g. "
+    return bad("%s %s: a text file without a #! line: exec cannot run it (add e.g. "
                "#!/bin/sh as its first line)",
-               path);
+               what, path);
+}
+
+static int check_authorizer(struct config *c)
+{
+    char *p;
+    int rc;
+
+    if (c->authorizer_scope && strcmp(c->authorizer_scope, "upgrade") != 0 &&
+        strcmp(c->authorizer_scope, "all") != 0)
+        return bad("--authorizer-scope must be upgrade or all, not '%s'", c->authorizer_scope);
+    if (!c->authorizer)
+        return c->authorizer_scope ? bad("--authorizer-scope needs --authorizer") : -1;
+    c->authorize_http = c->authorizer_scope && strcmp(c->authorizer_scope, "all") == 0;
+    p = resolve_command(c->authorizer);
+    if (!p || append((const char ***)&c->owned, NULL, p)) {
+        free(p);
+        return bad("--authorizer=%s: not found or not executable", c->authorizer);
+    }
+    c->authorizer_path = p;
+    if ((rc = check_executable("--authorizer", p)) >= 0)
+        return rc;
+    return -1;
 }
 
 static int add_listen(struct config *c, const char *given, const char *host, bool optional)
@@ -820,9 +853,11 @@ static int validate(struct config *c)
         if (!p)
             return bad("COMMAND not found or not executable: %s", c->command[0]);
         c->command_path = p;
-        if ((rc = check_executable(p)) >= 0)
+        if ((rc = check_executable("COMMAND", p)) >= 0)
             return rc;
     }
+    if ((rc = check_authorizer(c)) >= 0)
+        return rc;
     if ((rc = resolve_addresses(c)) >= 0)
         return rc;
     if (c->trust_proxy_list) {
@@ -1116,6 +1151,8 @@ static int parse(struct config *c, int argc, char **argv)
     c->loglevel = LOG_ACCESS;
     c->handshake_timeout_ms = 10000;
     c->cgi_timeout_ms = 60000;
+    c->authorizer_timeout_ms = 5000;
+    c->authorizer_max = 16;
     {
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         c->workers = ncpu > 0 ? (unsigned)ncpu : 1;

@@ -132,6 +132,14 @@ struct config {
     const char **subprotocols; /* --subprotocol list, server preference order; NULL = none */
     bool subprotocol_required; /* --subprotocol-required: 400 when none is in common */
 
+    /* --authorizer */
+    const char *authorizer;         /* PROGRAM as given, or NULL: none */
+    const char *authorizer_path;    /* resolved (absolute) */
+    const char *authorizer_scope;   /* "upgrade" (default) or "all" */
+    bool authorize_http;            /* --authorizer-scope=all: plain HTTP requests too */
+    unsigned authorizer_timeout_ms; /* default 5000 */
+    unsigned authorizer_max;        /* authorizers running at once per process, default 16 */
+
     /* extra response headers: all / 101 only / plain HTTP only (NULL-terminated) */
     const char **headers, **headers_ws, **headers_http;
 

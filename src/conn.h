@@ -21,6 +21,7 @@
 
 #include "child.h"
 
+struct authz_answer;
 struct bridge;
 struct buf;
 struct handshake;
@@ -166,6 +167,10 @@ struct session {
 
     /* --shared: this client in its program's hub (hub.h); NULL otherwise */
     struct hub_member *member;
+
+    /* the --authorizer's allowing answer for the request (its variables, its 101 headers), or
+     * NULL */
+    struct authz_answer *authz;
 };
 
 #endif

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "authz.h"
 #include "bridge.h"
 #include "cgi.h"
 #include "child_env.h"
@@ -102,6 +103,16 @@ static void session_log_access(struct session *s)
     log_access_record(&a);
 }
 
+/* The --authorizer's answer for the last request is no more. */
+static void authz_forget(struct session *s)
+{
+    if (s->authz) {
+        authz_answer_free(s->authz);
+        free(s->authz);
+        s->authz = NULL;
+    }
+}
+
 static void session_free(struct session *s)
 {
     metrics_add(METRICS_CONNECTIONS_CLOSED, 1);
@@ -126,6 +137,7 @@ static void session_free(struct session *s)
     }
     free(s->path);
     free(s->remote_host);
+    authz_forget(s);
     free(s);
 }
 
@@ -594,25 +606,30 @@ static int send_response(struct session *s, const char *data, size_t len)
     return 0;
 }
 
+/* Sends out[0..n) (an error response; nothing when n <= 0), then the connection ends. */
+static void send_error(struct session *s, int status, const char *out, int n)
+{
+    s->status = status;
+    metrics_status(status);
+    session_end_reason(s, "refused");
+    /* closed once the response is out, or after the linger time whatever the peer does */
+    timer_set(s, SESSION_T_LINGER, SESSION_LINGER_MS, 0);
+    if (n > 0)
+        send_response(s, out, (size_t)n);
+    finish_transport(s);
+}
+
 static void http_error(struct session *s, int status, const char *why)
 {
     const struct config *cfg = s->host->cfg;
     char *extra = upgrade_header_lines(cfg->headers, cfg->headers_http);
     size_t cap = 1024 + (extra ? strlen(extra) : 0);
     char *out = malloc(cap);
-    int n;
 
-    s->status = status;
-    metrics_status(status);
-    session_end_reason(s, "refused");
     log_debug(s->id, "%d %s: %s", status, handshake_status_text(status), why ? why : "");
-    /* closed once the response is out, or after the linger time whatever the peer does */
-    timer_set(s, SESSION_T_LINGER, SESSION_LINGER_MS, 0);
-    if (out && (n = handshake_write_error(status, extra, out, cap)) > 0)
-        send_response(s, out, (size_t)n);
+    send_error(s, status, out, out ? handshake_write_error(status, extra, out, cap) : 0);
     free(out);
     free(extra);
-    finish_transport(s);
 }
 
 static void session_timer(struct session *s, enum session_timer_mode mode, uint64_t ms)
@@ -674,6 +691,8 @@ static void session_env_request(struct session *s, struct child_env_request *req
     req->headers = s->hs->headers;
     req->nheaders = s->hs->nheaders;
     req->unique_id = session_unique_id(s);
+    req->remote_user = s->authz ? s->authz->remote_user : NULL;
+    req->extra_env = s->authz ? s->authz->env : NULL;
 }
 
 static int session_spawn(struct session *s, const char *file, char *const *argv, char **env,
@@ -717,6 +736,7 @@ static void upgrade(struct session *s, struct buf *owner, uint8_t *rest, size_t 
     char *dir_argv[2];
 
     upgrade_policy_of(cfg, &policy);
+    policy.headers_authz = s->authz ? (const char *const *)s->authz->headers : NULL;
     r = upgrade_decide(&policy, s->hs, &v);
     if (r) {
         http_error(s, 500, ws_error_message(r));
@@ -862,6 +882,120 @@ static void upgrade_and_go(struct session *s, struct buf *owner, uint8_t *rest, 
     }
 }
 
+/* --authorizer: the request waits (socket reads paused) for the answer, its bytes held. */
+struct authorizing {
+    struct session *s;
+    struct buf *rbuf; /* holds the bytes behind the request's headers */
+    uint8_t *rest;
+    size_t rest_len;
+    bool upgrade; /* else a plain HTTP request (--authorizer-scope=all) */
+};
+
+/* A refusal: the authorizer's status, headers and body, then the connection ends. */
+static void authz_refuse(struct session *s, const struct authz_answer *a)
+{
+    const struct config *cfg = s->host->cfg;
+    char *extra = upgrade_header_lines(cfg->headers, cfg->headers_http);
+    size_t cap = authz_answer_refusal_size(a, extra);
+    char *out = malloc(cap);
+
+    log_info(s->id, "authorizer: %d (%s)", a->status, a->reason);
+    send_error(s, a->status, out, out ? authz_answer_write_refusal(a, extra, out, cap) : 0);
+    free(out);
+    free(extra);
+}
+
+static void authorized(void *data, struct authz_answer *a)
+{
+    struct authorizing *w = data;
+    struct session *s = w->s;
+
+    if (s->phase != SESSION_HTTP || s->t_closing || s->t_shutdown)
+        return; /* answered meanwhile (--handshake-timeout), or the peer left */
+    if (a->status != 0) {
+        authz_refuse(s, a);
+        return;
+    }
+    log_debug(s->id, "authorizer: allowed%s%s", a->remote_user ? ", REMOTE_USER=" : "",
+              a->remote_user ? a->remote_user : "");
+    authz_forget(s);
+    if (!(s->authz = malloc(sizeof *s->authz))) {
+        http_error(s, 500, "out of memory");
+        return;
+    }
+    *s->authz = *a; /* taken (authz.h) */
+    memset(a, 0, sizeof *a);
+    if (w->upgrade) {
+        upgrade_and_go(s, w->rbuf, w->rest, w->rest_len);
+    } else {
+        session_pause(s, SESSION_PAUSE_DECIDING, false);
+        http_serve(s, w->rbuf, w->rest, w->rest_len, cgi_start);
+    }
+}
+
+static void authorize_done(void *data)
+{
+    struct authorizing *w = data;
+
+    buf_unref(w->rbuf);
+    session_unref(w->s);
+    free(w);
+}
+
+static const struct authz_events authorize_events = {
+    .on_answer = authorized,
+    .on_done = authorize_done,
+};
+
+/* Runs the --authorizer on the request in s->hs (reads paused); what follows is authorized()'s.
+ * false: there is no authorizer, the caller goes on. */
+static bool authorize(struct session *s, struct buf *owner, uint8_t *rest, size_t rest_len,
+                      bool upgrade)
+{
+    const struct config *cfg = s->host->cfg;
+    struct authz_limits lim = {cfg->authorizer_path, cfg->authorizer_timeout_ms,
+                               cfg->authorizer_max, cfg->closems};
+    struct child_env_request req;
+    char client[PROXY_ADDR_MAX];
+    struct authorizing *w;
+    char **env;
+    int r;
+
+    if (!cfg->authorizer_path)
+        return false;
+    session_pause(s, SESSION_PAUSE_DECIDING, true);
+    session_env_request(s, &req, client, sizeof client);
+    req.method = s->hs->method;
+    env = child_env_build(&req);
+    w = calloc(1, sizeof *w);
+    if (!env || !w) {
+        free(env);
+        free(w);
+        http_error(s, 500, "out of memory");
+        return true;
+    }
+    *w = (struct authorizing){s, owner, rest, rest_len, upgrade};
+    r = authz_start(s->host->loop, &lim, env, s->id, &authorize_events, w);
+    if (r) {
+        free(w);
+        log_error(s->id, "authorizer: %s",
+                  r == UV_EBUSY ? "too many requests waiting" : child_strerror(r));
+        http_error(s, r == UV_EBUSY ? 503 : 500, "authorizer");
+        return true;
+    }
+    if (owner)
+        buf_ref(owner);
+    session_ref(s);
+    return true;
+}
+
+/* The upgrade's last asynchronous step (the --authorizer), then the upgrade. */
+static void authorize_upgrade(struct session *s, struct buf *owner, uint8_t *rest, size_t rest_len)
+{
+    if (!authorize(s, owner, rest, rest_len, true))
+        upgrade_and_go(s, owner, rest, rest_len);
+}
+
 /* --reverselookup: REMOTE_HOST by reverse DNS, asynchronously, before the spawn. */
 struct lookup {
     uv_getnameinfo_t req;
@@ -911,7 +1045,7 @@ static void lookup_done(uv_getnameinfo_t *req, int status, const char *host, con
     else
         log_debug(s->id, "reverse lookup of %s: %s", s->peer, status ? uv_strerror(status) : "-");
     if (s->phase == SESSION_HTTP && !s->t_closing && !s->t_shutdown)
-        upgrade_and_go(s, l->rbuf, l->rest, l->rest_len);
+        authorize_upgrade(s, l->rbuf, l->rest, l->rest_len);
     buf_unref(l->rbuf);
     free(l);
     session_unref(s);
@@ -939,7 +1073,9 @@ static void http_data(struct session *s, struct buf *owner, uint8_t *data, size_
     if (!handshake_wants_websocket(s->hs)) {
         /* Reads go on (no epoll churn per keep-alive request): what comes during the response
          * is the body's (CGI) or is kept for after it (http_serve_body). */
-        http_serve(s, owner, data + consumed, len - consumed, cgi_start);
+        if (!s->host->cfg->authorize_http ||
+            !authorize(s, owner, data + consumed, len - consumed, false))
+            http_serve(s, owner, data + consumed, len - consumed, cgi_start);
         return;
     }
     if ((code = handshake_check(s->hs)) != 0) {
@@ -951,7 +1087,7 @@ static void http_data(struct session *s, struct buf *owner, uint8_t *data, size_
     if (s->host->cfg->reverselookup &&
         reverse_lookup(s, owner, data + consumed, len - consumed) == 0)
         return; /* upgrade() follows in lookup_done() */
-    upgrade_and_go(s, owner, data + consumed, len - consumed);
+    authorize_upgrade(s, owner, data + consumed, len - consumed);
 }
 
 static void handshake_limits_of(const struct session_host *host, struct handshake_limits *lim)
@@ -987,6 +1123,7 @@ static void session_http_next(struct session *s, bool keep_alive)
     free(s->path);
     s->path = NULL;
     s->req_start_ns = len ? uv_hrtime() : 0; /* a pipelined request started already */
+    authz_forget(s);
     if (!keep_alive || s->peer_eof || s->host->shutting_down || s->t_closing || s->t_shutdown) {
         buf_unref(b);
         finish_transport(s);

@@ -164,21 +164,20 @@ static void refuse(struct upgrade_verdict *v, int status, const char *reason)
     v->reason = reason;
 }
 
-/* Appends "Sec-WebSocket-Protocol: name" to the extra lines *extra (or NULL), *cap grown. */
-static int subprotocol_line(char **extra, const char *name, size_t *cap)
+/* Appends the line a + b + CRLF to the extra lines *extra (or NULL); *cap grows as much. */
+static int append_line(char **extra, size_t *cap, const char *a, const char *b)
 {
-    static const char h[] = "Sec-WebSocket-Protocol: ";
-    size_t have = *extra ? strlen(*extra) : 0, n = strlen(name);
-    char *e = realloc(*extra, have + sizeof h + n + 2);
+    size_t have = *extra ? strlen(*extra) : 0, n = strlen(a) + strlen(b) + 3;
+    char *e = realloc(*extra, have + n);
 
     if (!e) {
         free(*extra);
         *extra = NULL;
         return WS_E_NOMEM;
     }
-    snprintf(e + have, sizeof h + n + 2, "%s%s\r\n", h, name);
+    snprintf(e + have, n, "%s%s\r\n", a, b);
     *extra = e;
-    *cap += sizeof h + n + 2;
+    *cap += n;
     return 0;
 }
 
@@ -213,7 +212,11 @@ int upgrade_decide(const struct upgrade_policy *p, const struct handshake *hs,
     }
     /* the fixed part of a 101 is under 200 bytes; the key's accept is 28 */
     cap = 256 + (extra ? strlen(extra) : 0);
-    if (v->subprotocol && (r = subprotocol_line(&extra, v->subprotocol, &cap)) != 0)
+    for (const char *const *h = p->headers_authz; h && *h; h++)
+        if ((r = append_line(&extra, &cap, *h, "")) != 0)
+            return r;
+    if (v->subprotocol &&
+        (r = append_line(&extra, &cap, "Sec-WebSocket-Protocol: ", v->subprotocol)) != 0)
         return r;
     v->response = malloc(cap);
     n = v->response ? handshake_write_101(hs, extra, v->response, cap) : WS_E_NOMEM;

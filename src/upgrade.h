@@ -31,6 +31,10 @@
  * verdict. None in common (or nothing offered): the 101 goes without the
  * header (the client then decides), or, with subprotocol_required, 400.
  * Without a server list nothing is echoed, whatever is offered (websocketd).
+ *
+ * An --authorizer's answer is decided before (authz_answer.h); the lines it
+ * adds to an allowed upgrade (headers_authz) follow --header and
+ * --header-ws in the 101.
  */
 #ifndef UPGRADE_H
 #define UPGRADE_H
@@ -51,6 +55,8 @@ struct upgrade_policy {
 
     const char *const *subprotocols; /* --subprotocol, preference order, NULL-terminated; or NULL */
     bool subprotocol_required;       /* --subprotocol-required: none in common is a 400 */
+
+    const char *const *headers_authz; /* the --authorizer's "Name: value" lines, or NULL */
 };
 
 struct upgrade_verdict {

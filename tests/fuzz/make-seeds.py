@@ -236,3 +236,18 @@ write("pty", {
     "query-mixed": b"x=1&cols=100;rows=30&y&cols=0&rows=1001",
     "query-overflow": b"cols=99999999999999999999&rows=12a",
 })
+# the --authorizer's answers: control byte (0 exit 0, 1 exit 1, 2 killed, 3 truncated), output
+answers = {
+    "empty": b"",
+    "allow": b"Set-Env: AUTHZ_USER=alice\nRemote-User: alice\nSet-Cookie: s=1\n",
+    "refuse-401": b"Status: 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"x\"\r\n\r\nno\n",
+    "refuse-json": b"Status: 429\nRetry-After: 5\nContent-Type: application/json\n\n{\"e\":1}",
+    "garbage": b"hello\x00world\n\x01\x02",
+    "server-header": b"Connection: close\nSec-WebSocket-Protocol: x\n",
+    "bad-env": b"Set-Env: PATH=/tmp\nSet-Env: AUTHZ_=1\n",
+}
+seeds = {}
+for k, v in answers.items():
+    for ctl, end in ((0, "exit0"), (1, "exit1"), (2, "killed"), (3, "truncated")):
+        seeds["%s-%s" % (k, end)] = bytes([ctl]) + v
+write("authz", seeds)
