@@ -19,10 +19,11 @@ struct authz {
     const struct authz_events *ev; /* NULL: the caller was told of a failure, nothing follows */
     void *data;
     unsigned long conn;
-    char **env;                /* until the spawn */
-    char *out;                 /* stdout, AUTHZ_ANSWER_MAX + 1 bytes once anything came */
-    size_t len;                /* bytes in out */
-    struct authz *prev, *next; /* the queue */
+    char **env;                  /* until the spawn */
+    char *out;                   /* stdout, AUTHZ_ANSWER_MAX + 1 bytes once anything came */
+    size_t len;                  /* bytes in out */
+    struct authz *prev, *next;   /* the queue */
+    struct authz *wprev, *wnext; /* every authorization not answered yet */
     bool queued, spawned, exited, out_eof, answered, slot, timer_closed, child_closed;
     bool broken; /* its output cannot be read: the answer is a 500 */
 };
@@ -31,6 +32,7 @@ struct authz {
 static struct {
     unsigned running, nqueued;
     struct authz *head, *tail;
+    struct authz *waiting; /* not answered yet (authz_cancel_all) */
 } authz_state;
 
 unsigned authz_running(void)
@@ -112,6 +114,13 @@ static void maybe_close(struct authz *z)
 
 static void deliver(struct authz *z, struct authz_answer *a)
 {
+    if (z->wprev)
+        z->wprev->wnext = z->wnext;
+    else if (authz_state.waiting == z)
+        authz_state.waiting = z->wnext;
+    if (z->wnext)
+        z->wnext->wprev = z->wprev;
+    z->wprev = z->wnext = NULL;
     z->answered = true;
     uv_timer_stop(&z->timer);
     if (z->ev)
@@ -253,6 +262,17 @@ static void start_queued(void)
     }
 }
 
+/* Answers 503 now and stops the authorizer (the stop ladder) or takes it out of the queue. */
+static void give_up(struct authz *z, const char *reason)
+{
+    if (z->queued)
+        queue_remove(z);
+    deliver_refusal(z, 503, reason);
+    if (z->spawned && !z->exited)
+        child_stop(&z->child); /* authz_exited closes it */
+    maybe_close(z);
+}
+
 static void on_timeout(uv_timer_t *t)
 {
     struct authz *z = t->data;
@@ -261,12 +281,13 @@ static void on_timeout(uv_timer_t *t)
         return;
     log_error(z->conn, "authorizer: no answer after %u ms%s: 503", z->lim.timeout_ms,
               z->queued ? " (still waiting for a slot)" : "");
-    if (z->queued)
-        queue_remove(z);
-    deliver_refusal(z, 503, "the authorizer timed out");
-    if (z->spawned && !z->exited)
-        child_stop(&z->child); /* on_exit closes it */
-    maybe_close(z);
+    give_up(z, "the authorizer timed out");
+}
+
+void authz_cancel_all(void)
+{
+    while (authz_state.waiting)
+        give_up(authz_state.waiting, "the server is shutting down");
 }
 
 int authz_start(uv_loop_t *loop, const struct authz_limits *lim, char **env, unsigned long conn,
@@ -302,5 +323,9 @@ int authz_start(uv_loop_t *loop, const struct authz_limits *lim, char **env, uns
         return r;
     }
     z->ev = ev;
+    z->wnext = authz_state.waiting;
+    if (z->wnext)
+        z->wnext->wprev = z;
+    authz_state.waiting = z;
     return 0;
 }

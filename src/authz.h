@@ -60,6 +60,10 @@ struct authz_events {
 int authz_start(uv_loop_t *loop, const struct authz_limits *lim, char **env, unsigned long conn,
                 const struct authz_events *ev, void *data);
 
+/* Shutdown: every authorization not answered yet gets its 503 now (on_answer runs inside this
+ * call) and its authorizer is stopped (the stop ladder) or taken out of the queue. */
+void authz_cancel_all(void);
+
 /* Authorizers running (spawned, not yet reaped) and queued in this process. */
 unsigned authz_running(void);
 unsigned authz_queued(void);

@@ -474,6 +474,7 @@ static void session_child_exited(struct session *s)
 void session_shutdown(struct session *s)
 {
     session_end_reason(s, "shutdown");
+    authz_cancel_all(); /* every request still being decided: 503, its authorizer stopped */
     if (s->phase == SESSION_WS) {
         stop_child(s);
         if (bridge_can_send(s->br)) {

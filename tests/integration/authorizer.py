@@ -173,6 +173,24 @@ with Server(PROG, flags=["--authorizer=" + AUTHZ, "--authorizer-max=1", "--autho
     ok(re.search(r"no answer after 700 ms \(still waiting for a slot\)", srv.log_text()),
        "... logged as still waiting for a slot")
 
+# shutdown while an authorizer hangs: the request gets 503, the authorizer does not outlive the server
+if os.path.exists(HUNG):
+    os.unlink(HUNG)
+with Server(PROG, flags=["--authorizer=" + AUTHZ, "--authorizer-timeout=60000"]) as srv:
+    req, _ = upgrade_request("/chat?hang")
+    c = socket.create_connection(("127.0.0.1", srv.port), timeout=LIMIT)
+    c.sendall(req)
+    ok(wait_for(lambda: os.path.exists(HUNG) and os.path.getsize(HUNG) > 0, 10), "the authorizer hangs")
+    hung = int(open(HUNG).read())
+    t0 = time.monotonic()
+    srv.stop()
+    took = time.monotonic() - t0
+    answer = c.recv(4096)
+    c.close()
+    ok(answer.startswith(b"HTTP/1.1 503 "), "SIGTERM: the request being decided gets 503", answer[:40])
+    ok(took < 4 * (3 if SANITIZED else 1), "the server exits without waiting for the timeout (%.1fs)" % took, took)
+    ok(wait_for(lambda: not alive(hung), 5), "the hung authorizer did not outlive the server", hung)
+
 # --authorizer-scope=all: plain HTTP requests too (CGI scripts get the variables)
 CGI = scratch("cgi")
 shell_script(os.path.join(CGI, "who.sh"), 'printf "Content-Type: text/plain\\r\\n\\r\\nuser=%s remote=%s\\n" '

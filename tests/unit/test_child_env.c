@@ -105,6 +105,25 @@ int main(void)
     is_str(get(env, "LD_PRELOAD"), NULL, "no LD_PRELOAD without --unbuffered");
     is_str(get(env, "PYTHONUNBUFFERED"), NULL, "no PYTHONUNBUFFERED without --unbuffered");
     is_str(get(env, "TERM"), NULL, "no TERM without --pty");
+    is_str(get(env, "SEC_WEBSOCKET_PROTOCOL"), NULL, "no subprotocol: no SEC_WEBSOCKET_PROTOCOL");
+    is_str(get(env, "REMOTE_USER"), "", "REMOTE_USER empty without an authorizer");
+    free(env);
+
+    /* what an --authorizer hands on, and a subprotocol */
+    char user[] = "AUTHZ_USER=alice", keep[] = "WSB_TEST_KEEP=from the authorizer",
+         ctl[] = "AUTHZ_X=a\nb";
+    char *const extra[] = {user, keep, ctl, NULL};
+    r.extra_env = extra;
+    r.remote_user = "alice";
+    r.subprotocol = "chat.v2";
+    env = child_env_build(&r);
+    is_str(get(env, "AUTHZ_USER"), "alice", "an authorizer's variable");
+    is_str(get(env, "AUTHZ_X"), "a b", "... its control bytes become spaces");
+    is_str(get(env, "WSB_TEST_KEEP"), "from the authorizer",
+           "the authorizer's value, not passenv's");
+    is_int(count(env, "WSB_TEST_KEEP="), 1, "... and only once");
+    is_str(get(env, "REMOTE_USER"), "alice", "REMOTE_USER from the authorizer");
+    is_str(get(env, "SEC_WEBSOCKET_PROTOCOL"), "chat.v2", "SEC_WEBSOCKET_PROTOCOL");
     free(env);
 
     /* --unbuffered: ours replace passed ones, a passed LD_PRELOAD keeps its entries first */
