@@ -34,7 +34,10 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <uv.h>
 
 #include "bench_deflate.h"
@@ -203,7 +206,7 @@ static void mem_add(long *sum, long v)
     *sum += v > 0 ? v : 0;
 }
 
-static void mem_sample(int pid, struct mem *m)
+static void mem_sample_one(int pid, struct mem *m)
 {
     struct pp {
         int pid, ppid;
@@ -268,6 +271,32 @@ static void mem_sample(int pid, struct mem *m)
     free(all);
 }
 
+/* Adds v (-1: unknown) to a sum that stays -1 while nothing was known. */
+static void mem_acc(long *sum, long v)
+{
+    if (v >= 0)
+        *sum = (*sum < 0 ? 0 : *sum) + v;
+}
+
+/* Several PIDs (a TLS proxy and the server behind it): their samples summed. */
+#define MAX_PIDS 4
+static void mem_sample(const int *pids, int npids, struct mem *m)
+{
+    *m = (struct mem){-1, -1, -1, -1, -1, -1, -1, 0};
+    for (int i = 0; i < npids; i++) {
+        struct mem one;
+        mem_sample_one(pids[i], &one);
+        mem_acc(&m->procs, one.procs);
+        mem_acc(&m->rss, one.rss);
+        mem_acc(&m->pss, one.pss);
+        mem_acc(&m->hwm, one.hwm);
+        mem_acc(&m->kids, one.kids);
+        mem_acc(&m->kids_rss, one.kids_rss);
+        mem_acc(&m->kids_pss, one.kids_pss);
+        m->cpu += one.cpu;
+    }
+}
+
 /* ------------------------------------------------------------------ state */
 
 struct bench;
@@ -278,7 +307,7 @@ struct conn {
     struct bench *b;
     struct ws_stream ws;
     struct pmd_inflate inflate; /* --deflate */
-    int phase; /* 0 connecting, 1 handshake, 2 open, 3 closing, 4 done */
+    int phase;                  /* 0 connecting, 1 handshake, 2 open, 3 closing, 4 done */
     bool closed;
     bool warm;    /* the first echo came back: the child is running */
     bool settled; /* warm, or failed before: counted once towards the start */
@@ -295,6 +324,11 @@ struct conn {
     bool gathering;
     uint8_t *out;
     size_t out_len, out_cap;
+    /* wss://: SSL fed ciphertext through two memory BIOs (owned by ssl); NULL for ws:// */
+    SSL *ssl;
+    BIO *net_in, *net_out;
+    bool tls_up;    /* the TLS handshake is done and the HTTP upgrade request went out */
+    bool tls_fatal; /* SSL failed: no close_notify */
 };
 
 struct bench {
@@ -307,10 +341,15 @@ struct bench {
     bool binary;
     bool deflate; /* --deflate: offer permessage-deflate, JSON-like payloads */
     double seconds, interval;
-    int ramp;       /* connections being opened at once */
-    uint64_t count; /* stop after this many messages in all (0: use seconds) */
-    int server_pid;
+    int ramp;                        /* connections being opened at once */
+    uint64_t count;                  /* stop after this many messages in all (0: use seconds) */
+    int server_pid[MAX_PIDS], npids; /* -p: the server, or a proxy and the server */
     bool json_only;
+    SSL_CTX *ssl_ctx;     /* wss:// */
+    bool resume;          /* --resume: every connection offers the last session handed out */
+    SSL_SESSION *session; /* that session (a TLS 1.2 ticket or a TLS 1.3 one), or NULL */
+    uint64_t tls_full, tls_resumed;
+    char tls_proto[16], tls_cipher[64], tls_key[32]; /* of the first connection */
 
     struct conn *c;
     uint64_t t_start, t_end;
@@ -323,7 +362,7 @@ struct bench {
     bool big_done;
     unsigned closes[16];
     uint16_t close_code[16];
-    struct hist lat, hs_lat, cycle_lat;
+    struct hist lat, hs_lat, cycle_lat, tls_lat;
     struct mem mem0, mem1, mem_t; /* before, at the end, when the clock started */
     uv_timer_t stop_timer, tick_timer, drain_timer;
     uint64_t tick;
@@ -341,6 +380,7 @@ static void on_stop(uv_timer_t *t);
 static void on_tick(uv_timer_t *t);
 static void send_message(struct conn *c);
 static void close_conn(struct conn *c);
+static bool tls_send(struct conn *c, const void *data, size_t len, uv_write_cb cb);
 
 /* Opens connections up to the ramp (all at once unless --ramp). */
 static void launch(struct bench *b)
@@ -370,8 +410,8 @@ static void settle(struct conn *c)
         return;
     b->msgs = b->bytes = 0;
     memset(&b->lat, 0, sizeof b->lat);
-    if (b->server_pid)
-        mem_sample(b->server_pid, &b->mem_t); /* the server's CPU from here on */
+    if (b->npids)
+        mem_sample(b->server_pid, b->npids, &b->mem_t); /* the server's CPU from here on */
     b->t_start = uv_hrtime();
     b->timing = true;
     uv_timer_start(&b->stop_timer, on_stop, (uint64_t)(b->seconds * 1000), 0);
@@ -409,6 +449,8 @@ static void on_written(uv_write_t *req, int status)
 /* Queues a copy of data now (one write); false (and the connection closed) when that fails. */
 static bool write_now(struct conn *c, const void *data, size_t len)
 {
+    if (c->ssl)
+        return tls_send(c, data, len, on_written); /* encrypted straight from data */
     struct wreq *w = malloc(sizeof *w + len);
     if (!w) {
         c->b->errors_conn++;
@@ -680,13 +722,20 @@ static void big_pump(struct conn *c)
         }
         memcpy(w->data + h, pat_at(0, b->big_sent), n);
         ws_frame_mask(w->data + h, n, mask, 0);
-        w->req.data = c;
-        uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)(h + n));
-        if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_big_written) != 0) {
+        if (c->ssl) {
+            bool sent = tls_send(c, w->data, (size_t)h + n, on_big_written); /* its records */
             free(w);
-            b->errors_conn++;
-            close_conn(c);
-            return;
+            if (!sent)
+                return;
+        } else {
+            w->req.data = c;
+            uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)(h + n));
+            if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_big_written) != 0) {
+                free(w);
+                b->errors_conn++;
+                close_conn(c);
+                return;
+            }
         }
         b->big_sent += n;
         b->big_inflight++;
@@ -737,6 +786,8 @@ static void on_closed(uv_handle_t *h)
     struct bench *b = c->b;
     pmd_inflate_end(&c->inflate); /* --deflate: a message cut by the close */
     b->open_conns--;
+    SSL_free(c->ssl); /* and its BIOs */
+    c->ssl = NULL;
     if (b->mode == M_CONNECT && !b->stopping && c->phase == 4) {
         b->cycles++;
         conn_start(b, c); /* next cycle */
@@ -746,11 +797,18 @@ static void on_closed(uv_handle_t *h)
     finish(b);
 }
 
+static bool tls_flush(struct conn *c, uv_write_cb cb);
+
 static void close_conn(struct conn *c)
 {
     if (c->closed)
         return;
     c->closed = true;
+    if (c->tls_up && !c->tls_fatal) {
+        if (SSL_shutdown(c->ssl) >= 0)
+            tls_flush(c, on_written); /* close_notify, when the socket takes it before the close */
+        ERR_clear_error();
+    }
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 
@@ -853,12 +911,225 @@ static void handle_read(struct conn *c, ssize_t n, const uv_buf_t *buf)
     }
 }
 
+/* ------------------------------------------------------------------ TLS */
+
+/* OpenSSL's last error (its queue emptied), for a complaint. */
+static const char *tls_error(char *buf, size_t len)
+{
+    unsigned long e = ERR_get_error();
+    ERR_clear_error();
+    if (!e)
+        return "no reason given";
+    ERR_error_string_n(e, buf, len);
+    return buf;
+}
+
+/* Writes the ciphertext SSL has produced, in one write; cb runs when it is out (req->data: c). */
+static bool tls_flush(struct conn *c, uv_write_cb cb)
+{
+    size_t n = BIO_ctrl_pending(c->net_out);
+    if (n == 0)
+        return true;
+    struct wreq *w = malloc(sizeof *w + n);
+    int r = UV_ENOMEM;
+    if (w && BIO_read(c->net_out, w->data, (int)n) == (int)n) {
+        uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)n);
+        w->req.data = c;
+        if ((r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, cb)) == 0)
+            return true;
+    }
+    free(w);
+    COMPLAIN("write: %s\n", uv_strerror(r));
+    c->b->errors_conn++;
+    close_conn(c);
+    return false;
+}
+
+/* Encrypts len bytes and writes their records at once; cb runs when they are out. */
+static bool tls_send(struct conn *c, const void *data, size_t len, uv_write_cb cb)
+{
+    char e[256];
+    /* a memory BIO never pushes back: SSL_write takes all of it or fails */
+    if (SSL_write(c->ssl, data, (int)len) != (int)len) {
+        COMPLAIN("TLS write: %s\n", tls_error(e, sizeof e));
+        c->b->errors_conn++;
+        close_conn(c);
+        return false;
+    }
+    return tls_flush(c, cb);
+}
+
+/* TLS 1.2 and 1.3 hand the client sessions to resume; --resume keeps the last one. */
+static int on_new_session(SSL *ssl, SSL_SESSION *session)
+{
+    struct bench *b = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+    if (b->session)
+        SSL_SESSION_free(b->session);
+    b->session = session;
+    return 1; /* the reference is ours */
+}
+
+/* A client context: TLS 1.2 and 1.3, or only version ("1.2", "1.3"). NULL when unknown. */
+static SSL_CTX *tls_context(struct bench *b, const char *version)
+{
+    int v = 0;
+    if (version && strcmp(version, "1.2") == 0)
+        v = TLS1_2_VERSION;
+    else if (version && strcmp(version, "1.3") == 0)
+        v = TLS1_3_VERSION;
+    else if (version)
+        return NULL;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx)
+        return NULL;
+    SSL_CTX_set_min_proto_version(ctx, v ? v : TLS1_2_VERSION);
+    SSL_CTX_set_max_proto_version(ctx, v);          /* 0: the highest */
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL); /* a load client: any certificate */
+    SSL_CTX_set_app_data(ctx, b);
+    if (b->mode == M_HOLD)
+        SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS); /* 10,000 idle sessions */
+    if (b->resume) {
+        SSL_CTX_set_session_cache_mode(ctx,
+                                       SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        SSL_CTX_sess_set_new_cb(ctx, on_new_session);
+    }
+    return ctx;
+}
+
+/* The server certificate's key, e.g. "ECDSA 256" or "RSA 2048". */
+static void tls_describe_key(SSL *ssl, char *out, size_t len)
+{
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+    X509 *cert = SSL_get1_peer_certificate(ssl);
+#else
+    X509 *cert = SSL_get_peer_certificate(ssl);
+#endif
+    EVP_PKEY *key = cert ? X509_get0_pubkey(cert) : NULL;
+    if (!key) {
+        snprintf(out, len, "unknown");
+    } else {
+        int id = EVP_PKEY_base_id(key);
+        snprintf(out, len, "%s %d",
+                 id == EVP_PKEY_EC        ? "ECDSA"
+                 : id == EVP_PKEY_RSA     ? "RSA"
+                 : id == EVP_PKEY_ED25519 ? "Ed25519"
+                                          : OBJ_nid2sn(id),
+                 EVP_PKEY_bits(key));
+    }
+    X509_free(cert);
+}
+
+static void send_upgrade(struct conn *c);
+
+static void tls_handshake_done(struct conn *c)
+{
+    struct bench *b = c->b;
+    c->tls_up = true;
+    h_add(&b->tls_lat, uv_hrtime() - c->t_connect);
+    if (SSL_session_reused(c->ssl))
+        b->tls_resumed++;
+    else
+        b->tls_full++;
+    if (!b->tls_proto[0]) {
+        snprintf(b->tls_proto, sizeof b->tls_proto, "%s", SSL_get_version(c->ssl));
+        snprintf(b->tls_cipher, sizeof b->tls_cipher, "%s", SSL_get_cipher_name(c->ssl));
+        tls_describe_key(c->ssl, b->tls_key, sizeof b->tls_key);
+    }
+    send_upgrade(c);
+}
+
+/* A TLS failure ends the connection as a lost one would (counted the same way). */
+static void tls_fail(struct conn *c, const char *what)
+{
+    char e[256];
+    COMPLAIN("%s: %s\n", what, tls_error(e, sizeof e));
+    c->tls_fatal = true;
+    if (c->ssl)
+        tls_flush(c, on_written); /* the alert, when SSL made one */
+    handle_read(c, UV_EPROTO, NULL);
+}
+
+/* After the TCP connect: the session, and its ClientHello written. */
+static bool tls_start(struct conn *c)
+{
+    struct bench *b = c->b;
+    c->ssl = SSL_new(b->ssl_ctx);
+    c->net_in = BIO_new(BIO_s_mem());
+    c->net_out = BIO_new(BIO_s_mem());
+    if (!c->ssl || !c->net_in || !c->net_out) {
+        BIO_free(c->net_in);
+        BIO_free(c->net_out);
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+        tls_fail(c, "TLS session");
+        return false;
+    }
+    SSL_set_bio(c->ssl, c->net_in, c->net_out);
+    SSL_set_connect_state(c->ssl);
+    if (b->resume && b->session)
+        SSL_set_session(c->ssl, b->session);
+    if (SSL_do_handshake(c->ssl) != 1 && SSL_get_error(c->ssl, -1) != SSL_ERROR_WANT_READ) {
+        tls_fail(c, "TLS handshake");
+        return false;
+    }
+    return tls_flush(c, on_written);
+}
+
+/* Every plaintext read of a wss:// connection lands here, as ciphertext does in rbuf. */
+static char pbuf[65536];
+
+/* wss://: ciphertext in; the handshake advances, or the plaintext goes to handle_read. */
+static void tls_read(struct conn *c, ssize_t n, const uv_buf_t *buf)
+{
+    if (n < 0) {
+        handle_read(c, n, buf);
+        return;
+    }
+    if (BIO_write(c->net_in, buf->base, (int)n) != (int)n) {
+        tls_fail(c, "TLS input");
+        return;
+    }
+    if (!c->tls_up) {
+        int r = SSL_do_handshake(c->ssl);
+        if (r != 1) {
+            if (SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_READ)
+                tls_flush(c, on_written);
+            else
+                tls_fail(c, "TLS handshake");
+            return;
+        }
+        tls_flush(c, on_written); /* TLS 1.3: the client's Finished */
+        if (c->closed)
+            return;
+        tls_handshake_done(c);
+    }
+    while (!c->closed) {
+        int k = SSL_read(c->ssl, pbuf, sizeof pbuf);
+        if (k > 0) {
+            uv_buf_t plain = uv_buf_init(pbuf, (unsigned)k);
+            handle_read(c, k, &plain);
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, k);
+        if (e == SSL_ERROR_ZERO_RETURN)
+            handle_read(c, UV_EOF, NULL); /* close_notify: as the end of the stream */
+        else if (e != SSL_ERROR_WANT_READ)
+            tls_fail(c, "TLS read");
+        break;
+    }
+    if (!c->closed)
+        tls_flush(c, on_written); /* what reading made SSL say (a key update's answer) */
+}
+
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     struct conn *c = st->data;
 
     c->gathering = true;
-    handle_read(c, n, buf);
+    if (c->ssl)
+        tls_read(c, n, buf);
+    else
+        handle_read(c, n, buf);
     out_flush(c);
 }
 
@@ -883,6 +1154,17 @@ static void on_connect(uv_connect_t *req, int status)
         send_message(c); /* the warm-up echo */
         return;
     }
+    c->phase = 1;
+    if (b->ssl_ctx)
+        tls_start(c); /* the upgrade request follows the TLS handshake */
+    else
+        send_upgrade(c);
+}
+
+/* The HTTP upgrade request. */
+static void send_upgrade(struct conn *c)
+{
+    struct bench *b = c->b;
     uint8_t raw[16];
     for (int i = 0; i < 16; i++)
         raw[i] = (uint8_t)rand();
@@ -893,7 +1175,6 @@ static void on_connect(uv_connect_t *req, int status)
                  "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                  "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
                  b->path, b->host, c->key, b->deflate ? BENCH_DEFLATE_OFFER : "");
-    c->phase = 1;
     write_bytes(c, req_buf, (size_t)len);
 }
 
@@ -952,8 +1233,8 @@ static void on_stop(uv_timer_t *t)
         COMPLAIN("big: the message was not back within -t %.0f s\n", b->seconds);
     }
     uv_timer_stop(&b->tick_timer);
-    if (b->server_pid)
-        mem_sample(b->server_pid, &b->mem1); /* while the connections are still open */
+    if (b->npids)
+        mem_sample(b->server_pid, b->npids, &b->mem1); /* while the connections are still open */
     for (int i = 0; i < b->launched; i++) {
         struct conn *c = &b->c[i];
         if (c->closed)
@@ -988,6 +1269,21 @@ static uint64_t parse_size(const char *s)
     return (uint64_t)v << shift;
 }
 
+/* -p PID[,PID...]: false when malformed or too many. */
+static bool parse_pids(struct bench *b, const char *s)
+{
+    b->npids = 0;
+    while (*s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v <= 0 || v > INT32_MAX || b->npids == MAX_PIDS || (*end && *end != ','))
+            return false;
+        b->server_pid[b->npids++] = (int)v;
+        s = *end ? end + 1 : end;
+    }
+    return b->npids > 0;
+}
+
 /* A client of N connections needs N descriptors: soft limit up to the hard one (root: raised). */
 static void raise_nofile(int conns)
 {
@@ -1007,7 +1303,7 @@ static void raise_nofile(int conns)
 
 static void usage(FILE *out)
 {
-    fputs("Usage: wsbridge-bench [OPTIONS] ws://HOST:PORT/PATH | tcp://HOST:PORT\n"
+    fputs("Usage: wsbridge-bench [OPTIONS] ws[s]://HOST:PORT/PATH | tcp://HOST:PORT\n"
           "  -m, --mode=MODE     echo (default), raw (tcp:// line echo), connect, hold, big\n"
           "  -c, --connections=N connections (default 1; hold: e.g. 10000)\n"
           "  -d, --depth=N       messages in flight per connection (default 1)\n"
@@ -1021,7 +1317,13 @@ static void usage(FILE *out)
           "  -p, --server-pid=PID, --pid=PID  report the server's RSS, PSS and peak RSS and\n"
           "                      its children's, before and at the end (connections open);\n"
           "                      the server is PID and its descendants running the same\n"
-          "                      executable (--workers), the children all other descendants\n"
+          "                      executable (--workers), the children all other descendants;\n"
+          "                      PID,PID (at most 4): e.g. a TLS proxy and the server behind\n"
+          "                      it, every figure summed over both\n"
+          "      --tls-version=V wss://: only TLS 1.2 or only 1.3 (default: either, the\n"
+          "                      newest the server takes)\n"
+          "      --resume        wss://: each connection offers the last session the server\n"
+          "                      handed out (a ticket); reports how many were resumed\n"
           "  -j, --json          print only the JSON line\n"
           "      --deflate       offer permessage-deflate (as Chrome does), inflate replies;\n"
           "                      payloads are JSON-like text (sent uncompressed)\n"
@@ -1037,20 +1339,34 @@ static void usage(FILE *out)
           "With -p, the server's CPU time (user + system, from /proc) per message in the\n"
           "timed window: steadier than msg/s when the machine is shared.\n"
           "The client reports its own CPU use: near 100% means it, not the server,\n"
-          "is the bottleneck. Exit status 1 when any error was counted.\n",
+          "is the bottleneck. Exit status 1 when any error was counted.\n"
+          "wss:// runs every mode over TLS (OpenSSL through memory BIOs; the server's\n"
+          "certificate is not verified: a load client). The handshake time then includes\n"
+          "the TLS handshake, also reported alone with the version, the cipher, the\n"
+          "server's key and the number of full and resumed handshakes.\n",
           out);
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"mode", 1, 0, 'm'},     {"connections", 1, 0, 'c'},
-                                         {"depth", 1, 0, 'd'},    {"size", 1, 0, 's'},
-                                         {"binary", 0, 0, 'b'},   {"time", 1, 0, 't'},
-                                         {"interval", 1, 0, 'i'}, {"ramp", 1, 0, 'r'},
-                                         {"count", 1, 0, 'n'},    {"server-pid", 1, 0, 'p'},
-                                         {"pid", 1, 0, 'p'},      {"json", 0, 0, 'j'},
+    static const struct option opts[] = {{"mode", 1, 0, 'm'},
+                                         {"connections", 1, 0, 'c'},
+                                         {"depth", 1, 0, 'd'},
+                                         {"size", 1, 0, 's'},
+                                         {"binary", 0, 0, 'b'},
+                                         {"time", 1, 0, 't'},
+                                         {"interval", 1, 0, 'i'},
+                                         {"ramp", 1, 0, 'r'},
+                                         {"count", 1, 0, 'n'},
+                                         {"server-pid", 1, 0, 'p'},
+                                         {"pid", 1, 0, 'p'},
+                                         {"json", 0, 0, 'j'},
                                          {"deflate", 0, 0, 'z'},
-                                         {"help", 0, 0, 'h'},     {0, 0, 0, 0}};
+                                         {"help", 0, 0, 'h'},
+                                         {"tls-version", 1, 0, 'V'},
+                                         {"resume", 0, 0, 'R'},
+                                         {0, 0, 0, 0}};
+    const char *tls_version = NULL;
     struct bench *b = calloc(1, sizeof *b);
     int o;
     bool time_given = false;
@@ -1095,13 +1411,22 @@ int main(int argc, char **argv)
             b->count = (uint64_t)atoll(optarg);
             break;
         case 'p':
-            b->server_pid = atoi(optarg);
+            if (!parse_pids(b, optarg)) {
+                fprintf(stderr, "wsbridge-bench: -p wants PID[,PID...] (at most %d)\n", MAX_PIDS);
+                return 2;
+            }
             break;
         case 'j':
             b->json_only = true;
             break;
         case 'z':
             b->deflate = true;
+            break;
+        case 'V':
+            tls_version = optarg;
+            break;
+        case 'R':
+            b->resume = true;
             break;
         case 'h':
             usage(stdout);
@@ -1144,8 +1469,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "wsbridge-bench: %s is not an IP address\n", host);
         return 2;
     }
-    if ((b->mode == M_RAW) != (strncmp(url, "tcp://", 6) == 0)) {
-        fprintf(stderr, "wsbridge-bench: raw mode needs tcp://, the others ws://\n");
+    bool tls = strncmp(url, "wss://", 6) == 0;
+    if ((b->mode == M_RAW) != (strncmp(url, "tcp://", 6) == 0) ||
+        (b->mode != M_RAW && !tls && strncmp(url, "ws://", 5) != 0)) {
+        fprintf(stderr, "wsbridge-bench: raw mode needs tcp://, the others ws:// or wss://\n");
+        return 2;
+    }
+    if (!tls && (tls_version || b->resume)) {
+        fprintf(stderr, "wsbridge-bench: --tls-version and --resume need wss://\n");
+        return 2;
+    }
+    if (tls && !(b->ssl_ctx = tls_context(b, tls_version))) {
+        fprintf(stderr, "wsbridge-bench: %s\n",
+                tls_version ? "--tls-version takes 1.2 or 1.3" : "no TLS context");
         return 2;
     }
 
@@ -1154,8 +1490,8 @@ int main(int argc, char **argv)
     if (b->deflate)
         bench_deflate_json(pat, sizeof pat);
     b->mem0 = b->mem1 = b->mem_t = (struct mem){-1, -1, -1, -1, -1, -1, -1, 0};
-    if (b->server_pid)
-        mem_sample(b->server_pid, &b->mem0);
+    if (b->npids)
+        mem_sample(b->server_pid, b->npids, &b->mem0);
     struct rusage ru0, ru1;
     getrusage(RUSAGE_SELF, &ru0);
     b->loop = uv_default_loop();
@@ -1198,7 +1534,7 @@ int main(int argc, char **argv)
     double rate = secs > 0 ? (double)b->msgs / secs : 0,
            mbs = secs > 0 ? (double)b->bytes / secs / 1e6 : 0;
     /* server CPU per message: steadier than msg/s on a loaded machine */
-    double srv_cpu = b->server_pid && b->mem1.procs > 0 ? b->mem1.cpu - b->mem_t.cpu : -1;
+    double srv_cpu = b->npids && b->mem1.procs > 0 ? b->mem1.cpu - b->mem_t.cpu : -1;
     double cpu_msg = srv_cpu >= 0 && b->msgs ? srv_cpu * 1e6 / (double)b->msgs : -1;
     double cps = secs > 0 ? (double)b->cycles / secs : 0,
            cpu_pct = secs > 0 ? 100.0 * cpu / secs : 0;
@@ -1212,6 +1548,11 @@ int main(int argc, char **argv)
         if (b->mode != M_RAW)
             printf("  handshake us: p50 %.0f  p99 %.0f\n", h_pct(&b->hs_lat, .5),
                    h_pct(&b->hs_lat, .99));
+        if (b->ssl_ctx)
+            printf("  TLS: %s %s, server key %s; handshakes %" PRIu64 " full, %" PRIu64
+                   " resumed; TLS handshake us p50 %.0f p99 %.0f\n",
+                   b->tls_proto[0] ? b->tls_proto : "none", b->tls_cipher, b->tls_key, b->tls_full,
+                   b->tls_resumed, h_pct(&b->tls_lat, .5), h_pct(&b->tls_lat, .99));
         if (b->mode == M_CONNECT)
             printf("  cycles: %" PRIu64 " (%.0f/s), cycle us p50 %.0f p99 %.0f\n", b->cycles, cps,
                    h_pct(&b->cycle_lat, .5), h_pct(&b->cycle_lat, .99));
@@ -1231,7 +1572,7 @@ int main(int argc, char **argv)
         if (srv_cpu >= 0)
             printf("  server CPU: %.2f s in the timed window, %.1f us per message\n", srv_cpu,
                    cpu_msg);
-        if (b->server_pid)
+        if (b->npids)
             printf("  server (%ld -> %ld processes) KiB: RSS %ld -> %ld, PSS %ld -> %ld, peak RSS "
                    "%ld; children: %ld -> %ld, RSS %ld -> %ld, PSS %ld -> %ld\n",
                    b->mem0.procs, b->mem1.procs, b->mem0.rss, b->mem1.rss, b->mem0.pss, b->mem1.pss,
@@ -1247,7 +1588,7 @@ int main(int argc, char **argv)
            "\"server_cpu_us_per_msg\":%.2f,\"server_procs\":[%ld,%ld],"
            "\"server_rss_kib\":[%ld,%ld],"
            "\"server_pss_kib\":[%ld,%ld],\"server_hwm_kib\":%ld,\"children\":[%ld,%ld],"
-           "\"children_rss_kib\":[%ld,%ld],\"children_pss_kib\":[%ld,%ld],\"close_codes\":{",
+           "\"children_rss_kib\":[%ld,%ld],\"children_pss_kib\":[%ld,%ld],",
            mname, b->conns, b->depth, b->size, b->binary ? "true" : "false", secs, b->msgs, rate,
            mbs, h_pct(&b->lat, .5), h_pct(&b->lat, .9), h_pct(&b->lat, .99),
            (double)b->lat.max / 1e3, h_pct(&b->hs_lat, .5), b->cycles, cps, b->warm, b->healthy,
@@ -1255,6 +1596,14 @@ int main(int argc, char **argv)
            b->mem1.procs, b->mem0.rss, b->mem1.rss, b->mem0.pss, b->mem1.pss, b->mem1.hwm,
            b->mem0.kids, b->mem1.kids, b->mem0.kids_rss, b->mem1.kids_rss, b->mem0.kids_pss,
            b->mem1.kids_pss);
+    if (b->ssl_ctx)
+        printf(
+            "\"tls\":\"%s\",\"tls_cipher\":\"%s\",\"tls_server_key\":\"%s\",\"tls_full\":%" PRIu64
+            ",\"tls_resumed\":%" PRIu64 ",\"tls_handshake_p50_us\":%.1f,"
+            "\"tls_handshake_p99_us\":%.1f,",
+            b->tls_proto, b->tls_cipher, b->tls_key, b->tls_full, b->tls_resumed,
+            h_pct(&b->tls_lat, .5), h_pct(&b->tls_lat, .99));
+    printf("\"close_codes\":{");
     for (unsigned i = 0; i < 16 && b->closes[i]; i++)
         printf("%s\"%u\":%u", i ? "," : "", b->close_code[i], b->closes[i]);
     printf("}}\n");
@@ -1263,6 +1612,8 @@ int main(int argc, char **argv)
         free(b->c[i].out);
     }
     free(b->c);
+    SSL_SESSION_free(b->session);
+    SSL_CTX_free(b->ssl_ctx);
     free(b);
     return errors ? 1 : 0;
 }
