@@ -17,7 +17,7 @@
 
 #include "handshake.h"
 #include "log.h"
-#include "server.h"
+#include "netsock.h"
 
 /* Process-wide by nature, as forks.c's count: every layer counts into this process's slot,
  * and threading a pointer through each would buy nothing. */
@@ -524,13 +524,13 @@ int metrics_open(const struct config *cfg)
 
     if (!cfg->metrics)
         return 0;
-    fd = server_bind_tcp(cfg->metrics_host, cfg->metrics_port, false, true);
+    fd = netsock_bind_tcp(cfg->metrics_host, cfg->metrics_port, false, true);
     if (fd < 0) {
         log_fatal(0, "--metrics=%s: cannot listen: %s", cfg->metrics, strerror(-fd));
         return CONFIG_EXIT_LISTEN;
     }
     listen_fd = fd;
-    port = server_socket_port(fd);
+    port = netsock_port(fd);
     log_info(0, "metrics on http://%s%s%s:%d/metrics", strchr(cfg->metrics_host, ':') ? "[" : "",
              cfg->metrics_host, strchr(cfg->metrics_host, ':') ? "]" : "", port);
     return 0;

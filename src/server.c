@@ -24,6 +24,7 @@
 
 #include "bridge.h"
 #include "log.h"
+#include "netsock.h"
 #include "metrics.h"
 #include "redirect.h"
 #include "sdnotify.h"
@@ -217,59 +218,6 @@ static void spread_over(int fd, unsigned n)
         log_errno(LOG_DEBUG, 0, errno, "SO_ATTACH_REUSEPORT_CBPF (the kernel spreads by hash)");
 }
 
-/* A TCP socket bound to host:port, listening if listening; the fd, or -errno. */
-static int bind_socket(const char *host, int port, bool reuseport, bool listening)
-{
-    struct addrinfo hints, *ai = NULL;
-    char service[8];
-    int fd, one = 1, zero = 0, err = 0;
-
-    memset(&hints, 0, sizeof hints);
-    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
-    hints.ai_socktype = SOCK_STREAM;
-    snprintf(service, sizeof service, "%d", port);
-    if (getaddrinfo(host, service, &hints, &ai) != 0)
-        return -EINVAL; /* config_parse checked every address */
-    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-        err = -errno;
-    } else {
-        /* SO_REUSEADDR (as libuv sets it): connections of a previous server in TIME_WAIT do not
-         * block a restart; a listening socket still does */
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (ai->ai_family == AF_INET6) /* "::" takes IPv4 too */
-            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-        if ((reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
-            bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || (listening && listen(fd, 511) != 0)) {
-            err = -errno;
-            close(fd);
-        }
-    }
-    freeaddrinfo(ai);
-    return err ? err : fd;
-}
-
-static int socket_port(int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
-        return 0;
-    return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                          : ((struct sockaddr_in *)&ss)->sin_port);
-}
-
-int server_bind_tcp(const char *host, int port, bool reuseport, bool listening)
-{
-    return bind_socket(host, port, reuseport, listening);
-}
-
-int server_socket_port(int fd)
-{
-    return socket_port(fd);
-}
-
 static void listen_failed(const char *host, int port, bool redirect, int err)
 {
     bool v6 = strchr(host, ':') != NULL;
@@ -314,17 +262,17 @@ static int open_address(struct server_sockets *ss, const char *host, int *port, 
 {
     int probe = -1, first = -1, r = 0;
 
-    if (nworkers > 1 && *port != 0 && (probe = bind_socket(host, *port, false, false)) < 0)
+    if (nworkers > 1 && *port != 0 && (probe = netsock_bind_tcp(host, *port, false, false)) < 0)
         return probe;
     for (unsigned w = 0; w < nworkers && r == 0; w++) {
-        int fd = bind_socket(host, *port, nworkers > 1, true);
+        int fd = netsock_bind_tcp(host, *port, nworkers > 1, true);
         if (fd < 0) {
             r = fd;
             break;
         }
         if (w == 0) {
             first = fd;
-            *port = socket_port(fd); /* --port=0: the other workers bind the kernel's choice */
+            *port = netsock_port(fd); /* --port=0: the other workers bind the kernel's choice */
         }
         r = add_socket(ss, fd, w, redirect);
     }
@@ -403,7 +351,7 @@ static int open_activated(const struct config *cfg, const struct sdnotify_socket
     ss->activated = true;
     for (int i = 0; i < n; i++) {
         if (!p[i].unix_sock && !p[i].redirect && !ss->port)
-            ss->port = socket_port(p[i].fd);
+            ss->port = netsock_port(p[i].fd);
         log_debug(0, "socket activation: descriptor %d (%s)", p[i].fd, p[i].name);
         for (unsigned w = 0; w < nworkers; w++) {
             int fd = w == 0 ? p[i].fd : fcntl(p[i].fd, F_DUPFD_CLOEXEC, 3);

@@ -114,11 +114,6 @@ unsigned server_processes(const struct config *cfg);
  */
 int server_sockets_open(const struct config *cfg, unsigned nworkers, struct server_sockets *ss);
 
-/* A TCP socket (non-blocking, close-on-exec) bound to host (numeric) and port, listening if
- * listening (SO_REUSEPORT if reuseport); the descriptor, or -errno. For --metrics too. */
-int server_bind_tcp(const char *host, int port, bool reuseport, bool listening);
-/* The local port of a bound socket (0 if unknown). */
-int server_socket_port(int fd);
 
 /* Closes every socket but keep_worker's (all: keep_worker < 0); frees ss once none is left. */
 void server_sockets_close(struct server_sockets *ss, int keep_worker);
