@@ -63,6 +63,8 @@ static const struct flag flags[] = {
     {"maxforks", K_UINT, OFF(maxforks), 0, 0, UINT_MAX, NULL},
     {"closems", K_UINT, OFF(closems), 0, 0, CONFIG_MS_MAX, "one hour"},
     {"pingms", K_UINT, OFF(pingms), 0, 0, CONFIG_MS_MAX, "one hour"},
+    {"idle-timeout", K_UINT, OFF(idle_timeout_ms), 0, 0, CONFIG_LIFETIME_MAX, "one week"},
+    {"max-lifetime", K_UINT, OFF(max_lifetime_ms), 0, 0, CONFIG_LIFETIME_MAX, "one week"},
     {"maxframesize", K_SIZE, OFF(maxframesize), 0, 0, UINT64_MAX, NULL},
     {"binary", K_BOOL, OFF(binary), 0},
     {"passstderr", K_BOOL, OFF(passstderr), 0},
@@ -170,6 +172,11 @@ void config_usage(FILE *out)
           "  --closems=MS           added to each step of the stop sequence (default 0)\n"
           "                         (MS values: at most 3600000, one hour)\n"
           "  --pingms=MS            ping every MS; drop a client silent for 2*MS (default: off)\n"
+          "  --idle-timeout=MS      close a session with 1001 when no data message went either\n"
+          "                         way for MS (pings do not count), then stop the program\n"
+          "                         (default 0: off; at most 604800000, one week)\n"
+          "  --max-lifetime=MS      close a session with 1001 MS after its upgrade, whatever\n"
+          "                         the traffic, then stop the program (default 0: off)\n"
           "  --maxframesize=BYTES   largest inbound message; larger ones close with 1009\n"
           "                         (default: no limit; compressed messages: their inflated size)\n"
           "  --deflate=on|off       negotiate permessage-deflate (RFC 7692) when the client\n"
@@ -1242,6 +1249,8 @@ static const char *const live_flags[] = {
     "maxframesize",
     "binary",
     "passstderr",
+    "idle-timeout",
+    "max-lifetime",
     "trust-proxy",
     "handshake-timeout",
     "cgi-timeout",

@@ -49,6 +49,7 @@ enum config_exit {
 
 /* Largest values of the millisecond options and the header limits. */
 #define CONFIG_MS_MAX 3600000u              /* one hour */
+#define CONFIG_LIFETIME_MAX 604800000u /* --idle-timeout, --max-lifetime: one week */
 #define CONFIG_HEADER_BYTES_MAX (1u << 20)  /* --max-header-bytes: 1 MiB */
 #define CONFIG_HEADERS_MAX 10000u           /* --max-headers */
 
@@ -94,6 +95,9 @@ struct config {
     unsigned maxforks;         /* 0 = unlimited */
     unsigned closems;          /* added to each kill-ladder step; at most CONFIG_MS_MAX */
     unsigned pingms;           /* 0 = no pings; at most CONFIG_MS_MAX */
+    unsigned idle_timeout_ms;  /* --idle-timeout: no data message either way for this long
+                                  closes a session with 1001; 0 = off (the default) */
+    unsigned max_lifetime_ms;  /* --max-lifetime: a session lasts at most this long; 0 = off */
     uint64_t maxframesize;     /* largest inbound message; 0 = unlimited */
     bool binary;
     bool passstderr;
@@ -177,7 +181,8 @@ int config_reload(const struct config *cur, struct config *next, bool quiet);
 
 /*
  * Takes into live, from next (a config_reload() result), every option that takes effect
- * without a restart: --maxforks, --closems, --maxframesize, --binary, --passstderr, COMMAND
+ * without a restart: --maxforks, --closems, --maxframesize, --binary, --passstderr,
+ * --idle-timeout, --max-lifetime (for sessions that start afterwards), COMMAND
  * (when both have one), --trust-proxy, --handshake-timeout, --cgi-timeout, --max-header-bytes,
  * --max-headers, --passenv, --reverselookup, --origin, --sameorigin, --header, --header-ws,
  * --header-http, --loglevel. All of them, changed or not: live then points into next for

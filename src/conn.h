@@ -41,12 +41,26 @@ enum session_phase {
 enum session_timer_mode {
     SESSION_T_NONE,
     SESSION_T_HANDSHAKE,
-    SESSION_T_PING,
+    SESSION_T_WATCH, /* WebSocket: the next of --pingms's ping (or a probe), --idle-timeout,
+                        --max-lifetime and the buffered-output hint (struct session_watch) */
     SESSION_T_EXIT_GRACE, /* leader exited, stdout still open (a grandchild holds it) */
     SESSION_T_LINGER,     /* our close is out, waiting for the peer's */
     SESSION_T_IDLE,       /* keep-alive: waiting for the next request */
     SESSION_T_SEND,       /* plain HTTP response: the peer stopped reading */
-    SESSION_T_PROBE,      /* no --pingms, socket reads stopped: a ping now and then */
+};
+
+/* The WebSocket phase's deadlines, all on the session's one timer (SESSION_T_WATCH, session.c):
+ * an idle session pays for a few numbers, not for a timer handle of each. Times are the loop's
+ * (uv_now), in ms. */
+struct session_watch {
+    uint64_t due;        /* when the timer fires while in SESSION_T_WATCH */
+    uint64_t tick;       /* the next --pingms ping, or probe (no --pingms, reads stopped); 0: none */
+    uint64_t started;    /* the 101: --max-lifetime counts from here */
+    uint64_t last_msg;   /* the last data message either way: --idle-timeout counts from here */
+    uint64_t seen_in, seen_out; /* the bridge's message counts when last looked at */
+    uint64_t unanswered; /* a client message since which nothing was sent (the hint); 0: none */
+    uint32_t idle_ms, lifetime_ms; /* taken at the upgrade (SIGHUP: sessions after it); 0: off */
+    bool hint_off;       /* the hint was given, or does not apply (--pty, --shared) */
 };
 
 struct http_resp;
@@ -164,6 +178,7 @@ struct session {
     bool child_done;   /* child_close() called */
     bool close_queued; /* our close frame for the child's end is out */
     struct child child;
+    struct session_watch watch;
 
     /* --shared: this client in its program's hub (hub.h); NULL otherwise */
     struct hub_member *member;

@@ -305,6 +305,186 @@ static void session_stdout_done(struct session *s)
         stop_child(s); /* closed its stdout but runs on: the session is over (websocketd) */
 }
 
+/* The server ends a WebSocket session: the stop sequence for the program, our close 1001 with
+ * reason, then the peer's reply or the linger time. */
+static void going_away(struct session *s, const char *reason)
+{
+    stop_child(s);
+    if (bridge_can_send(s->br)) {
+        s->close_queued = true;
+        bridge_close(s->br, WS_CLOSE_GOING_AWAY, reason);
+        bridge_discard(s->br);
+        timer_set(s, SESSION_T_LINGER, (uint64_t)SESSION_LINGER_MS + s->host->cfg->closems, 0);
+    }
+    bridge_update_reads(s->br);
+}
+
+/* ---------------------------------------------------------------- the WebSocket phase's deadlines */
+
+#define SESSION_HINT_MS 1000u /* a client message unanswered this long: the buffered-output hint */
+
+/* May the lifetimes still end the session, and the hint be given? Not once a close is out
+ * either way or the peer is gone: then the deadlines wait for nothing. */
+static bool watch_may_close(const struct session *s)
+{
+    return !s->close_queued && !s->t_shutdown && !s->t_closing && bridge_can_send(s->br);
+}
+
+/* The timer for the earliest deadline (SESSION_T_WATCH), unless another mode holds it (our close
+ * is out, the program's exit grace) or the session is ending. A deadline that moved later (a
+ * message came) is left to the timer already set: it finds nothing due and comes back here. */
+static void watch_arm(struct session *s)
+{
+    struct session_watch *w = &s->watch;
+    uint64_t due = w->tick ? w->tick : UINT64_MAX, now;
+
+    if (s->phase != SESSION_WS || s->t_closing ||
+        (s->timer_mode != SESSION_T_NONE && s->timer_mode != SESSION_T_WATCH))
+        return;
+    if (watch_may_close(s)) {
+        if (w->lifetime_ms && w->started + w->lifetime_ms < due)
+            due = w->started + w->lifetime_ms;
+        if (w->idle_ms && w->last_msg + w->idle_ms < due)
+            due = w->last_msg + w->idle_ms;
+        if (w->unanswered && w->unanswered + SESSION_HINT_MS < due)
+            due = w->unanswered + SESSION_HINT_MS;
+    }
+    if (due == UINT64_MAX) {
+        if (s->timer_mode == SESSION_T_WATCH) {
+            uv_timer_stop(&s->timer);
+            s->timer_mode = SESSION_T_NONE;
+        }
+        return;
+    }
+    if (s->timer_mode == SESSION_T_WATCH && w->due <= due)
+        return;
+    now = uv_now(s->host->loop);
+    w->due = due;
+    timer_set(s, SESSION_T_WATCH, due > now ? due - now : 0, 0);
+}
+
+/* Did data messages go either way since the last look? Then the idle time starts again, and a
+ * client message that nothing answered yet starts the hint's second. Called after each socket
+ * read and each completed write (exact), and when the timer fires (what neither showed). */
+static void watch_look(struct session *s)
+{
+    struct session_watch *w = &s->watch;
+    uint64_t in = bridge_messages_in(s->br), out = bridge_messages_out(s->br);
+
+    if (in == w->seen_in && out == w->seen_out)
+        return;
+    w->last_msg = uv_now(s->host->loop);
+    if (out != w->seen_out) {
+        w->unanswered = 0;
+    } else if (!w->unanswered && !w->hint_off) {
+        w->unanswered = w->last_msg;
+        watch_arm(s);
+    }
+    w->seen_in = in;
+    w->seen_out = out;
+}
+
+/* The WebSocket phase begins (the bridge runs): the lifetime from now, --pingms's first ping. */
+static void watch_start(struct session *s)
+{
+    const struct config *cfg = s->host->cfg;
+    struct session_watch *w = &s->watch;
+
+    uv_update_time(s->host->loop); /* the spawn took time: the lifetime starts at the 101 */
+    memset(w, 0, sizeof *w);
+    w->started = w->last_msg = uv_now(s->host->loop);
+    w->idle_ms = cfg->idle_timeout_ms;
+    w->lifetime_ms = cfg->max_lifetime_ms;
+    /* a terminal line-buffers; a shared program answers whom it likes */
+    w->hint_off = cfg->pty || cfg->shared;
+    w->tick = cfg->pingms ? w->started + cfg->pingms : 0;
+    watch_arm(s);
+}
+
+/* --pingms's ping, or without it a probe while socket reads are stopped. false: the peer was
+ * silent for 2 * --pingms and is dropped. */
+static bool watch_tick(struct session *s, uint64_t now)
+{
+    unsigned pingms = s->host->cfg->pingms;
+
+    if (!pingms) {
+        s->watch.tick = 0;
+        /* Our socket is not read, so a peer that closed with data still unsent (its FIN
+         * waits behind a full window) would never be seen: data sent to a closed socket is
+         * answered with a reset, which the transport reports (transport.h, read_stop). */
+        if (s->pause & SESSION_PAUSE_QUEUE) {
+            s->watch.tick = now + SESSION_PROBE_MS;
+            if (bridge_can_send(s->br) && s->t->ops->write_queue_size(s->t) == 0)
+                bridge_ping(s->br);
+        }
+        return true;
+    }
+    s->watch.tick = now + pingms;
+    if (s->pause & SESSION_PAUSE_QUEUE)
+        s->last_rx_ms = now; /* we stopped reading: silence is ours */
+    if (now - s->last_rx_ms >= 2ull * pingms) {
+        log_info(s->id, "peer silent for %" PRIu64 " ms: dropping", now - s->last_rx_ms);
+        session_end_reason(s, "ping-timeout");
+        session_peer_gone(s, false);
+        return false;
+    }
+    if (bridge_can_send(s->br))
+        bridge_ping(s->br);
+    return true;
+}
+
+/* --idle-timeout or --max-lifetime: this client's session ends (with --shared, this client's
+ * only): why for the access line, reason in our close frame. */
+static void expire(struct session *s, const char *why, const char *reason)
+{
+    log_info(s->id, "%s: closing with 1001", reason);
+    session_end_reason(s, why);
+    session_leave_hub(s);
+    going_away(s, reason);
+}
+
+/* A client message went to the program a second ago and nothing came back while it runs: its
+ * output may wait in its stdio buffer (a pipe is not a terminal). Said once per session. */
+static void watch_hint(struct session *s, uint64_t now)
+{
+    struct session_watch *w = &s->watch;
+
+    w->unanswered = 0;
+    if (!s->has_child || s->child.pid <= 0 || s->child.exited || s->stdout_eof)
+        return;
+    if (child_stdin_queued(&s->child) > 0) {
+        w->unanswered = now; /* the program has not taken it: not its output that waits */
+        return;
+    }
+    w->hint_off = true;
+    if (s->host->cfg->unbuffered)
+        log_info(s->id, "program output may be buffered (--unbuffered does not reach every "
+                        "program); see --pty");
+    else
+        log_info(s->id, "program output may be buffered; see --unbuffered");
+}
+
+static void watch_fire(struct session *s, uint64_t now)
+{
+    struct session_watch *w = &s->watch;
+    char reason[64];
+
+    watch_look(s);
+    if (w->tick && now >= w->tick && !watch_tick(s, now))
+        return;
+    if (!watch_may_close(s))
+        return;
+    if (w->lifetime_ms && now >= w->started + w->lifetime_ms) {
+        snprintf(reason, sizeof reason, "session lifetime of %u ms reached", w->lifetime_ms);
+        expire(s, "max-lifetime", reason);
+    } else if (w->idle_ms && now >= w->last_msg + w->idle_ms) {
+        snprintf(reason, sizeof reason, "idle for %u ms", w->idle_ms);
+        expire(s, "idle-timeout", reason);
+    } else if (w->unanswered && now >= w->unanswered + SESSION_HINT_MS) {
+        watch_hint(s, now);
+    }
+}
+
 /* ---------------------------------------------------------------- the bridge's reports */
 
 static void on_bridge_peer_gone(void *ctx, bool graceful)
@@ -338,11 +518,11 @@ static void on_bridge_reads_paused(void *ctx, bool paused)
     struct session *s = ctx;
 
     session_pause(s, SESSION_PAUSE_QUEUE, paused);
-    if (paused && !s->host->cfg->pingms && s->timer_mode == SESSION_T_NONE) {
-        timer_set(s, SESSION_T_PROBE, SESSION_PROBE_MS, SESSION_PROBE_MS);
-    } else if (!paused && s->timer_mode == SESSION_T_PROBE) {
-        uv_timer_stop(&s->timer);
-        s->timer_mode = SESSION_T_NONE;
+    if (paused && !s->host->cfg->pingms && !s->watch.tick) {
+        s->watch.tick = uv_now(s->host->loop) + SESSION_PROBE_MS;
+        watch_arm(s);
+    } else if (!paused && !s->host->cfg->pingms) {
+        s->watch.tick = 0; /* a timer set for it finds nothing due and goes on to the next */
     }
 }
 
@@ -360,6 +540,7 @@ static void on_bridge_drained(void *ctx)
 {
     struct session *s = ctx;
 
+    watch_look(s); /* a message may have gone out */
     hub_drained(s->member);
 }
 
@@ -476,14 +657,7 @@ void session_shutdown(struct session *s)
     session_end_reason(s, "shutdown");
     authz_cancel_all(); /* every request still being decided: 503, its authorizer stopped */
     if (s->phase == SESSION_WS) {
-        stop_child(s);
-        if (bridge_can_send(s->br)) {
-            s->close_queued = true;
-            bridge_close(s->br, WS_CLOSE_GOING_AWAY, "server shutting down");
-            bridge_discard(s->br);
-            timer_set(s, SESSION_T_LINGER, (uint64_t)SESSION_LINGER_MS + s->host->cfg->closems, 0);
-        }
-        bridge_update_reads(s->br);
+        going_away(s, "server shutting down");
         return;
     }
     close_transport(s);
@@ -504,7 +678,6 @@ static void timer_fire(uv_timer_t *t)
 {
     struct session *s = t->data;
     uint64_t now = uv_now(s->host->loop);
-    unsigned pingms = s->host->cfg->pingms;
 
     session_ref(s);
     switch ((enum session_timer_mode)s->timer_mode) {
@@ -514,24 +687,10 @@ static void timer_fire(uv_timer_t *t)
         session_end_reason(s, "handshake-timeout");
         http_error(s, 408, "handshake timeout");
         break;
-    case SESSION_T_PING:
-        if (s->pause & SESSION_PAUSE_QUEUE)
-            s->last_rx_ms = now; /* we stopped reading: silence is ours */
-        if (now - s->last_rx_ms >= 2ull * pingms) {
-            log_info(s->id, "peer silent for %" PRIu64 " ms: dropping", now - s->last_rx_ms);
-            session_end_reason(s, "ping-timeout");
-            session_peer_gone(s, false);
-        } else if (bridge_can_send(s->br)) {
-            bridge_ping(s->br);
-        }
-        break;
-    case SESSION_T_PROBE:
-        /* Our socket is not read, so a peer that closed with data still unsent (its FIN
-         * waits behind a full window) would never be seen: data sent to a closed socket is
-         * answered with a reset, which the transport reports (transport.h, read_stop). */
-        if ((s->pause & SESSION_PAUSE_QUEUE) && bridge_can_send(s->br) &&
-            s->t->ops->write_queue_size(s->t) == 0)
-            bridge_ping(s->br);
+    case SESSION_T_WATCH:
+        s->timer_mode = SESSION_T_NONE;
+        watch_fire(s, now);
+        watch_arm(s); /* unless what fired ended the session or took the timer */
         break;
     case SESSION_T_EXIT_GRACE:
         /* The leader is gone but something in its group holds stdout open. */
@@ -844,8 +1003,6 @@ static void upgrade(struct session *s, struct buf *owner, uint8_t *rest, size_t 
     s->phase = SESSION_WS;
     uv_timer_stop(&s->timer);
     s->timer_mode = SESSION_T_NONE;
-    if (cfg->pingms)
-        timer_set(s, SESSION_T_PING, cfg->pingms, cfg->pingms);
     struct bridge_options bo = {.binary = cfg->binary,
                                 .passstderr = cfg->passstderr,
                                 .pty = cfg->pty,
@@ -870,8 +1027,11 @@ static void upgrade(struct session *s, struct buf *owner, uint8_t *rest, size_t 
         session_peer_gone(s, false);
         return;
     }
-    if (rest_len)
+    watch_start(s);
+    if (rest_len) {
         bridge_socket_data(s->br, owner, rest, rest_len);
+        watch_look(s);
+    }
 }
 
 static void upgrade_and_go(struct session *s, struct buf *owner, uint8_t *rest, size_t rest_len)
@@ -1186,8 +1346,10 @@ static void sock_read(struct transport *t, ssize_t nread, struct buf *b)
             if (!s->req_start_ns) /* a request's first bytes: its handshake time starts */
                 s->req_start_ns = uv_hrtime();
             http_data(s, b, b->data, (size_t)nread);
-        } else if (s->phase == SESSION_WS)
+        } else if (s->phase == SESSION_WS) {
             bridge_socket_data(s->br, b, b->data, (size_t)nread);
+            watch_look(s); /* a message may have come in */
+        }
     }
     buf_unref(b);
     session_unref(s);

@@ -18,7 +18,14 @@
  *    reply or SESSION_LINGER_MS;
  *  - the peer closes, disconnects, breaks the protocol, or is silent for
  *    2 * --pingms: the child is stopped with the kill ladder (child.h);
+ *  - --idle-timeout (no data message either way for that long; pings do not count) or
+ *    --max-lifetime (from the 101): close 1001 with the reason, and the kill ladder; with
+ *    --shared, that client leaves its hub;
  *  - server shutdown: close 1001 and the kill ladder.
+ * While it runs, a client message that the program (not --pty, not --shared) has not answered
+ * after a second logs, once per session, that its output may be buffered (see --unbuffered).
+ * The WebSocket phase's timers (--pingms, a probe while reads are stopped, both lifetimes, that
+ * hint) share the session's one timer (struct session_watch in conn.h).
  * The session is freed once every handle is closed and every write is
  * done (a reference count, never re-entrantly), after its access line.
  */

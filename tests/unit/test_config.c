@@ -214,6 +214,18 @@ static void test_hardening(void)
     config_free(&c);
     refused(parse(&c, "--closems=4294967295", "cat", NULL), "--closems must be 0 to 3600000",
             "the range is in the message");
+    rc = parse(&c, "cat", NULL);
+    ok(rc == -1 && c.idle_timeout_ms == 0 && c.max_lifetime_ms == 0,
+       "--idle-timeout and --max-lifetime are off by default");
+    config_free(&c);
+    rc = parse(&c, "--idle-timeout=604800000", "-max-lifetime", "250", "cat", NULL);
+    ok(rc == -1 && c.idle_timeout_ms == 604800000 && c.max_lifetime_ms == 250,
+       "--idle-timeout up to one week, --max-lifetime in either form");
+    config_free(&c);
+    refused(parse(&c, "--max-lifetime=604800001", "cat", NULL),
+            "--max-lifetime must be 0 to 604800000 (one week)", "a lifetime past one week");
+    refused(parse(&c, "--idle-timeout=5s", "cat", NULL), "--idle-timeout needs a number",
+            "--idle-timeout in milliseconds only");
 
     rc = parse(&c, "--address=[::1]", "--address=127.0.0.1", "--address=127.0.0.1", "cat", NULL);
     ok(rc == -1 && c.nlisten == 2 && strcmp(c.listen[0].host, "::1") == 0 && c.listen[0].v6 &&
@@ -490,11 +502,13 @@ static void test_config_reload(void)
     is_int(rc, -1, "the first file parses");
     live = base;
     conf("port=9000\nmaxforks=5\nheader=X-A: 2\nheader=X-B: 3\npingms=2000\nloglevel=error\n"
-         "command=/bin/sh -c 'exec cat'\n");
+         "idle-timeout=30000\ncommand=/bin/sh -c 'exec cat'\n");
     unsigned n = 0;
     rc = reload_captured(&live, &next, &n);
     is_int(rc, 0, "config_reload reads the changed file");
-    is_int(n, 5, "five changes applied: maxforks, binary, header, loglevel, command (%s)", err);
+    is_int(n, 6, "six changes applied: maxforks, binary, header, loglevel, idle-timeout, command (%s)",
+           err);
+    is_int(live.idle_timeout_ms, 30000, "idle-timeout applied (for sessions from now on)");
     is_int(live.maxforks, 5, "maxforks applied");
     ok(!live.binary, "binary (gone from the file) applied");
     ok(live.headers && strcmp(live.headers[1], "X-B: 3") == 0, "headers applied");
@@ -508,7 +522,7 @@ static void test_config_reload(void)
     ok(strstr(err, "SIGHUP: port=9000 needs a restart to take effect (still 8123)") &&
            strstr(err, "SIGHUP: pingms=2000 needs a restart"),
        "and what needs a restart");
-    ok(strstr(err, "5 changes applied, 2 need a restart") != NULL, "and counts both");
+    ok(strstr(err, "6 changes applied, 2 need a restart") != NULL, "and counts both");
 
     /* a broken file changes nothing */
     struct config broken;
