@@ -340,6 +340,7 @@ struct bench {
     uint64_t size;
     bool binary;
     bool deflate; /* --deflate: offer permessage-deflate, JSON-like payloads */
+    bool json_payload; /* --json-payload: JSON-like payloads without the offer */
     double seconds, interval;
     int ramp;                        /* connections being opened at once */
     uint64_t count;                  /* stop after this many messages in all (0: use seconds) */
@@ -1327,6 +1328,8 @@ static void usage(FILE *out)
           "  -j, --json          print only the JSON line\n"
           "      --deflate       offer permessage-deflate (as Chrome does), inflate replies;\n"
           "                      payloads are JSON-like text (sent uncompressed)\n"
+          "      --json-payload  the same JSON-like payloads without offering deflate\n"
+          "                      (a like-for-like reference for --deflate runs)\n"
           "  -h, --help\n"
           "The server must echo lines (e.g. wsbridge ... cat). Every reply is checked.\n"
           "Timing starts when every connection's first echo is back (the child runs).\n"
@@ -1362,6 +1365,7 @@ int main(int argc, char **argv)
                                          {"pid", 1, 0, 'p'},
                                          {"json", 0, 0, 'j'},
                                          {"deflate", 0, 0, 'z'},
+                                         {"json-payload", 0, 0, 'J'},
                                          {"help", 0, 0, 'h'},
                                          {"tls-version", 1, 0, 'V'},
                                          {"resume", 0, 0, 'R'},
@@ -1420,6 +1424,9 @@ int main(int argc, char **argv)
             break;
         case 'z':
             b->deflate = true;
+            break;
+        case 'J':
+            b->json_payload = true;
             break;
         case 'V':
             tls_version = optarg;
@@ -1486,7 +1493,7 @@ int main(int argc, char **argv)
 
     raise_nofile(b->conns);
     pat_init();
-    if (b->deflate)
+    if (b->deflate || b->json_payload)
         bench_deflate_json(pat, sizeof pat);
     b->mem0 = b->mem1 = b->mem_t = (struct mem){-1, -1, -1, -1, -1, -1, -1, 0};
     if (b->npids)
