@@ -359,10 +359,9 @@ static struct batch *msg_batch_for(struct msg_end *m, size_t hlen, size_t plen, 
  * is compressed (pmd_deflate_wants: not under the threshold); each piece of a compressed message
  * is replaced by its deflate output (a heap buffer), RSV1 on the first frame that goes out.
  * Returns 1 when there is nothing to send yet (deflate kept the piece), 0 to send, or a WS
- * error. A shared program's fan-out can compress once for every client whose
- * pmd_deflate_key() is the same nonzero value (no context takeover, same window, mem_level and
- * level: the output depends only on the payload): call pmd_deflate_piece() on one endpoint's
- * state and queue the same bytes (a reference-counted owner instead of heap) on each.
+ * error. A shared program's fan-out compresses once for every client whose pmd_deflate_key() is
+ * the same nonzero value (hubz.h) and queues the frames with bridge_send_frames(); a client with
+ * context takeover is sent pieces through here (bridge_send_piece).
  */
 static int frame_deflate(struct msg_end *m, bool fin, uint8_t *rsv, const uint8_t **p, size_t *n,
                          struct buf **owner, void **heap)
@@ -1428,6 +1427,26 @@ int bridge_send_frames(struct bridge *br, struct buf *owner, const uint8_t *p, s
     m->msgs_out += messages;
     metrics_add(METRICS_WS_MSGS_OUT, messages);
     return 0;
+}
+
+int bridge_send_piece(struct bridge *br, bool text, bool fin, const uint8_t *p, size_t n,
+                      struct buf *owner)
+{
+    struct msg_end *m = &br->msg;
+
+    if (m->closed || m->discard || !ws_stream_can_send(&m->ws))
+        return WS_E_CLOSED;
+    int r = frame_send(m, text ? WS_OP_TEXT : WS_OP_BINARY, fin, 0, p, n, owner, NULL);
+    if (r == 0 && fin) {
+        m->msgs_out++;
+        metrics_add(METRICS_WS_MSGS_OUT, 1);
+    }
+    return r;
+}
+
+const struct pmd_deflate *bridge_deflate(const struct bridge *br)
+{
+    return br && br->msg.deflate ? &br->msg.defl : NULL;
 }
 
 size_t bridge_send_queued(const struct bridge *br)

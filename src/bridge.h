@@ -185,13 +185,24 @@ int bridge_start_member(struct bridge **out, struct transport *t, const struct b
                         const struct bridge_events *ev, void *ctx, const struct bridge_sink *sink,
                         void *sink_ctx);
 /* Queues p[0..n): whole frames already encoded, ending `messages` messages (counted as sent)
- * (headers included, RSV 0, unmasked), owned by owner (a reference is taken; payloads up to 64
+ * (headers included, unmasked; RSV 0, or RSV1 on compressed messages made for this connection's
+ * agreed deflate parameters, hubz.h), owned by owner (a reference is taken; payloads up to 64
  * bytes are copied next to the batch's headers instead, cheaper than a reference), sent at the next
  * bridge_flush() or when the batch fills. The caller keeps messages whole and in order: ws_stream's
  * own frames (pongs, the close) may come between frames, never inside one. 0, or WS_E_CLOSED
  * (nothing may be sent: our close is out, the peer is gone) or WS_E_NOMEM. */
 int bridge_send_frames(struct bridge *br, struct buf *owner, const uint8_t *p, size_t n,
                        unsigned messages);
+/* Queues one piece of a data message (text or binary; fin: its last) through the one send path,
+ * as the bridge's own output goes: with permessage-deflate, compressed by this connection's
+ * deflate stream when the message is (a member whose window is its own, hubz.h). p[0..n) lies in
+ * owner's bytes (a reference is taken), or owner is NULL (copied: n <= 64). The caller keeps
+ * pieces of one message together, as for bridge_send_frames. 0, WS_E_CLOSED or WS_E_NOMEM. */
+int bridge_send_piece(struct bridge *br, bool text, bool fin, const uint8_t *p, size_t n,
+                      struct buf *owner);
+/* The outbound deflate stream's configuration when permessage-deflate was agreed (its
+ * pmd_deflate_key() tells whether compressed frames may be shared), else NULL. */
+const struct pmd_deflate *bridge_deflate(const struct bridge *br);
 /* Bytes queued towards the peer, not yet taken by the kernel (0 once closed). NULL: 0. */
 size_t bridge_send_queued(const struct bridge *br);
 /* Bytes from the socket: data[0..len) lies anywhere inside owner's bytes (the caller holds a

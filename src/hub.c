@@ -22,7 +22,9 @@
 #include "buf.h"
 #include "child.h"
 #include "hubmsg.h"
+#include "hubz.h"
 #include "log.h"
+#include "ws_error.h"
 #include "ws_frame.h"
 #include "ws_utf8.h"
 
@@ -77,6 +79,7 @@ struct hub {
     uint64_t end, nmsgs;
     bool msg_open;
     unsigned nwaiting;
+    struct hubz *z; /* compressed mirrors of the log for deflate members (hubz.h) */
     /* stdin */
     bool in_paused;
 };
@@ -109,6 +112,9 @@ struct hub_member {
     uint32_t off, idx;
     uint64_t pos, msgs, drops;
     bool waiting; /* joined inside a message: starts at the next one */
+    /* permessage-deflate: the mirror it is sent from, or per client (its own window) */
+    struct hubz *z;
+    bool deflate_own;
     bool open;    /* part of a message was sent, its end not yet */
     /* the program it was a client of is over: closed once sent up to close_pos */
     bool closing;
@@ -173,6 +179,7 @@ static void log_trim(struct hub *h)
         h->head = c->next;
         chunk_free(c);
     }
+    hubz_trim(h->z, h->head ? h->head->pos : h->end);
 }
 
 static void log_free(struct hub *h)
@@ -189,6 +196,7 @@ static void log_free(struct hub *h)
 static void log_reset(struct hub *h)
 {
     log_free(h);
+    hubz_reset(h->z);
     h->end = h->nmsgs = 0;
     h->msg_open = false;
 }
@@ -267,6 +275,7 @@ static int log_frame(struct hub *h, bool fin, const uint8_t *p, size_t n,
     memcpy(c->buf->data + c->fill, hdr, hl);
     if (n)
         memcpy(c->buf->data + c->fill + hl, p, n);
+    hubz_frame(h->z, h->end, (uint32_t)(hl + n), !options.binary, op != WS_OP_CONT, fin, p, n);
     c->fill += (uint32_t)(hl + n);
     h->end += hl + n;
     h->msg_open = !fin;
@@ -353,6 +362,20 @@ static bool member_finished(struct hub_member *m)
     return true;
 }
 
+/* Sends m the log's bytes c->buf->data[off..off+len) (whole frames, nmsg messages ending), or
+ * their compressed form when m agreed permessage-deflate. */
+static int member_send(struct hub_member *m, struct hub_chunk *c, uint32_t off, uint32_t len,
+                       unsigned nmsg)
+{
+    const uint8_t *p = c->buf->data + off;
+
+    if (m->z)
+        return hubz_send(m->z, m->br, c->pos + off, c->buf, p, len, !options.binary);
+    if (m->deflate_own)
+        return hubz_send_each(m->br, c->buf, p, len, !options.binary);
+    return bridge_send_frames(m->br, c->buf, p, len, nmsg);
+}
+
 /* Hands m what follows its cursor while its socket's queue is short. Returns false when m is
  * gone (a closing member sent everything: closed and freed). */
 static bool member_pump(struct hub_member *m)
@@ -383,7 +406,12 @@ static bool member_pump(struct hub_member *m)
             nmsg = (unsigned)(m->msgs - msgs);
         m->open = c == h->tail ? h->msg_open : !c->next->boundary;
         if (any) {
-            if (bridge_send_frames(m->br, c->buf, c->buf->data + off, len, nmsg) != 0)
+            int e = member_send(m, c, off, len, nmsg);
+            if (e == WS_E_NOMEM) {
+                member_kick(m, WS_CLOSE_INTERNAL_ERROR, "out of memory");
+                return false;
+            }
+            if (e != 0)
                 break;
             queued += len;
         }
@@ -413,6 +441,8 @@ static void member_unlink(struct hub_member *m)
     if (m->chunk)
         m->chunk->cursors--;
     m->chunk = NULL;
+    hubz_put(&h->z, m->z);
+    m->z = NULL;
     if (m->drops)
         log_info(m->id, "--slow-client=drop: %llu messages dropped for this client",
                  (unsigned long long)m->drops);
@@ -1108,8 +1138,17 @@ int hub_join(struct hub_member **out, const char *file, char *const *argv, char 
 void hub_attach(struct hub_member *m, struct bridge *br)
 {
     struct hub *h = m->hub;
+    const struct pmd_deflate *d = bridge_deflate(br);
 
     m->br = br;
+    if (d && pmd_deflate_key(d)) /* shareable: compressed once for all alike (hubz.h) */
+        m->z = hubz_get(&h->z, d, h->end, h->msg_open);
+    m->deflate_own = d && !m->z && !d->disabled; /* per client: its window is its own */
+    if (m->z)
+        log_debug(m->id, "permessage-deflate: compressed frames shared by %u clients alike",
+                  hubz_users(m->z));
+    else if (m->deflate_own)
+        log_debug(m->id, "permessage-deflate: compressed for this client alone");
     if (options.addressed) {
         size_t n;
         uint8_t *line = hubmsg_event_join(m->id, m->env, &n);

@@ -16,6 +16,11 @@
  * leave the log (in-flight writes keep their own references). A member is
  * handed bytes while its socket's send queue is under CHILD_LOW_WATER.
  *
+ * permessage-deflate (hubz.h): a member that agreed it is sent the
+ * compressed form of the log's frames: one compressed copy shared by the
+ * members alike (no context takeover, same parameters), or compressed per
+ * member (context takeover). Its cursor, backlog and drops stay the log's.
+ *
  * Slow clients: a member's backlog is the log bytes after its cursor. Over
  * the queue limit (--slow-client-queue, bytes), --slow-client=drop moves
  * its cursor forward to a message boundary so the backlog fits, dropping

@@ -45,7 +45,7 @@
  *    Deflate output with no context takeover depends only on the payload
  *    and on (level, window, mem_level): several connections with equal
  *    pmd_deflate_key() values may share one compressed payload (a fan-out
- *    compresses a message once, see bridge.c).
+ *    compresses a message once, see hubz.h).
  *
  * The per-process free lists are the only global state (one event loop per
  * process); pmd_pool_drain() frees them at exit for leak checkers.
