@@ -170,7 +170,8 @@ struct resp {
     uint64_t binary_bytes;
     unsigned nbinary;
     int close_code; /* -1: no close frame */
-    bool bad;       /* output that does not parse */
+    char close_reason[64];
+    bool bad; /* output that does not parse */
 };
 
 static void parse_out(const uint8_t *d, size_t len, struct resp *r)
@@ -240,6 +241,8 @@ static void parse_out(const uint8_t *d, size_t len, struct resp *r)
             r->binary_bytes += n;
         } else if (op == 8) {
             r->close_code = n >= 2 ? (d[o] << 8 | d[o + 1]) : 1005;
+            if (n > 2)
+                snprintf(r->close_reason, sizeof r->close_reason, "%.*s", (int)(n - 2), d + o + 2);
         }
         off = o + (size_t)n;
     }
@@ -725,6 +728,50 @@ static void test_shared_exit(void)
     env_free(&e, "exit");
 }
 
+/* --idle-timeout, --max-lifetime: after an echo, the client only pings (pings do not count) or
+ * keeps talking; the server closes with 1001 and the reason, the child is stopped and reaped, and
+ * every handle is closed (the deadlines share the session's one timer). */
+static void lifetime_run(const char *flag, bool talk, const char *want, const char *name)
+{
+    struct env e;
+    const char *args[] = {"--port=0", "--pingms=40", flag, "cat", NULL};
+    struct transport_mem_peer p;
+    struct resp r;
+    uint8_t f[64];
+    unsigned one = 1;
+
+    if (!ok(env_init(&e, args) == 0, "%s: config", name))
+        return;
+    start(&e, &p);
+    transport_mem_push(&p, UPGRADE, strlen(UPGRADE));
+    run_until(&e, &p, got_status, &one, 5000);
+    pid_t pid = child_pid(&e);
+    transport_mem_push(&p, f, ws_frame(f, 1, true, "hello", 5));
+    run_until(&e, &p, got_texts, &one, 5000);
+    for (int i = 0; i < 200 && !got_close(&e, &p, NULL); i++) {
+        if (talk)
+            transport_mem_push(&p, f, ws_frame(f, 1, true, "more", 4));
+        else
+            transport_mem_push(&p, f, ws_frame(f, 9, true, "", 0)); /* a ping */
+        run_until(&e, &p, got_close, NULL, 30);
+    }
+    parse_out(p.out, p.out_len, &r);
+    ok(r.close_code == 1001 && strcmp(r.close_reason, want) == 0 && r.ntext >= 1 && !r.bad,
+       "%s: close 1001 '%s' (got %d '%s')", name, want, r.close_code, r.close_reason);
+    ok(!talk || r.ntext >= 2, "%s: the messages before it were echoed (%u)", name, r.ntext);
+    transport_mem_push(&p, f, ws_close_frame(f, 1001));
+    end_session(&e, &p, name);
+    ok(reaped(pid), "%s: the child was stopped and reaped", name);
+    transport_mem_peer_free(&p);
+    env_free(&e, name);
+}
+
+static void test_lifetimes(void)
+{
+    lifetime_run("--idle-timeout=150", false, "idle for 150 ms", "idle");
+    lifetime_run("--max-lifetime=200", true, "session lifetime of 200 ms reached", "lifetime");
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -740,6 +787,7 @@ int main(void)
     test_shared_fanout();
     test_shared_slow();
     test_shared_exit();
+    test_lifetimes();
     child_reaper_close();
     uv_run(&test_loop, UV_RUN_DEFAULT);
     int r = uv_loop_close(&test_loop);
