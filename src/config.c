@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "build-config.h"
+#include "clustermsg.h"
 
 enum kind {
     K_BOOL,   /* --x, --x=true|false */
@@ -82,6 +83,7 @@ static const struct flag flags[] = {
     {"slow-client", K_STR, OFF(slow_client), 0},
     {"slow-client-queue", K_SIZE, OFF(slow_client_queue), 0, 131072, 1ull << 30, "1 GiB"},
     {"shared-linger", K_UINT, OFF(shared_linger_ms), 0, 0, CONFIG_MS_MAX, "one hour"},
+    {"redis", K_STR, OFF(redis), 0},
     {"passenv", K_LIST, OFF(passenv), 0},
     {"reverselookup", K_BOOL, OFF(reverselookup), 0},
     {"origin", K_LIST, OFF(origins), 0},
@@ -208,6 +210,11 @@ void config_usage(FILE *out)
           "                         131072 to 1073741824)\n"
           "  --shared-linger=MS     keep the program running MS after its last client left\n"
           "                         (default 0: stop it then)\n"
+          "  --redis=URL            share the program with other instances through Redis:\n"
+          "                         one instance runs it, every instance's clients get its\n"
+          "                         output and send it messages (redis://[:PASSWORD@]HOST\n"
+          "                         [:PORT][/DB] or unix://[:PASSWORD@]/PATH[?db=DB]; see\n"
+          "                         doc/DEPLOYMENT.md)\n"
           "\n"
           "Serving files and scripts (plain HTTP on the same port):\n"
           "  --dir=DIR              every executable file under DIR is a WebSocket endpoint:\n"
@@ -768,7 +775,19 @@ static int validate_shared(struct config *c)
     if (!c->shared) {
         if (c->slow_client || c->slow_client_queue != 1u << 20 || c->shared_linger_ms)
             return bad("--slow-client, --slow-client-queue and --shared-linger need --shared");
+        if (c->redis)
+            return bad("--redis needs --shared (it shares one program's output across instances)");
         return -1;
+    }
+    if (c->redis) {
+        struct clustermsg_addr a;
+        const char *why = clustermsg_url_parse(c->redis, &a);
+        clustermsg_addr_free(&a);
+        if (why)
+            return bad("--redis=%s: %s", c->redis, why);
+        if (c->shared == CONFIG_SHARED_ADDRESSED)
+            return bad("--redis cannot be used with --shared=addressed (client ids are per "
+                       "instance): use --shared");
     }
     if (c->passstderr)
         return bad("--passstderr cannot be used with --shared (the program's stderr is logged)");

@@ -122,6 +122,7 @@ struct config {
     bool slow_close;            /* --slow-client=close */
     uint64_t slow_client_queue; /* --slow-client-queue: bytes a client may lag (default 1 MiB) */
     unsigned shared_linger_ms;  /* --shared-linger: the program outlives its last client */
+    const char *redis;          /* --redis=URL: one program across instances (cluster.h) */
 
     /* environment */
     const char **passenv;      /* names, NULL-terminated; default PATH, LD_LIBRARY_PATH */

@@ -21,6 +21,7 @@
 #include "bridge.h"
 #include "buf.h"
 #include "child.h"
+#include "cluster.h"
 #include "hubmsg.h"
 #include "hubz.h"
 #include "log.h"
@@ -82,6 +83,9 @@ struct hub {
     struct hubz *z; /* compressed mirrors of the log for deflate members (hubz.h) */
     /* stdin */
     bool in_paused;
+    /* --redis: the program runs on one instance (cluster.h) */
+    struct cluster *cl;
+    struct ws_utf8_repair rrepair; /* output read from Redis */
 };
 
 struct hub_run {
@@ -570,8 +574,10 @@ static void emit_line(void *ctx, const uint8_t *p, size_t n, bool fin)
     struct hub_run *r = ctx;
     struct hub *h = r->hub;
 
+    if (h && h->cl)
+        cluster_publish(h->cl, options.binary, p, n, fin); /* for the other instances */
     if (!h || h->nlive == 0)
-        return; /* nobody listens: dropped */
+        return; /* nobody listens here: dropped */
     if (options.addressed) {
         collect_line(h, r, p, n, fin);
         return;
@@ -665,6 +671,8 @@ static void hub_update_reads(struct hub *h)
     for (struct hub_member *m = h->members; m && !want; m = m->next)
         if (!m->closing && (m->waiting || h->end - m->pos < HUB_READ_MARK))
             want = true;
+    if (h->cl && cluster_busy(h->cl))
+        want = false; /* Redis takes the output slower than the program prints: wait */
     if (want && !r->reading) {
         r->reading = child_read_start(&r->c, CHILD_STDOUT) == 0;
     } else if (!want && r->reading) {
@@ -707,6 +715,8 @@ static void stdin_done(struct child_write *w, int status)
         h->in_paused = false;
         every_member_update_reads(h);
     }
+    if (h && h->cl && child_stdin_queued(&r->c) < CHILD_LOW_WATER)
+        cluster_input_resume(h->cl);
 }
 
 /* Writes data[0..n) (taken: freed after the write) to the program's stdin as one write. */
@@ -800,10 +810,14 @@ void hub_in_end(struct hub_member *m)
     n = m->in_len;
     m->in = NULL;
     m->in_len = m->in_cap = 0;
-    if (n)
-        stdin_put(h, data, n, m->id);
-    else
+    if (n && h->cl && !cluster_owner(h->cl)) {
+        cluster_send_input(h->cl, data, n); /* the program runs on another instance */
         free(data);
+    } else if (n) {
+        stdin_put(h, data, n, m->id);
+    } else {
+        free(data);
+    }
 }
 
 size_t hub_in_queued(const struct hub_member *m)
@@ -814,6 +828,12 @@ size_t hub_in_queued(const struct hub_member *m)
     if (!m)
         return 0;
     h = m->hub;
+    if (h->cl && !cluster_owner(h->cl)) {
+        q = cluster_queued(h->cl); /* toward Redis: drained() resumes */
+        if (q > CHILD_HIGH_WATER)
+            h->in_paused = true;
+        return q;
+    }
     if (!h->run || !child_stdin_open(&h->run->c))
         return SIZE_MAX; /* waiting for the program: not read */
     q = child_stdin_queued(&h->run->c);
@@ -856,6 +876,23 @@ static void run_detach(struct hub *h)
 
 static void timer_fire(uv_timer_t *t);
 
+/* Every client is closed once it got what the program printed (code, reason). */
+static void members_close_all(struct hub *h, uint16_t code, const char *reason)
+{
+    for (struct hub_member *m = h->members; m; m = m->next) {
+        if (m->closing)
+            continue;
+        m->closing = true;
+        m->close_pos = h->end;
+        m->close_code = code;
+        m->close_reason = strdup(reason);
+    }
+    h->nlive = 0;
+    if (h->cl)
+        cluster_want(h->cl, false);
+    hub_fan_out(h);
+}
+
 /* The program is over (exited, its output read): every member is told; the next run waits
  * for the backoff. */
 static void hub_program_over(struct hub *h)
@@ -882,17 +919,11 @@ static void hub_program_over(struct hub *h)
     log_info(0, "shared program %s (%s): closing its %u clients with %u", h->file, st, h->nlive,
              code);
     run_detach(h);
-    /* each client gets what the program printed, then the close */
-    for (struct hub_member *m = h->members; m; m = m->next) {
-        if (m->closing)
-            continue;
-        m->closing = true;
-        m->close_pos = h->end;
-        m->close_code = code;
-        m->close_reason = strdup(reason);
+    if (h->cl) { /* every instance's clients are told, and another run may start anywhere */
+        cluster_publish_over(h->cl, code, reason);
+        cluster_release(h->cl);
     }
-    h->nlive = 0;
-    hub_fan_out(h);
+    members_close_all(h, code, reason);
     if (h->backoff_ms) {
         h->timer_backoff = true;
         h->timer_linger = false;
@@ -925,11 +956,20 @@ static void timer_fire(uv_timer_t *t)
 
     if (h->timer_linger) {
         h->timer_linger = false;
-        if (h->nlive == 0 && h->run) {
+        if (h->nlive == 0 && h->run && h->cl && cluster_others(h->cl)) {
+            /* clients on other instances: the program runs on for them */
+            h->timer_linger = true;
+            uv_timer_start(&h->timer, timer_fire, 2 * CLUSTER_TICK_MS, 0);
+        } else if (h->nlive == 0 && h->run) {
             log_debug(0, "no client for %u ms: stopping %s", options.linger_ms, h->file);
             run_detach(h);
+            if (h->cl)
+                cluster_release(h->cl);
             log_reset(h);
         }
+    } else if (h->timer_backoff && h->cl) {
+        h->timer_backoff = false;
+        cluster_want(h->cl, h->nlive > 0); /* whoever has clients then starts it */
     } else if (h->timer_backoff) {
         h->timer_backoff = false;
         if (h->nlive && !h->run && hub_spawn(h, NULL) != 0) {
@@ -961,6 +1001,8 @@ static void hub_maybe_free(struct hub *h)
     if (h->nmembers || h->run || h->timer_backoff || h->timer_linger || h->closing)
         return;
     h->closing = true;
+    cluster_free(h->cl);
+    h->cl = NULL;
     for (struct hub **p = &hubs; *p; p = &(*p)->next)
         if (*p == h) {
             *p = h->next;
@@ -1027,6 +1069,123 @@ static int hub_spawn(struct hub *h, const struct route *rt)
     return 0;
 }
 
+/* ---------------------------------------------------------------- across instances (--redis) */
+
+static void backoff_start(struct hub *h)
+{
+    h->backoff_ms = h->backoff_ms ? h->backoff_ms * 2 : HUB_BACKOFF_MIN;
+    if (h->backoff_ms > HUB_BACKOFF_MAX)
+        h->backoff_ms = HUB_BACKOFF_MAX;
+    h->timer_backoff = true;
+    h->timer_linger = false;
+    uv_timer_start(&h->timer, timer_fire, h->backoff_ms, 0);
+}
+
+/* This instance holds the lock: the program starts here (if anyone still wants it). */
+static void cl_owned(void *ctx)
+{
+    struct hub *h = ctx;
+    int e;
+
+    if (h->run)
+        return;
+    if (h->nlive == 0 || h->timer_backoff) {
+        cluster_release(h->cl); /* nobody here wants it now: someone else may take it */
+        return;
+    }
+    e = hub_spawn(h, NULL);
+    if (e) {
+        log_error(0, "shared program %s: cannot start: %s", h->file, uv_strerror(e));
+        cluster_publish_over(h->cl, WS_CLOSE_INTERNAL_ERROR, "cannot start the program");
+        cluster_release(h->cl);
+        members_close_all(h, WS_CLOSE_INTERNAL_ERROR, "cannot start the program");
+        backoff_start(h);
+        hub_maybe_free(h);
+        return;
+    }
+    every_member_update_reads(h);
+}
+
+/* The lock went to another instance (or expired): the program stops here, the clients stay
+ * and get the new owner's output. */
+static void cl_lost(void *ctx)
+{
+    struct hub *h = ctx;
+
+    if (h->timer_linger) {
+        uv_timer_stop(&h->timer);
+        h->timer_linger = false;
+    }
+    run_detach(h);
+    every_member_update_reads(h);
+    hub_maybe_free(h);
+}
+
+static void cl_output(void *ctx, bool binary, const uint8_t *p, size_t n, bool fin)
+{
+    struct hub *h = ctx;
+
+    (void)binary; /* every instance is started with the same --binary */
+    if (h->nlive == 0)
+        return;
+    if (log_piece(h, &h->rrepair, p, n, fin, NULL))
+        log_error(0, "out of memory: output lost");
+    hub_fan_out(h);
+}
+
+static void cl_over(void *ctx, uint16_t code, const char *reason)
+{
+    struct hub *h = ctx;
+
+    log_info(0, "shared program %s ended on another instance: closing its %u clients here with %u",
+             h->file, h->nlive, code);
+    ws_utf8_repair_init(&h->rrepair);
+    members_close_all(h, code, reason);
+    hub_maybe_free(h);
+}
+
+static void cl_input(void *ctx, const uint8_t *p, size_t n)
+{
+    struct hub *h = ctx;
+    uint8_t *copy = malloc(n ? n : 1);
+
+    if (!copy) {
+        log_error(0, "out of memory: a message for the program lost");
+        return;
+    }
+    memcpy(copy, p, n);
+    stdin_put(h, copy, n, 0);
+}
+
+static bool cl_input_room(void *ctx)
+{
+    struct hub *h = ctx;
+
+    return h->run && child_stdin_open(&h->run->c) &&
+           child_stdin_queued(&h->run->c) < CHILD_HIGH_WATER;
+}
+
+static void cl_drained(void *ctx)
+{
+    struct hub *h = ctx;
+
+    hub_update_reads(h);
+    if (h->in_paused) {
+        h->in_paused = false;
+        every_member_update_reads(h);
+    }
+}
+
+static const struct cluster_events hub_cluster_events = {
+    .owned = cl_owned,
+    .lost = cl_lost,
+    .output = cl_output,
+    .over = cl_over,
+    .input = cl_input,
+    .input_room = cl_input_room,
+    .drained = cl_drained,
+};
+
 /* ---------------------------------------------------------------- joining and leaving */
 
 /* A NULL-terminated string array in one allocation (argv, an environment). */
@@ -1073,6 +1232,14 @@ static struct hub *hub_new(const char *file, char *const *argv)
         free(h);
         return NULL;
     }
+    ws_utf8_repair_init(&h->rrepair);
+    if (options.redis &&
+        !(h->cl = cluster_new(options.loop, options.redis, file, &hub_cluster_events, h))) {
+        free(h->file);
+        free(h->argv);
+        free(h);
+        return NULL;
+    }
     uv_timer_init(options.loop, &h->timer);
     h->timer.data = h;
     h->next = hubs;
@@ -1093,11 +1260,14 @@ int hub_join(struct hub_member **out, const char *file, char *const *argv, char 
         free(env);
         return UV_ENOMEM;
     }
-    if (!h->run && !h->timer_backoff) {
+    if (!h->run && (!h->timer_backoff || h->cl)) {
         /* the environment of the client that starts it (kept for restarts) */
         free(h->env);
         h->env = env ? argv_copy(env) : NULL;
-        e = env && !h->env ? UV_ENOMEM : hub_spawn(h, rt);
+        /* --redis: it starts here once this instance holds the lock (cl_owned) */
+        e = env && !h->env                                      ? UV_ENOMEM
+            : h->cl && (!cluster_owner(h->cl) || h->timer_backoff) ? 0
+                                                                  : hub_spawn(h, rt);
         if (e) {
             free(env);
             hub_maybe_free(h);
@@ -1131,6 +1301,8 @@ int hub_join(struct hub_member **out, const char *file, char *const *argv, char 
         m->waiting = true;
         h->nwaiting++;
     }
+    if (h->cl && !h->timer_backoff)
+        cluster_want(h->cl, true);
     *out = m;
     return 0;
 }
@@ -1189,13 +1361,21 @@ void hub_leave(struct hub_member *m, bool now)
     log_trim(h);
     if (h->nmembers == 0)
         log_reset(h);
+    if (h->nlive == 0 && h->cl)
+        cluster_want(h->cl, false);
     if (h->nlive == 0 && h->run) {
-        if (now || options.linger_ms == 0) {
+        if (now || (options.linger_ms == 0 && !h->cl)) {
             log_debug(0, "last client left: stopping %s", h->file);
             run_detach(h);
+            if (h->cl)
+                cluster_release(h->cl);
         } else if (!h->timer_backoff) {
+            /* --redis: at least two ticks, so that other instances' clients are known */
+            unsigned ms = options.linger_ms;
+            if (h->cl && ms < 2 * CLUSTER_TICK_MS)
+                ms = 2 * CLUSTER_TICK_MS;
             h->timer_linger = true;
-            uv_timer_start(&h->timer, timer_fire, options.linger_ms, 0);
+            uv_timer_start(&h->timer, timer_fire, ms, 0);
         }
     } else {
         hub_update_reads(h);
@@ -1210,6 +1390,8 @@ void hub_shutdown_all(void)
         uv_timer_stop(&h->timer);
         h->timer_linger = h->timer_backoff = false;
         run_detach(h);
+        if (h->cl)
+            cluster_release(h->cl);
         hub_maybe_free(h);
     }
 }

@@ -84,6 +84,7 @@ struct hub_options {
     size_t queue;       /* --slow-client-queue: bytes, >= HUB_QUEUE_MIN */
     unsigned linger_ms; /* --shared-linger */
     unsigned closems;   /* --closems: the kill ladder's */
+    const char *redis;  /* --redis=URL (checked; kept by the caller), or NULL: this process only */
 };
 
 /* How the hub reaches a member's owner (the session). */

@@ -622,6 +622,7 @@ static int session_join(struct session *s, const char *file, char *const *argv, 
         .queue = (size_t)cfg->slow_client_queue,
         .linger_ms = cfg->shared_linger_ms,
         .closems = cfg->closems,
+        .redis = cfg->redis,
     };
 
     hub_configure(&ho);

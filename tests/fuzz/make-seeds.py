@@ -251,3 +251,36 @@ for k, v in answers.items():
     for ctl, end in ((0, "exit0"), (1, "exit1"), (2, "killed"), (3, "truncated")):
         seeds["%s-%s" % (k, end)] = bytes([ctl]) + v
 write("authz", seeds)
+
+# --redis: control byte 1 + a URL, or 0 + RESP replies (XREAD, XREVRANGE, errors) as Redis sends
+def bulk(s):
+    return b"$%d\r\n%s\r\n" % (len(s), s)
+
+
+def entry(eid, *fields):
+    return b"*2\r\n" + bulk(eid) + b"*%d\r\n" % len(fields) + b"".join(bulk(f) for f in fields)
+
+
+def xread(*entries):
+    return b"*1\r\n*2\r\n" + bulk(b"wsbridge:{/bin/cat}:out") + b"*%d\r\n" % len(entries) + b"".join(entries)
+
+
+text = entry(b"1700000000000-0", b"o", b"vm:12:abcd", b"t", b"text", b"f", b"1", b"d", b"hello")
+write("clustermsg", {
+    "url-tcp": b"\x01redis://127.0.0.1:6379",
+    "url-auth-db": b"\x01redis://:s3cret@host.example:7000/3",
+    "url-ipv6": b"\x01redis://[::1]:6380/",
+    "url-unix": b"\x01unix://:pw@/run/redis/redis.sock?db=2",
+    "url-bad": b"\x01redis://user:pw@host:99999/x",
+    "xread-text": b"\x00" + xread(text),
+    "xread-pieces": b"\x00" + xread(entry(b"5-1", b"t", b"binary", b"f", b"0", b"d", b"\x00\xff"),
+                                     entry(b"5-2", b"t", b"binary", b"f", b"1", b"d", b"")),
+    "xread-over": b"\x00" + xread(entry(b"9-0", b"o", b"x", b"t", b"over", b"c", b"1012", b"d", b"program exit status 1: restarting")),
+    "xread-deleted": b"\x00" + xread(b"*2\r\n" + bulk(b"3-3") + b"$-1\r\n"),
+    "xread-nil": b"\x00*-1\r\n",
+    "xread-error": b"\x00-NOGROUP No such key\r\n",
+    "xread-bad-shape": b"\x00*1\r\n*2\r\n:1\r\n*1\r\n:2\r\n",
+    "xrevrange": b"\x00*1\r\n" + text,
+    "xrevrange-empty": b"\x00*0\r\n",
+    "two-replies": b"\x00" + xread(text) + b"*0\r\n",
+})

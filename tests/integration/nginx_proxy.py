@@ -3,65 +3,17 @@ TCP upstream and a Unix-socket upstream: echo through python websockets, an 8 Mi
 close codes passed through, the child's REMOTE_ADDR/REMOTE_PORT with and without
 --trust-proxy, and a client's own X-Forwarded-For / Forwarded never believed."""
 import asyncio
-import shutil
 
 import websockets
 
 from wsbtest import *
 
 time_limit(180)
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 if not os.access(NGINX, os.X_OK):
     print("1..0 # SKIP nginx is not installed (scripts/setup installs it)")
     sys.exit(0)
 CLIENT_IP = "127.0.0.2"  # the client's own loopback address: nginx and wsbridge use 127.0.0.1
 ENV_CMD = ["/bin/sh", "-c", 'echo "$REMOTE_ADDR|$REMOTE_PORT|$HTTP_X_FORWARDED_FOR"; cat']
-
-
-class Nginx:
-    """nginx with doc/nginx.conf, everything in a scratch directory."""
-
-    def __init__(self, upstream, name):
-        self.prefix = scratch("nginx-" + name)
-        shutil.rmtree(self.prefix, ignore_errors=True)
-        os.makedirs(self.prefix)
-        self.port = free_port()
-        with open(os.path.join(TOP_SRCDIR, "doc", "nginx.conf")) as f:
-            conf = f.read()
-        conf = (conf.replace("@PREFIX@", self.prefix).replace("@LISTEN@", "127.0.0.1:%d" % self.port)
-                .replace("@UPSTREAM@", upstream))
-        self.conf = os.path.join(self.prefix, "nginx.conf")
-        with open(self.conf, "w") as f:
-            f.write(conf)
-
-    def __enter__(self):
-        directives = "daemon off;" + (" user root;" if os.geteuid() == 0 else "")
-        self.proc = subprocess.Popen([NGINX, "-p", self.prefix, "-e", os.path.join(self.prefix, "error.log"),
-                                      "-c", self.conf, "-g", directives],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-        def up():
-            if self.proc.poll() is not None:
-                return "exited"
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return "up"
-            except OSError:
-                return None
-        state = wait_for(up, timeout=10)
-        if state != "up":
-            err = self.proc.stderr.read().decode() if self.proc.poll() is not None else ""
-            raise RuntimeError("nginx did not start (%s): %s" % (state, err))
-        return self
-
-    def __exit__(self, *exc):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        return False
 
 
 async def talk(port, send=(), extra_headers=(), local=CLIENT_IP, max_size=None):

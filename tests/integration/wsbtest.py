@@ -17,6 +17,7 @@ import base64
 import hashlib
 import os
 import re
+import shutil
 import signal
 import socket
 import struct
@@ -270,6 +271,61 @@ class Server:
             text = self.log_text()
             ok("ERROR: AddressSanitizer" not in text and "runtime error:" not in text
                and "LeakSanitizer" not in text, "no sanitizer report in the server log")
+        return False
+
+
+# ---------------------------------------------------------------- nginx in front
+
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+class Nginx:
+    """nginx with doc/nginx.conf, everything in a scratch directory; upstream: one wsbridge
+    ("127.0.0.1:PORT", "unix:PATH") or a list of them (round-robin)."""
+
+    def __init__(self, upstream, name):
+        self.prefix = scratch("nginx-" + name)
+        shutil.rmtree(self.prefix, ignore_errors=True)
+        os.makedirs(self.prefix)
+        self.port = free_port()
+        ups = [upstream] if isinstance(upstream, str) else list(upstream)
+        with open(os.path.join(TOP_SRCDIR, "doc", "nginx.conf")) as f:
+            conf = f.read()
+        servers = "\n        ".join("server %s;" % u for u in ups)
+        conf = (conf.replace("@PREFIX@", self.prefix).replace("@LISTEN@", "127.0.0.1:%d" % self.port)
+                .replace("server @UPSTREAM@;", servers))
+        self.conf = os.path.join(self.prefix, "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf)
+
+    def __enter__(self):
+        directives = "daemon off;" + (" user root;" if os.geteuid() == 0 else "")
+        self.proc = subprocess.Popen([NGINX, "-p", self.prefix, "-e", os.path.join(self.prefix, "error.log"),
+                                      "-c", self.conf, "-g", directives],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+        def up():
+            if self.proc.poll() is not None:
+                return "exited"
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return "up"
+            except OSError:
+                return None
+        state = wait_for(up, timeout=10)
+        if state != "up":
+            err = self.proc.stderr.read().decode() if self.proc.poll() is not None else ""
+            raise RuntimeError("nginx did not start (%s): %s" % (state, err))
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
         return False
 
 

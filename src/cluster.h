@@ -1,0 +1,98 @@
+/*
+ * cluster: one shared program for clients on several wsbridge instances,
+ * through Redis (--redis=URL; keys and entries in clustermsg.h).
+ *
+ * Ownership: one instance at a time runs the program: the one holding
+ * wsbridge:{E}:owner (SET NX PX CLUSTER_LOCK_MS, renewed every
+ * CLUSTER_TICK_MS with a compare-and-pexpire script). An instance tries to
+ * take it while it has clients (cluster_want) and the key is free; so when
+ * the owner dies, another instance with clients takes over within
+ * CLUSTER_LOCK_MS + CLUSTER_TICK_MS and starts the program there.
+ * Instances with clients also refresh their entry in wsbridge:{E}:clients,
+ * so an owner whose own clients left knows whether others still have some
+ * (cluster_others) before it stops the program.
+ *
+ * Output: the owner delivers its program's output to its own clients
+ * directly (so they keep working while Redis is down) and XADDs it to
+ * wsbridge:{E}:out (MAXLEN ~ CLUSTER_STREAM_MAX) with ids of its own,
+ * strictly increasing: an XADD resent after a lost connection that had
+ * already been stored is refused by Redis as "equal or smaller" and
+ * counted as done, so nothing is added twice. Every instance reads the
+ * stream (XREAD BLOCK from the last id it saw, on a connection of its
+ * own) and hands the entries of other instances to its clients: after a
+ * Redis restart (with persistence) or a network blip it resumes where it
+ * stopped.
+ *
+ * Input: an instance that is not the owner XADDs its clients' messages to
+ * wsbridge:{E}:in; the owner reads them through the consumer group
+ * "wsbridge" as consumer "owner" (XREADGROUP, then XACK once the message
+ * is written): each message reaches the program once, and a new owner
+ * first takes the messages its predecessor had read but not acknowledged.
+ *
+ * Redis down: the owner's program and its own clients go on; what is to be
+ * added waits in a local queue of at most CLUSTER_QUEUE_MAX bytes: over
+ * that, the oldest queued output is dropped (counted, logged); clients'
+ * messages are not dropped: the hub stops reading its clients
+ * (cluster_queued) while the queue is long. Other instances' clients wait.
+ */
+#ifndef CLUSTER_H
+#define CLUSTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#define CLUSTER_TICK_MS 500u
+#define CLUSTER_LOCK_MS 5000u
+#define CLUSTER_STREAM_MAX 10000ul     /* entries kept in each stream (MAXLEN ~) */
+#define CLUSTER_QUEUE_MAX (4u << 20)   /* bytes waiting to be added */
+#define CLUSTER_HIGH_WATER (256u << 10) /* cluster_busy() over this, while connected */
+#define CLUSTER_LOW_WATER (64u << 10)
+
+/* How the cluster reaches its user (the hub); ctx is cluster_new's. */
+struct cluster_events {
+    void (*owned)(void *ctx); /* this instance holds the lock now: start the program */
+    void (*lost)(void *ctx);  /* it lost the lock: stop the program (clients stay) */
+    /* a piece of the program's output from the owner elsewhere (fin: it ends a message) */
+    void (*output)(void *ctx, bool binary, const uint8_t *p, size_t n, bool fin);
+    /* the owner's program is over: every client is closed with code and reason */
+    void (*over)(void *ctx, uint16_t code, const char *reason);
+    /* owner: a client's message from another instance, to write to stdin as it is */
+    void (*input)(void *ctx, const uint8_t *p, size_t n);
+    /* owner: whether stdin can take more now (false: the in stream is not read) */
+    bool (*input_room)(void *ctx);
+    /* the queue toward Redis went short again after cluster_busy() or a long cluster_queued() */
+    void (*drained)(void *ctx);
+};
+
+struct cluster;
+
+/* The cluster of endpoint (the program's path) on the Redis at url (checked by config). NULL:
+ * no memory. Connecting starts now. */
+struct cluster *cluster_new(uv_loop_t *loop, const char *url, const char *endpoint,
+                            const struct cluster_events *ev, void *ctx);
+/* Whether this instance has clients (and may run the program now: false during a backoff). */
+void cluster_want(struct cluster *cl, bool want);
+bool cluster_owner(const struct cluster *cl);
+/* Another instance had clients at the last tick (the owner's, while it has none itself). */
+bool cluster_others(const struct cluster *cl);
+/* Owner: gives the lock up (the program ended or is stopped). */
+void cluster_release(struct cluster *cl);
+/* Owner: a piece of output, an end of the program (code, reason: copied). */
+void cluster_publish(struct cluster *cl, bool binary, const uint8_t *p, size_t n, bool fin);
+void cluster_publish_over(struct cluster *cl, uint16_t code, const char *reason);
+/* Not the owner: a client's message for the program (copied). */
+void cluster_send_input(struct cluster *cl, const uint8_t *p, size_t n);
+/* Bytes waiting to go to Redis (queued or sent, not yet answered). */
+size_t cluster_queued(struct cluster *cl);
+/* Connected and the queue over CLUSTER_HIGH_WATER: the owner stops reading the program. */
+bool cluster_busy(struct cluster *cl);
+/* Owner: stdin has room again (input_room turned true). */
+void cluster_input_resume(struct cluster *cl);
+/* Ends it: the lock is released if held, what is queued is sent if connected; then the
+ * connections close. No event comes after this call. NULL is ignored. */
+void cluster_free(struct cluster *cl);
+
+#endif

@@ -1,0 +1,300 @@
+"""--shared --redis: one program for the clients of three wsbridge instances behind nginx
+(doc/nginx.conf, round-robin over the three), through a redis-server started here (persistence
+on: --appendonly yes in a scratch directory). A numbered sequence printed by the program reaches
+every client, on every instance, exactly once and in order; clients' messages reach the program
+once, from every instance; redis-server stopped (by its PID) and started again mid-stream loses
+and duplicates nothing; the instance running the program killed: its clients reconnect through
+nginx and another instance takes the program over. AUTH (requirepass), a Unix socket, and a
+Redis unreachable at start (logged; the client's message waits and is served once Redis is up)."""
+import asyncio
+import shutil
+
+import websockets
+
+from wsbtest import *
+
+time_limit(240)
+REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
+for prog, pkg in ((NGINX, "nginx"), (REDIS, "redis-server")):
+    if not os.access(prog, os.X_OK):
+        print("1..0 # SKIP %s is not installed (scripts/setup installs it)" % pkg)
+        sys.exit(0)
+SCALE = 3 if SANITIZED else 1
+
+# The shared program: "count N" prints n1..nN, "slow N" the same 20 ms apart, anything else
+# comes back as "got ..."; one instance runs it at a time.
+PROGRAM = shell_script(scratch("prog.py"), "")
+with open(PROGRAM, "w") as f:
+    f.write("""#!/usr/bin/python3
+import sys, time
+for line in sys.stdin:
+    w = line.split()
+    if len(w) == 2 and w[0] in ("count", "slow"):
+        for i in range(1, int(w[1]) + 1):
+            print("n%d" % i, flush=True)
+            if w[0] == "slow":
+                time.sleep(0.02)
+    else:
+        print("got " + line.rstrip("\\n"), flush=True)
+""")
+
+
+# refused on the command line, with a clear error
+for flags, why in ((["--redis=redis://127.0.0.1"], "--redis needs --shared"),
+                   (["--shared=addressed", "--redis=redis://127.0.0.1"], "cannot be used with --shared=addressed"),
+                   (["--shared", "--redis=rediss://h"], "rediss:// is not supported"),
+                   (["--shared", "--redis=redis://h:70000"], "the port is not a number"),
+                   (["--shared", "--redis=unix://r.sock"], "absolute path")):
+    p = subprocess.run([WSBRIDGE] + flags + ["cat"], capture_output=True, timeout=10)
+    ok(p.returncode != 0 and why in p.stderr.decode(), "refused: %s (%s)" % (" ".join(flags), why),
+       p.stderr.decode())
+
+
+class Redis:
+    """redis-server on 127.0.0.1:port (or a Unix socket), persistence in its own directory."""
+
+    def __init__(self, name, extra=(), unixsocket=None):
+        self.dir = scratch("redis-" + name)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        self.port = free_port()
+        self.extra = list(extra)
+        self.unixsocket = unixsocket
+        self.proc = None
+
+    def start(self):
+        args = [REDIS, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", self.dir,
+                "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no",
+                "--logfile", os.path.join(self.dir, "redis.log")] + self.extra
+        if self.unixsocket:
+            args += ["--unixsocket", self.unixsocket, "--unixsocketperm", "700"]
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+
+        def up():
+            try:
+                s = socket.create_connection(("127.0.0.1", self.port), timeout=1)
+                s.sendall(b"PING\r\n")
+                got = s.recv(64)
+                s.close()
+                return got.startswith((b"+PONG", b"-NOAUTH"))
+            except OSError:
+                return False
+        if not wait_for(up, timeout=10):
+            raise RuntimeError("redis-server did not start")
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(20)
+        self.proc = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+def instance(name, url, extra=()):
+    srv = Server(PROGRAM, flags=["--shared", "--redis=" + url] + list(extra))
+    srv.log_path = os.path.join(LOG_DIR, "%s.%s.server.log" % (TEST_NAME, name))
+    return srv
+
+
+class Client:
+    """A websockets client that collects what it receives in the background."""
+
+    def __init__(self, ws, via):
+        self.ws = ws
+        self.via = via
+        self.got = []
+        self.closed = None
+        self.task = asyncio.ensure_future(self._read())
+
+    async def _read(self):
+        try:
+            async for m in self.ws:
+                self.got.append(m)
+        except websockets.ConnectionClosed:
+            pass
+        self.closed = self.ws.close_code
+
+    def numbers(self):
+        return [int(m[1:]) for m in self.got if m.startswith("n")]
+
+    def count(self, line):
+        return self.got.count(line)
+
+
+async def connect(port, via):
+    ws = await websockets.connect("ws://127.0.0.1:%d/" % port, max_size=None, open_timeout=20)
+    return Client(ws, via)
+
+
+async def until(pred, timeout):
+    end = time.monotonic() + timeout * SCALE
+    while not pred() and time.monotonic() < end:
+        await asyncio.sleep(0.02)
+    return pred()
+
+
+async def synced(clients, sender):
+    """Until every client got one of the sender's "sync" lines: every instance reads the stream."""
+    k = 0
+    while k < 200:
+        k += 1
+        await sender.ws.send("sync %d" % k)
+        if await until(lambda: all(any(m.startswith("got sync") for m in c.got) for c in clients), 0.5):
+            return True
+    return False
+
+
+def sequence_ok(clients, n, name):
+    bad = [(c.via, c.numbers()[:5], len(c.numbers())) for c in clients if c.numbers() != list(range(1, n + 1))]
+    ok(not bad, "%s: n1..n%d reached all %d clients exactly once, in order" % (name, n, len(clients)), bad[:3])
+
+
+async def main_scenario(rd, insts, ngx):
+    # 6 clients through nginx (round-robin: two on each instance) and one straight to each
+    clients = [await connect(ngx.port, "nginx") for _ in range(6)]
+    clients += [await connect(s.port, "direct %d" % i) for i, s in enumerate(insts)]
+    ok(await synced(clients, clients[0]), "every instance delivers the program's output")
+    started = [s.log_text().count("runs the shared program") for s in insts]
+    ok(sum(started) == 1, "one instance runs the program", started)
+    ok(sum(s.log_text().count("shared program %s started" % PROGRAM) for s in insts) == 1,
+       "the program was started once for the %d clients" % len(clients))
+
+    await clients[0].ws.send("count 200")
+    await until(lambda: all(len(c.numbers()) >= 200 for c in clients), 20)
+    sequence_ok(clients, 200, "count 200")
+
+    # every client's message reaches the program once, whatever instance it is on
+    for i, c in enumerate(clients):
+        await c.ws.send("hello from %d" % i)
+    want = ["got hello from %d" % i for i in range(len(clients))]
+    await until(lambda: all(all(c.count(w) >= 1 for w in want) for c in clients), 20)
+    await asyncio.sleep(0.3)
+    counts = [[c.count(w) for w in want] for c in clients]
+    ok(all(x == 1 for row in counts for x in row),
+       "each client's message reached the program exactly once (every client saw each once)", counts)
+
+    # Redis stopped and started again while the program prints
+    for c in clients:
+        c.got = []
+    await clients[0].ws.send("slow 300")
+    await until(lambda: all(len(c.numbers()) >= 40 for c in clients), 20)
+    rd.stop()
+    await asyncio.sleep(0.5)
+    rd.start()
+    await until(lambda: all(len(c.numbers()) >= 300 for c in clients), 40)
+    await asyncio.sleep(0.3)
+    sequence_ok(clients, 300, "redis-server restarted mid-stream")
+    ok(all(c.closed is None for c in clients), "no client was closed by the Redis restart",
+       [c.closed for c in clients])
+    ok(any("redis commands (127.0.0.1): " in s.log_text() for s in insts)
+       and any("redis commands: connected again" in s.log_text() for s in insts),
+       "the lost connection and its return are logged")
+
+    # the instance running the program is killed: its clients reconnect through nginx
+    owner = [i for i, s in enumerate(insts) if s.log_text().count("runs the shared program")][0]
+    insts[owner].proc.kill()
+    insts[owner].proc.wait()
+    await until(lambda: all(c.closed is not None for c in clients if c.via == "direct %d" % owner), 10)
+    await asyncio.sleep(0.5)
+    lost = [c for c in clients if c.closed is not None]
+    ok(len(lost) == 3, "the killed instance's 3 clients lost their connection", len(lost))
+    stay = [c for c in clients if c.closed is None]
+    back = [await connect(ngx.port, "nginx again") for _ in lost]
+    everyone = stay + back
+    for c in everyone:
+        c.got = []
+    ok(await synced(everyone, back[0]), "another instance took the program over (within the lock's 5 s)")
+    taken = [s.log_text().count("runs the shared program") for i, s in enumerate(insts) if i != owner]
+    ok(sum(taken) >= 1, "a surviving instance runs the program now", taken)
+    await back[0].ws.send("count 50")
+    await until(lambda: all(len(c.numbers()) >= 50 for c in everyone), 20)
+    sequence_ok(everyone, 50, "after the takeover, through nginx")
+    for c in everyone:
+        await c.ws.close()
+    return owner
+
+
+with Redis("main") as rd:
+    url = "redis://127.0.0.1:%d" % rd.port
+    insts = [instance("i%d" % i, url) for i in range(3)]
+    for s in insts:
+        s.__enter__()
+    try:
+        with Nginx(["127.0.0.1:%d" % s.port for s in insts], "cluster") as ngx:
+            killed = asyncio.run(main_scenario(rd, insts, ngx))
+    finally:
+        for i, s in enumerate(insts):
+            if s.proc.poll() is None:
+                s.__exit__(None, None, None)
+            else:
+                s.log.close()
+    survivors = [s for i, s in enumerate(insts) if i != killed]
+    ok(wait_for(lambda: all(children(s.pid) == [] for s in survivors)), "no program left behind")
+
+
+# ---------------------------------------------------------------- AUTH and a Unix socket
+
+async def two_instances(a, b, name):
+    c1, c2 = await connect(a.port, "a"), await connect(b.port, "b")
+    ok(await synced([c1, c2], c2), "%s: both instances serve the program's output" % name)
+    await c2.ws.send("count 20")
+    await until(lambda: len(c1.numbers()) >= 20 and len(c2.numbers()) >= 20, 20)
+    sequence_ok([c1, c2], 20, name)
+    await c1.ws.close()
+    await c2.ws.close()
+
+
+with Redis("auth", extra=["--requirepass", "s3cret"]) as rd:
+    url = "redis://:s3cret@127.0.0.1:%d/1" % rd.port
+    with instance("auth-a", url) as a, instance("auth-b", url) as b:
+        asyncio.run(two_instances(a, b, "AUTH and SELECT 1"))
+    with instance("auth-bad", "redis://:wrong@127.0.0.1:%d" % rd.port) as bad:
+        async def refused():
+            c = await connect(bad.port, "bad")
+            await until(lambda: "AUTH refused" in bad.log_text(), 10)
+            await c.ws.close()
+        asyncio.run(refused())
+        ok(re.search(r"redis commands: AUTH refused: WRONGPASS", bad.log_text()),
+           "a wrong password is logged: AUTH refused")
+        ok(bad.log_text().count("AUTH refused") == 3, "... once per connection, not at every retry",
+           bad.log_text().count("AUTH refused"))
+
+sock = socket_path("redis.sock")
+with Redis("unix", unixsocket=sock) as rd:
+    with instance("unix-a", "unix://" + sock) as a, instance("unix-b", "unix://" + sock) as b:
+        asyncio.run(two_instances(a, b, "unix socket"))
+
+
+# ---------------------------------------------------------------- Redis unreachable at start
+
+async def late_redis(srv, rd):
+    c = await connect(srv.port, "early")
+    await c.ws.send("count 3")
+    await until(lambda: re.search(r"redis \w[\w ]* \(127\.0\.0\.1\): .*retrying with backoff",
+                                  srv.log_text()), 10)
+    ok(re.search(r"redis commands \(127\.0\.0\.1\): .*retrying with backoff", srv.log_text()),
+       "Redis unreachable: logged, with the address", srv.log_text()[-500:])
+    ok(c.closed is None and c.got == [], "Redis unreachable: the client is connected and waits")
+    rd.start()
+    await until(lambda: len(c.numbers()) >= 3, 20)
+    ok(c.numbers() == [1, 2, 3], "once Redis is up, the waiting message reaches the program",
+       c.got)
+    await c.ws.close()
+
+
+rd = Redis("late")
+with instance("late", "redis://127.0.0.1:%d" % rd.port) as srv:
+    try:
+        asyncio.run(late_redis(srv, rd))
+    finally:
+        rd.stop()
+
+done()
