@@ -54,7 +54,9 @@ struct cluster {
     uv_timer_t tick;
     unsigned refs;
     bool dead, want, owner, taking, top_known, registered, others;
-    bool out_reading, in_reading, in_pending, group_made, busy_said;
+    bool out_reading, in_reading, group_made, busy_said;
+    /* owner: the next input read is of the pending entries (id 0), the one in flight was */
+    bool in_pending, in_read_pending;
     bool have_last;
     char last[CLUSTERMSG_ID_MAX]; /* the last output entry seen */
     struct clustermsg_id out_id;  /* owner: the last output id given */
@@ -392,6 +394,7 @@ static void cluster_tick(uv_timer_t *t)
     }
     if (cl->owner) {
         const char *argv[] = {"EVAL", renew_lua, "1", cl->k_owner, instance, ttl};
+        cl->in_pending = true; /* what a former owner's late read left pending */
         cl_command(cl, cl->cmd, on_renew, cl, 6, argv);
         if (!cl->want) {
             const char *zc[] = {"ZCOUNT", cl->k_clients, now, "+inf"};
@@ -631,19 +634,23 @@ static void on_in_read(struct redis *c, const redisReply *r, void *data)
     why = read_entries(cl, "XREADGROUP", r, &es, &n);
     if (why && strstr(reply_text(r), "NOGROUP"))
         cl->group_made = false; /* the stream went (a Redis without persistence restarted) */
-    if (cl->in_pending && n == 0 && !why)
-        cl->in_pending = false; /* the predecessor's unacknowledged ones are done */
-    for (size_t i = 0; i < n && !cl->dead; i++) {
+    if (cl->in_read_pending && n == 0 && !why)
+        cl->in_pending = false; /* no unacknowledged entry is left */
+    /* Read by an instance that is no longer the owner (its read was waiting when it let go):
+     * not acknowledged, so they stay pending for the consumer "owner", and the owner takes
+     * them at its next read of the pending entries. */
+    for (size_t i = 0; i < n && !cl->dead && cl->owner; i++) {
         struct clustermsg_entry e;
         const char *bad = clustermsg_entry_decode(es[i], &e);
         if (bad && !e.ids[0])
             break;
-        if (!bad && cl->owner)
+        if (!bad)
             cl->ev->input(cl->ctx, e.data, e.len);
-        else if (bad && strcmp(bad, "a deleted entry") != 0)
+        else if (strcmp(bad, "a deleted entry") != 0)
             log_error(0, "redis (%s): input entry %s skipped: %s", cl->endpoint, e.ids, bad);
+        /* on the same connection as the reads: done before the next read of pending ones */
         const char *ack[] = {"XACK", cl->k_in, CLUSTER_GROUP, e.ids};
-        cl_command(cl, cl->cmd, on_done, cl, 4, ack);
+        cl_command(cl, cl->rin, on_done, cl, 4, ack);
     }
     if (!cl->dead && !why)
         in_read_next(cl);
@@ -665,8 +672,10 @@ static void in_read_next(struct cluster *cl)
     const char *argv[] = {"XREADGROUP", "GROUP", CLUSTER_GROUP, CLUSTER_CONSUMER, "COUNT",
                           CLUSTER_READ_COUNT, "BLOCK", CLUSTER_BLOCK_MS, "STREAMS", cl->k_in,
                           cl->in_pending ? "0" : ">"};
-    if (cl_command(cl, cl->rin, on_in_read, cl, 11, argv) == 0)
+    if (cl_command(cl, cl->rin, on_in_read, cl, 11, argv) == 0) {
         cl->in_reading = true;
+        cl->in_read_pending = cl->in_pending;
+    }
 }
 
 static void in_start(struct cluster *cl)

@@ -26,8 +26,10 @@
  * Input: an instance that is not the owner XADDs its clients' messages to
  * wsbridge:{E}:in; the owner reads them through the consumer group
  * "wsbridge" as consumer "owner" (XREADGROUP, then XACK once the message
- * is written): each message reaches the program once, and a new owner
- * first takes the messages its predecessor had read but not acknowledged.
+ * is written): each message reaches the program once. Every owner is the
+ * same consumer, and reads that consumer's pending entries first and then
+ * every tick: what a predecessor read but did not acknowledge (it died, or
+ * its read was waiting when it let the lock go) is taken over, not lost.
  *
  * Redis down: the owner's program and its own clients go on; what is to be
  * added waits in a local queue of at most CLUSTER_QUEUE_MAX bytes: over

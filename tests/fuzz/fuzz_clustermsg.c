@@ -5,6 +5,7 @@
  * an XREVRANGE reply. Invariants: no crash, no read past the input, a decoded entry's bytes
  * inside the reply, an accepted URL has a host or a path.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,22 @@ static void check_reply(const redisReply *r)
     (void)clustermsg_top_reply(r, &top, &found);
 }
 
+/* A '*' or '$' length of 7 digits or more: hiredis 0.14 allocates what a length says before
+ * the bytes come (its own behaviour, out of this target's reach: such inputs are skipped). */
+static bool huge_length(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t d = 0;
+        if (p[i] != '*' && p[i] != '$')
+            continue;
+        while (i + 1 + d < n && p[i + 1 + d] >= '0' && p[i + 1 + d] <= '9')
+            d++;
+        if (d >= 7)
+            return true;
+    }
+    return false;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
@@ -49,6 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(url);
         return 0;
     }
+    if (huge_length(data + 1, size - 1))
+        return 0;
     redisReader *rd = redisReaderCreate();
     void *reply;
     if (!rd)

@@ -29,6 +29,8 @@ with open(PROGRAM, "w") as f:
 import sys, time
 for line in sys.stdin:
     w = line.split()
+    if len(w) == 2 and w[0] == "exit":
+        sys.exit(int(w[1]))
     if len(w) == 2 and w[0] in ("count", "slow"):
         for i in range(1, int(w[1]) + 1):
             print("n%d" % i, flush=True)
@@ -248,6 +250,18 @@ async def two_instances(a, b, name):
     await c2.ws.send("count 20")
     await until(lambda: len(c1.numbers()) >= 20 and len(c2.numbers()) >= 20, 20)
     sequence_ok([c1, c2], 20, name)
+    # the program exits: the clients of both instances are closed as without Redis
+    await c1.ws.send("exit 3")
+    await until(lambda: c1.closed is not None and c2.closed is not None, 20)
+    closes = [(c.closed, c.ws.close_reason) for c in (c1, c2)]
+    ok(all(code == 1012 and "exit status 3" in reason for code, reason in closes),
+       "%s: the program's exit closes the clients of both instances with 1012" % name, closes)
+    # the next client, on either instance, starts it again (after the backoff)
+    c1, c2 = await connect(b.port, "b"), await connect(a.port, "a")
+    ok(await synced([c1, c2], c1), "%s: started again for the next clients" % name)
+    await c2.ws.send("count 5")
+    await until(lambda: len(c1.numbers()) >= 5 and len(c2.numbers()) >= 5, 20)
+    sequence_ok([c1, c2], 5, name + ", second run")
     await c1.ws.close()
     await c2.ws.close()
 
