@@ -5,7 +5,10 @@
 
 #include "tls.h"
 
+#include <stdbool.h>
+
 #include <openssl/err.h>
+#include <openssl/rand.h>
 
 #include "log.h"
 
@@ -23,6 +26,27 @@ static void log_ssl_errors(const char *what)
     }
     if (n == 0)
         log_error(0, "%s: failed", what);
+}
+
+/*
+ * The session ticket keys every context of this server uses: name (16), HMAC (32) and AES (32)
+ * bytes, OpenSSL's layout for SSL_CTX_set_tlsext_ticket_keys(). Without them each SSL_CTX makes
+ * its own, so with --workers a ticket from one worker was refused by the others (about half of
+ * resumptions failed with two workers) and a SIGHUP reload made every ticket useless.
+ */
+static unsigned char ticket_keys[80];
+static bool ticket_keys_set;
+
+int tls_ticket_keys_init(void)
+{
+    if (ticket_keys_set)
+        return 0;
+    if (RAND_bytes(ticket_keys, sizeof ticket_keys) != 1) {
+        log_ssl_errors("TLS session ticket keys");
+        return -1;
+    }
+    ticket_keys_set = true;
+    return 0;
 }
 
 SSL_CTX *tls_ctx_new(const char *cert, const char *key, const char *ca)
@@ -43,6 +67,11 @@ SSL_CTX *tls_ctx_new(const char *cert, const char *key, const char *ca)
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     /* Without an id context, resuming a session fails once client certificates are verified. */
     SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1);
+    if (tls_ticket_keys_init() != 0 ||
+        SSL_CTX_set_tlsext_ticket_keys(ctx, ticket_keys, sizeof ticket_keys) != 1) {
+        log_ssl_errors("TLS session ticket keys");
+        goto fail;
+    }
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         log_ssl_errors(cert);
         goto fail;

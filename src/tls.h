@@ -31,6 +31,14 @@
 
 #include "transport.h"
 
+/*
+ * Makes the session ticket keys that every later tls_ctx_new() of this process, and of the
+ * processes it forks afterwards, installs: a ticket issued by one --workers process or before a
+ * SIGHUP reload resumes anywhere after. Call it before forking workers; tls_ctx_new() calls it
+ * when nobody has. 0, or -1 when OpenSSL's random generator fails (logged). Idempotent.
+ */
+int tls_ticket_keys_init(void);
+
 /* NULL on failure (logged). ca may be NULL (no client certificates asked for). */
 SSL_CTX *tls_ctx_new(const char *cert, const char *key, const char *ca);
 

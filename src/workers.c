@@ -24,6 +24,7 @@
 #include "metrics.h"
 #include "sdnotify.h"
 #include "server.h"
+#include "tls.h"
 
 #define WORKERS_MAX FORKS_WORKERS_MAX
 #define CRASH_LOOP_MS 1000u
@@ -136,6 +137,9 @@ int workers_run(const struct config *cfg0, struct server_sockets *socks)
     if (n > WORKERS_MAX)
         n = WORKERS_MAX;
     nworkers = n;
+    /* one set of session ticket keys for every worker: a ticket resumes whichever one accepts */
+    if (cfg.ssl && tls_ticket_keys_init() != 0)
+        return CONFIG_EXIT_BAD;
     int r = forks_share();
     if (r) {
         log_fatal(0, "workers: the shared --maxforks count: %s", strerror(-r));

@@ -1,6 +1,7 @@
 """--ssl: wss:// with python3-websockets and a raw TLS client; HTTPS=on; --sslca client
 certificates (SSL_CLIENT_S_DN); plain HTTP to the TLS port; a silent TLS client; backpressure
-through TLS; SIGHUP reloads the certificate without dropping sessions."""
+through TLS; SIGHUP reloads the certificate without dropping sessions; with --workers=2 every
+session ticket resumes (TLS 1.2 and 1.3), also after a reload."""
 import asyncio
 import shutil
 import ssl
@@ -256,11 +257,50 @@ with Server("cat", flags=["--ssl", "--sslcert=" + live_cert, "--sslkey=" + live_
     ok("CN = second" in peer_cn(srv.port) and srv.proc.poll() is None, "and the previous certificate stays in use")
     ok(old.close() == (1000, ""), "the old session closes normally")
 
-# --workers: the supervisor passes SIGHUP on, every worker reloads
+
+
+RESUME_CTX = {}
+
+
+def resumed(port, version, session):
+    """One HTTPS request offering session (None: a full handshake): (reused?, the newest session).
+    The response is read to its end, so TLS 1.3's tickets (sent after the handshake) arrive.
+    One client context per version: Python resumes a session only in the context that made it."""
+    ctx = RESUME_CTX.get(version)
+    if ctx is None:
+        ctx = RESUME_CTX[version] = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.minimum_version = ctx.maximum_version = version
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        with ctx.wrap_socket(s, server_hostname="localhost", session=session) as t:
+            t.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            while t.recv(65536):
+                pass
+            return t.session_reused, t.session
+
+
+def resumptions(port, version, n, session=None):
+    """How many of n connections, each offering the newest session, were resumed; the last session."""
+    if session is None:
+        _, session = resumed(port, version, None)
+    count = 0
+    for _ in range(n):
+        r, session = resumed(port, version, session)
+        count += r
+    return count, session
+
+
+# --workers: the supervisor passes SIGHUP on, every worker reloads; one set of session ticket keys
 shutil.copy(certs["first"][0], live_cert)
 shutil.copy(certs["first"][1], live_key)
 with Server("cat", flags=["--workers=2", "--ssl", "--sslcert=" + live_cert, "--sslkey=" + live_key]) as srv:
     ok(wait_for(lambda: srv.log_text().count("listening on wss://") >= 2), "two workers listening")
+    # with a ticket key per worker, about half of these landed on the other worker and were refused
+    sessions = {}
+    for v in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        got, sessions[v] = resumptions(srv.port, v, 20)
+        ok(got == 20, "%s: 20 of 20 resumed, whichever worker accepts" % v.name, got)
     shutil.copy(certs["second"][0], live_cert)
     shutil.copy(certs["second"][1], live_key)
     srv.proc.send_signal(signal.SIGHUP)
@@ -268,6 +308,9 @@ with Server("cat", flags=["--workers=2", "--ssl", "--sslcert=" + live_cert, "--s
        srv.log_text()[-500:])
     cns = {peer_cn(srv.port) for _ in range(20)}
     ok(all("CN = second" in cn for cn in cns), "20 new connections, whichever worker: the new certificate", cns)
+    for v in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        got, _ = resumptions(srv.port, v, 5, sessions[v])
+        ok(got == 5, "%s: a session from before the reload resumes after it" % v.name, got)
 
 # without --ssl SIGHUP is logged and ignored (never the default action: death)
 with Server("cat") as srv:
