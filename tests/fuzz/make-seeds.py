@@ -187,6 +187,7 @@ write("config", {
     "no-value": b"maxforks\n",
     "nul": b"port=1\x00\n",
     "spaces": b"  --pingms = 1000  \n\n# c\ncommand=cat\n",
+    "lifetimes": b"idle-timeout=300000\nmax-lifetime=604800001\ncommand=cat\n",
 })
 
 # permessage-deflate: control byte (bit0 limit, bit1 pauses, bit2 context takeover, rest window
