@@ -287,6 +287,45 @@ with Redis("unix", unixsocket=sock) as rd:
         asyncio.run(two_instances(a, b, "unix socket"))
 
 
+# ---------------------------------------------------------------- Redis away: the bounded queue
+
+async def overflow(a, b, rd):
+    ca, cb = await connect(a.port, "a"), await connect(b.port, "b")
+    ok(await synced([ca, cb], ca), "queue: both instances serve the program's output")
+    owner = ca if "runs the shared program" in a.log_text() else cb
+    other = cb if owner is ca else ca
+    osrv = a if owner is ca else b
+    for c in (ca, cb):
+        c.got = []
+    rd.stop()
+    N = 60000  # about 10 MB of queue entries: over the 4 MiB limit
+    await owner.ws.send("count %d" % N)
+    await until(lambda: len(owner.numbers()) >= N, 60)
+    ok(owner.numbers() == list(range(1, N + 1)),
+       "Redis away: the owner's own client still gets all %d lines, in order" % N, len(owner.numbers()))
+    ok(other.numbers() == [], "... the other instance's client gets nothing meanwhile", len(other.numbers()))
+    ok("the queue toward Redis is full" in osrv.log_text(), "the full queue is logged")
+    rd.start()
+    await until(lambda: other.numbers()[-1:] == [N], 30)
+    got = other.numbers()
+    ok(got[-1:] == [N] and all(x < y for x, y in zip(got, got[1:])) and len(got) < N,
+       "once Redis is back the other client gets the newest lines, in order, the oldest dropped",
+       (len(got), got[:2], got[-2:]))
+    m = wait_for(lambda: re.search(r"(\d+) output messages were dropped while Redis was away", osrv.log_text()))
+    # (the other client may miss more: the stream keeps its last ~10000 entries, and its
+    # instance may read them after newer ones trimmed some)
+    ok(m and 0 < int(m.group(1)) <= N - len(got),
+       "the drops are counted in the log", (m and m.group(1), N - len(got)))
+    await ca.ws.close()
+    await cb.ws.close()
+
+
+with Redis("overflow") as rd:
+    url = "redis://127.0.0.1:%d" % rd.port
+    with instance("queue-a", url) as a, instance("queue-b", url) as b:
+        asyncio.run(overflow(a, b, rd))
+
+
 # ---------------------------------------------------------------- Redis unreachable at start
 
 async def late_redis(srv, rd):
