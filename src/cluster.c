@@ -163,6 +163,18 @@ static void item_free(struct cluster *cl, struct cl_item *it)
     free(it);
 }
 
+/* The messages an entry ends (what a drop is counted in). */
+static uint64_t item_messages(const struct cl_item *it)
+{
+    uint64_t n = 0;
+
+    if (it->e.type != CLUSTERMSG_LINES)
+        return it->e.fin;
+    for (size_t i = 0; i < it->e.len; i++)
+        n += it->bytes[i] == '\n';
+    return n;
+}
+
 /* The oldest entries not yet sent go while the queue is over its limit (Redis is away). */
 static void queue_trim(struct cluster *cl)
 {
@@ -174,8 +186,8 @@ static void queue_trim(struct cluster *cl)
             p = &(*p)->next;
         *p = it->next;
         cl->send = it->next;
+        cl->dropped += item_messages(it);
         item_free(cl, it);
-        cl->dropped++;
     }
     if (cl->dropped != before && before == 0)
         log_error(0, "redis (%s): the queue toward Redis is full (%u bytes): dropping the oldest "
@@ -450,6 +462,14 @@ void cluster_publish(struct cluster *cl, bool binary, const uint8_t *p, size_t n
     queue_add(cl, it);
 }
 
+void cluster_publish_lines(struct cluster *cl, const uint8_t *p, size_t n)
+{
+    struct cl_item *it = item_new(cl, true, CLUSTERMSG_LINES, p, n);
+
+    if (it)
+        queue_add(cl, it);
+}
+
 void cluster_publish_over(struct cluster *cl, uint16_t code, const char *reason)
 {
     size_t n = strlen(reason);
@@ -504,6 +524,14 @@ static void out_entry(struct cluster *cl, const struct clustermsg_entry *e)
         cl->ev->over(cl->ctx, e->code, reason);
         return;
     }
+    if (e->type == CLUSTERMSG_LINES) {
+        for (const uint8_t *p = e->data, *end = e->data + e->len, *nl; p < end; p = nl + 1) {
+            nl = memchr(p, '\n', (size_t)(end - p)); /* the last byte is one (decode checked) */
+            cl->ev->output(cl->ctx, false, p, (size_t)(nl - p), true);
+        }
+        cl->in_message = false;
+        return;
+    }
     cl->ev->output(cl->ctx, e->type == CLUSTERMSG_BINARY, e->data, e->len, e->fin);
     cl->in_message = !e->fin;
 }
@@ -550,6 +578,8 @@ static void on_out_read(struct redis *c, const redisReply *r, void *data)
         else
             out_entry(cl, &e);
     }
+    if (!cl->dead && n)
+        cl->ev->output_end(cl->ctx);
     /* an error reply: the next read waits for a tick's worth of time, not a busy loop */
     if (!cl->dead && !why)
         out_read_next(cl);

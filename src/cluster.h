@@ -59,6 +59,8 @@ struct cluster_events {
     void (*lost)(void *ctx);  /* it lost the lock: stop the program (clients stay) */
     /* a piece of the program's output from the owner elsewhere (fin: it ends a message) */
     void (*output)(void *ctx, bool binary, const uint8_t *p, size_t n, bool fin);
+    /* the pieces of one read from Redis are all in: hand them to the clients */
+    void (*output_end)(void *ctx);
     /* the owner's program is over: every client is closed with code and reason */
     void (*over)(void *ctx, uint16_t code, const char *reason);
     /* owner: a client's message from another instance, to write to stdin as it is */
@@ -82,8 +84,10 @@ bool cluster_owner(const struct cluster *cl);
 bool cluster_others(const struct cluster *cl);
 /* Owner: gives the lock up (the program ended or is stopped). */
 void cluster_release(struct cluster *cl);
-/* Owner: a piece of output, an end of the program (code, reason: copied). */
+/* Owner: a piece of output, whole text messages each ended by "\n" (n > 0), an end of the
+ * program (code, reason). All copied. */
 void cluster_publish(struct cluster *cl, bool binary, const uint8_t *p, size_t n, bool fin);
+void cluster_publish_lines(struct cluster *cl, const uint8_t *p, size_t n);
 void cluster_publish_over(struct cluster *cl, uint16_t code, const char *reason);
 /* Not the owner: a client's message for the program (copied). */
 void cluster_send_input(struct cluster *cl, const uint8_t *p, size_t n);

@@ -305,6 +305,8 @@ static const char *entry_field(const redisReply *k, const redisReply *v,
             out->type = CLUSTERMSG_BINARY;
         else if (value_is(v, "over"))
             out->type = CLUSTERMSG_OVER;
+        else if (value_is(v, "lines"))
+            out->type = CLUSTERMSG_LINES;
         else
             return "an unknown type";
         *have_t = true;
@@ -353,6 +355,8 @@ const char *clustermsg_entry_decode(const redisReply *e, struct clustermsg_entry
         return "an over entry without a close code";
     if (out->type == CLUSTERMSG_OVER && out->len > CLUSTERMSG_REASON_MAX)
         return "a close reason longer than 123 bytes";
+    if (out->type == CLUSTERMSG_LINES && (out->len == 0 || out->data[out->len - 1] != '\n'))
+        return "lines that do not end with a newline";
     return NULL;
 }
 
@@ -362,7 +366,7 @@ int clustermsg_xadd(const char *key, unsigned long maxlen, const struct clusterm
                     const struct clustermsg_entry *e, struct clustermsg_scratch *s,
                     const char **argv, size_t *argvlen)
 {
-    static const char *const types[] = {"text", "binary", "over"};
+    static const char *const types[] = {"text", "binary", "over", "lines"};
     int n = 0;
 
 #define ARG(p, l) (argv[n] = (p), argvlen[n] = (l), n++)

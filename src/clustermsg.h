@@ -13,7 +13,8 @@
  *
  * A stream entry's fields (unknown fields are ignored, order is free):
  *   o   the instance that added it (CLUSTERMSG_INSTANCE_MAX bytes at most)
- *   t   "text", "binary" (a piece of a message) or "over" (the program ended)
+ *   t   "text", "binary" (a piece of a message), "lines" (whole text messages, each ended by
+ *       "\n" in d: a read's worth in one entry) or "over" (the program ended)
  *   f   "1": the piece ends its message, "0": more follows (out, text and binary)
  *   c   "over": the close code every client gets (1000-4999)
  *   d   the bytes: a piece (out), a message as written to stdin (in), the close reason (over)
@@ -65,7 +66,7 @@ struct clustermsg_id clustermsg_id_next(const struct clustermsg_id *last, uint64
 /* a < b */
 bool clustermsg_id_less(const struct clustermsg_id *a, const struct clustermsg_id *b);
 
-enum clustermsg_type { CLUSTERMSG_TEXT, CLUSTERMSG_BINARY, CLUSTERMSG_OVER };
+enum clustermsg_type { CLUSTERMSG_TEXT, CLUSTERMSG_BINARY, CLUSTERMSG_OVER, CLUSTERMSG_LINES };
 
 /* One entry, decoded: pointers into the reply (valid while it is). */
 struct clustermsg_entry {

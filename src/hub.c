@@ -86,6 +86,10 @@ struct hub {
     /* --redis: the program runs on one instance (cluster.h) */
     struct cluster *cl;
     struct ws_utf8_repair rrepair; /* output read from Redis */
+    /* owner: the whole lines of one stdout read, published as one entry (pub_flush) */
+    uint8_t *pub;
+    size_t pub_len, pub_cap;
+    bool pub_open; /* a line's piece was published, its end not yet */
 };
 
 struct hub_run {
@@ -568,6 +572,48 @@ static void collect_line(struct hub *h, struct hub_run *r, const uint8_t *p, siz
     r->line_skip = false;
 }
 
+#define HUB_PUB_MAX (256u * 1024u) /* --redis: the most bytes of lines in one entry */
+
+/* --redis: the lines gathered from a stdout read go to Redis as one entry. */
+static void pub_flush(struct hub *h)
+{
+    if (h->cl && h->pub_len)
+        cluster_publish_lines(h->cl, h->pub, h->pub_len);
+    h->pub_len = 0;
+}
+
+/* --redis: a piece of output for the other instances: whole lines are gathered, a line's
+ * pieces (a long line, --binary) go as they are, in order. */
+static void pub_piece(struct hub *h, const uint8_t *p, size_t n, bool fin)
+{
+    if (!options.binary && fin && !h->pub_open && h->pub_len + n + 1 <= HUB_PUB_MAX) {
+        if (h->pub_len + n + 1 > h->pub_cap) {
+            size_t cap = h->pub_cap ? h->pub_cap : 4096;
+            while (cap < h->pub_len + n + 1)
+                cap *= 2;
+            uint8_t *np = realloc(h->pub, cap);
+            if (np) {
+                h->pub = np;
+                h->pub_cap = cap;
+            }
+        }
+        if (h->pub_len + n + 1 <= h->pub_cap) {
+            if (n)
+                memcpy(h->pub + h->pub_len, p, n);
+            h->pub_len += n;
+            h->pub[h->pub_len++] = '\n';
+            return;
+        }
+    }
+    pub_flush(h);
+    if (!options.binary && fin && !h->pub_open && n + 1 <= HUB_PUB_MAX && h->pub_cap >= n + 1) {
+        pub_piece(h, p, n, fin); /* the buffer was full: it has room now */
+        return;
+    }
+    cluster_publish(h->cl, options.binary, p, n, fin);
+    h->pub_open = !fin;
+}
+
 /* One piece of an output line (bridge_lines_cut's emit). */
 static void emit_line(void *ctx, const uint8_t *p, size_t n, bool fin)
 {
@@ -575,7 +621,7 @@ static void emit_line(void *ctx, const uint8_t *p, size_t n, bool fin)
     struct hub *h = r->hub;
 
     if (h && h->cl)
-        cluster_publish(h->cl, options.binary, p, n, fin); /* for the other instances */
+        pub_piece(h, p, n, fin); /* for the other instances */
     if (!h || h->nlive == 0)
         return; /* nobody listens here: dropped */
     if (options.addressed) {
@@ -646,6 +692,8 @@ static void out_read(struct child *c, enum child_stream cs, ssize_t nread, struc
     }
     if (nread != 0)
         out_cut(r);
+    if (h)
+        pub_flush(h);
     if (r->eof) {
         buf_unref(r->rbuf);
         r->rbuf = NULL;
@@ -992,6 +1040,7 @@ static void hub_closed(uv_handle_t *t)
     free(h->file);
     free(h->argv);
     free(h->env);
+    free(h->pub);
     free(h);
 }
 
@@ -1063,6 +1112,8 @@ static int hub_spawn(struct hub *h, const struct route *rt)
     }
     h->run = r;
     h->started_ms = uv_now(options.loop);
+    h->pub_len = 0;
+    h->pub_open = false;
     child_log_stderr(&r->c, 0, "shared program stderr");
     log_info(0, "shared program %s started, pid %d", h->file, r->c.pid);
     hub_update_reads(h);
@@ -1130,7 +1181,11 @@ static void cl_output(void *ctx, bool binary, const uint8_t *p, size_t n, bool f
         return;
     if (log_piece(h, &h->rrepair, p, n, fin, NULL))
         log_error(0, "out of memory: output lost");
-    hub_fan_out(h);
+}
+
+static void cl_output_end(void *ctx)
+{
+    hub_fan_out(ctx); /* once per read from Redis: one write per client for many messages */
 }
 
 static void cl_over(void *ctx, uint16_t code, const char *reason)
@@ -1180,6 +1235,7 @@ static const struct cluster_events hub_cluster_events = {
     .owned = cl_owned,
     .lost = cl_lost,
     .output = cl_output,
+    .output_end = cl_output_end,
     .over = cl_over,
     .input = cl_input,
     .input_room = cl_input_room,

@@ -15,6 +15,7 @@
 
 #define REDIS_BACKOFF_MIN 100u
 #define REDIS_BACKOFF_MAX 5000u
+#define REDIS_CLOSE_MS 1000u /* the longest a graceful close waits for replies */
 
 struct redis {
     uv_loop_t *loop;
@@ -132,6 +133,15 @@ static void redis_connect(struct redis *r);
 static void redis_retry(uv_timer_t *t)
 {
     redis_connect(t->data);
+}
+
+/* A graceful close that took too long: what is still unanswered gets NULL now. */
+static void redis_force(uv_timer_t *t)
+{
+    struct redis *r = t->data;
+
+    if (r->ac)
+        redisAsyncFree(r->ac); /* on_disconnect: freed there */
 }
 
 static void redis_freed(uv_handle_t *h)
@@ -337,7 +347,9 @@ void redis_close(struct redis *r, bool graceful)
     }
     connected = (r->ac->c.flags & REDIS_CONNECTED) != 0;
     if (graceful && r->ready) {
-        redisAsyncDisconnect(r->ac); /* on_disconnect, once the replies are in */
+        /* on_disconnect, once the replies are in; a Redis that does not answer gets 1 s */
+        redisAsyncDisconnect(r->ac);
+        uv_timer_start(&r->timer, redis_force, REDIS_CLOSE_MS, 0);
         return;
     }
     redisAsyncFree(r->ac); /* on_disconnect if it was connected (now or after a callback) */

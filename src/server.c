@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "bridge.h"
+#include "hub.h"
 #include "log.h"
 #include "netsock.h"
 #include "metrics.h"
@@ -660,6 +661,8 @@ static void on_signal(uv_signal_t *h, int signum)
         next = s->next;
         session_shutdown(s);
     }
+    /* shared programs left lingering (no client) stop now, and their Redis connections close */
+    hub_shutdown_all();
     maybe_done(srv);
 }
 

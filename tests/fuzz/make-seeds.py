@@ -281,6 +281,7 @@ write("clustermsg", {
     "xread-nil": b"\x00*-1\r\n",
     "xread-error": b"\x00-NOGROUP No such key\r\n",
     "xread-bad-shape": b"\x00*1\r\n*2\r\n:1\r\n*1\r\n:2\r\n",
+    "xread-lines": b"\x00" + xread(entry(b"7-0", b"o", b"h:1:ab", b"t", b"lines", b"d", b"a\nbc\n\n")),
     "xrevrange": b"\x00*1\r\n" + text,
     "xrevrange-empty": b"\x00*0\r\n",
     "two-replies": b"\x00" + xread(text) + b"*0\r\n",

@@ -21,7 +21,8 @@ for prog, pkg in ((NGINX, "nginx"), (REDIS, "redis-server")):
         sys.exit(0)
 SCALE = 3 if SANITIZED else 1
 
-# The shared program: "count N" prints n1..nN, "slow N" the same 20 ms apart, anything else
+# The shared program: "count N" prints n1..nN, "slow N" the same 20 ms apart, "wide N" the
+# same with 100 more bytes on each line, "exit N" exits with status N, anything else
 # comes back as "got ..."; one instance runs it at a time.
 PROGRAM = shell_script(scratch("prog.py"), "")
 with open(PROGRAM, "w") as f:
@@ -31,6 +32,10 @@ for line in sys.stdin:
     w = line.split()
     if len(w) == 2 and w[0] == "exit":
         sys.exit(int(w[1]))
+    if len(w) == 2 and w[0] == "wide":
+        for i in range(1, int(w[1]) + 1):
+            print("n%d %s" % (i, "x" * 100))
+        sys.stdout.flush()
     if len(w) == 2 and w[0] in ("count", "slow"):
         for i in range(1, int(w[1]) + 1):
             print("n%d" % i, flush=True)
@@ -125,7 +130,7 @@ class Client:
         self.closed = self.ws.close_code
 
     def numbers(self):
-        return [int(m[1:]) for m in self.got if m.startswith("n")]
+        return [int(m[1:].split()[0]) for m in self.got if m.startswith("n")]
 
     def count(self, line):
         return self.got.count(line)
@@ -298,8 +303,8 @@ async def overflow(a, b, rd):
     for c in (ca, cb):
         c.got = []
     rd.stop()
-    N = 60000  # about 10 MB of queue entries: over the 4 MiB limit
-    await owner.ws.send("count %d" % N)
+    N = 60000  # 6.4 MB of 107-byte lines: over the 4 MiB limit
+    await owner.ws.send("wide %d" % N)
     await until(lambda: len(owner.numbers()) >= N, 60)
     ok(owner.numbers() == list(range(1, N + 1)),
        "Redis away: the owner's own client still gets all %d lines, in order" % N, len(owner.numbers()))

@@ -162,6 +162,10 @@ static void test_entries(void)
     roundtrip(CLUSTERMSG_TEXT, false, 0, "", 0);
     roundtrip(CLUSTERMSG_BINARY, true, 0, "\0\r\n\xff", 4);
     roundtrip(CLUSTERMSG_OVER, true, 1012, "program exit status 3: restarting", 33);
+    roundtrip(CLUSTERMSG_LINES, true, 0, "one\ntwo\n\n", 9);
+    entry_bad("*2\r\n$1\r\nt\r\n$5\r\nlines\r\n", "lines that do not end with a newline");
+    entry_bad("*4\r\n$1\r\nt\r\n$5\r\nlines\r\n$1\r\nd\r\n$2\r\nab\r\n",
+              "lines that do not end with a newline");
     entry_bad("*2\r\n$1\r\nd\r\n$1\r\nx\r\n", "no type (t)");
     entry_bad("*2\r\n$1\r\nt\r\n$4\r\njunk\r\n", "an unknown type");
     entry_bad("*1\r\n$1\r\nt\r\n", "an entry's fields are not [field, value, ...]");
