@@ -286,3 +286,29 @@ write("clustermsg", {
     "xrevrange-empty": b"\x00*0\r\n",
     "two-replies": b"\x00" + xread(text) + b"*0\r\n",
 })
+
+# --framing: the first byte is bit 0 (0 json, 1 length) and the piece size (byte >> 1, +1)
+def rec(t, payload):
+    return bytes([t]) + struct.pack(">I", len(payload)) + payload
+
+
+write("framing", {
+    "json-text": b"\x00" + b'"hello"\n"a\\nb\\u0000\\ud83d\\ude00"\n',
+    "json-binary": b"\x02" + b'{"binary":"AAECAw=="}\n{ "binary" : "/w" }\n',
+    "json-blank-lines": b"\x04" + b'\n  \n"x"\r\n\n',
+    "json-no-newline": b"\x06" + b'"last"',
+    "json-utf8": b"\x08" + '"é€😀"\n'.encode(),
+    "json-bad-word": b"\x00" + b"hello\n",
+    "json-bad-surrogate": b"\x02" + b'"\\ud800x"\n',
+    "json-bad-base64": b"\x00" + b'{"binary":"AB=C"}\n',
+    "json-bad-member": b"\x00" + b'{"text":"a"}\n',
+    "json-bad-utf8": b"\x00" + b'"\xc3("\n',
+    "json-cut": b"\x00" + b'{"binary":"AA',
+    "length-text": b"\x01" + rec(1, b"hi") + rec(2, b"\x00\xff"),
+    "length-more": b"\x03" + rec(0x81, "é".encode()) + rec(0x81, b"") + rec(1, b"x"),
+    "length-empty": b"\x05" + rec(1, b"") + rec(2, b""),
+    "length-bad-type": b"\x01" + rec(3, b"x"),
+    "length-bad-change": b"\x01" + rec(0x81, b"x") + rec(2, b"y"),
+    "length-bad-utf8": b"\x07" + rec(1, b"\xc3\x28"),
+    "length-cut": b"\x01" + b"\x02\x00\x00\x01\x00abc",
+})
