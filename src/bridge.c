@@ -25,6 +25,7 @@
 #include <uv.h>
 
 #include "child.h"
+#include "framing.h"
 #include "log.h"
 #include "metrics.h"
 #include "pmd.h"
@@ -221,12 +222,26 @@ struct stream_end {
     unsigned nsrc;            /* 1, or 2 with --passstderr (plain: stderr goes to the log) */
     bool binary;              /* stdout chunks are binary messages; no '\n' after text */
     bool json;                /* --passstderr: lines as JSON messages */
+    enum framing_mode framing; /* --framing: stdout cut and stdin written per mode */
+    bool bad;                  /* the output broke the framing: read and dropped */
+    struct framing_json_dec jdec; /* json: the line being decoded ... */
+    struct buf **jparts;          /* ... into these buffers (all full but the last) */
+    unsigned njparts, capjparts;
+    size_t jlast; /* bytes in the last one */
+    struct framing_len_dec ldec; /* length: the record parser */
     uint8_t owner;            /* SRC_*: the stream whose fragmented message is open */
     bool all_done;            /* msg_done() was called */
     /* inbound: messages -> stdin */
     struct batch *stdin_batch; /* collected during one socket read */
     unsigned inflight_stdin;
     bool in_text;    /* the inbound message in progress is text */
+    struct framing_json_enc enc; /* json: the inbound message's encoder ... */
+    struct buf *encbuf;          /* ... writing here, after enc_used bytes */
+    size_t enc_used;
+    struct buf *rec_owner; /* length: the piece held back (a reference on its owner) */
+    const uint8_t *rec_p;
+    size_t rec_n;
+    bool rec_pending;
     bool stdin_dead; /* a write failed: inbound data is dropped */
     /* --pty --binary: a text message is held here while it may be a resize message */
     bool resize_ok, held;
@@ -476,6 +491,12 @@ static void msg_fail(struct msg_end *m)
     m->br->ev->peer_gone(m->br->ctx, false);
 }
 
+/* The program's output broke the framing (reason: a close reason). */
+static void msg_bad_output(struct msg_end *m, const char *reason)
+{
+    m->br->ev->bad_output(m->br->ctx, reason);
+}
+
 /* ---------------------------------------------------------------- line cutting */
 
 static const uint8_t cr_byte = '\r';
@@ -604,62 +625,6 @@ out:
 static const char *const json_prefix[] = {"", "{\"stream\":\"stdout\",\"data\":\"",
                                           "{\"stream\":\"stderr\",\"data\":\""};
 
-/* JSON string escaping of valid UTF-8 (only ASCII bytes change). out NULL: measure only. */
-static size_t json_escape(const uint8_t *p, size_t n, uint8_t *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = p[i];
-        char e = 0;
-        switch (c) {
-        case '"':
-            e = '"';
-            break;
-        case '\\':
-            e = '\\';
-            break;
-        case '\n':
-            e = 'n';
-            break;
-        case '\r':
-            e = 'r';
-            break;
-        case '\t':
-            e = 't';
-            break;
-        case '\b':
-            e = 'b';
-            break;
-        case '\f':
-            e = 'f';
-            break;
-        default:
-            break;
-        }
-        if (e) {
-            if (out) {
-                out[o] = '\\';
-                out[o + 1] = (uint8_t)e;
-            }
-            o += 2;
-        } else if (c < 0x20 || c == 0x7f) {
-            if (out)
-                memcpy(out + o,
-                       (const uint8_t[]){'\\', 'u', '0', '0', (uint8_t)hex[c >> 4],
-                                         (uint8_t)hex[c & 15]},
-                       6);
-            o += 6;
-        } else {
-            if (out)
-                out[o] = c;
-            o++;
-        }
-    }
-    return o;
-}
-
 /* One piece of a line of src (--passstderr): repaired to UTF-8, escaped, wrapped in the JSON
  * prefix (first piece) and suffix (last piece), sent as one frame of a text message. */
 static void emit_json(void *ctx, const uint8_t *p, size_t n, bool fin)
@@ -686,7 +651,7 @@ static void emit_json(void *ctx, const uint8_t *p, size_t n, bool fin)
     m = ws_utf8_repair(&src->repair, p, n, tmp);
     if (fin)
         m += ws_utf8_repair_end(&src->repair, tmp + m);
-    esc = json_escape(tmp, m, NULL);
+    esc = framing_json_escape(tmp, m, NULL, NULL, 0);
     total = plen + esc + (fin ? 2 : 0);
     if (total == 0) {
         if (tmp != tmp_small)
@@ -697,7 +662,7 @@ static void emit_json(void *ctx, const uint8_t *p, size_t n, bool fin)
     if (!out)
         goto oom;
     memcpy(out, prefix, plen);
-    json_escape(tmp, m, out + plen);
+    framing_json_escape(tmp, m, NULL, out + plen, esc);
     if (fin)
         memcpy(out + plen + esc, "\"}", 2);
     if (tmp != tmp_small)
@@ -711,6 +676,130 @@ oom:
     if (tmp != tmp_small)
         free(tmp);
     msg_fail(st->to);
+}
+
+/* ---------------------------------------------------------------- stream endpoint: --framing */
+
+static const uint8_t no_bytes[1];
+
+/* json: the message decoded so far is dropped. */
+static void json_drop(struct stream_end *st)
+{
+    for (unsigned i = 0; i < st->njparts; i++)
+        buf_unref(st->jparts[i]);
+    st->njparts = 0;
+    st->jlast = 0;
+}
+
+/* Bad framing: logged, reported, and everything the program writes from now on is dropped. */
+static void stream_bad(struct stream_end *st, const struct framing_error *e)
+{
+    char reason[FRAMING_REASON_MAX + 1];
+
+    json_drop(st);
+    st->bad = true;
+    framing_error_text(e, reason, sizeof reason);
+    log_error(st->br->opt.conn, "%s", reason);
+    msg_bad_output(st->to, reason);
+}
+
+/* json: decoded bytes of the line's message, copied into pool buffers. */
+static void json_data(void *ctx, const uint8_t *p, size_t n)
+{
+    struct stream_end *st = ctx;
+
+    while (n > 0 && !st->bad) {
+        if (st->njparts == 0 || st->jlast == BUF_SIZE) {
+            struct buf *b = NULL;
+            if (st->njparts == st->capjparts) {
+                unsigned cap = st->capjparts ? 2 * st->capjparts : 4;
+                struct buf **np = realloc(st->jparts, cap * sizeof *np);
+                if (np) {
+                    st->jparts = np;
+                    st->capjparts = cap;
+                }
+            }
+            if (st->njparts < st->capjparts)
+                b = buf_get();
+            if (!b) {
+                json_drop(st);
+                st->bad = true;
+                msg_fail(st->to);
+                return;
+            }
+            st->jparts[st->njparts++] = b;
+            st->jlast = 0;
+        }
+        size_t k = BUF_SIZE - st->jlast < n ? BUF_SIZE - st->jlast : n;
+        memcpy(st->jparts[st->njparts - 1]->data + st->jlast, p, k);
+        st->jlast += k;
+        p += k;
+        n -= k;
+    }
+}
+
+/* json: a whole line decoded: its message goes out, one frame per buffer. */
+static void json_send(struct stream_end *st, int kind)
+{
+    enum ws_opcode op = kind == FRAMING_TEXT ? WS_OP_TEXT : WS_OP_BINARY;
+
+    if (st->njparts == 0)
+        msg_piece(st->to, op, true, no_bytes, 0, NULL, NULL);
+    for (unsigned i = 0; i < st->njparts; i++) {
+        bool last = i + 1 == st->njparts;
+        msg_piece(st->to, op, last, st->jparts[i]->data, last ? st->jlast : BUF_SIZE,
+                  st->jparts[i], NULL);
+    }
+    json_drop(st);
+}
+
+static void json_run(struct stream_end *st, const uint8_t *p, size_t n, bool eof)
+{
+    int r = FRAMING_MORE;
+
+    while (n > 0 && !st->bad) {
+        size_t used = framing_json_feed(&st->jdec, p, n, json_data, st, &r);
+        if (r == FRAMING_BAD) {
+            stream_bad(st, &st->jdec.err);
+            return;
+        }
+        if (r != FRAMING_MORE && !st->bad)
+            json_send(st, r);
+        p += used;
+        n -= used;
+    }
+    if (eof && !st->bad) {
+        r = framing_json_finish(&st->jdec);
+        if (r == FRAMING_BAD)
+            stream_bad(st, &st->jdec.err);
+        else if (r != FRAMING_MORE)
+            json_send(st, r);
+    }
+}
+
+/* length: a piece of a record's payload, sent by reference (its owner is the read buffer). */
+static void len_piece(void *ctx, bool text, const uint8_t *p, size_t n, bool fin)
+{
+    struct src_emit *e = ctx;
+
+    msg_piece(e->st->to, text ? WS_OP_TEXT : WS_OP_BINARY, fin, n ? p : no_bytes, n,
+              e->src->buf, NULL);
+}
+
+/* --framing=json|length: all of what src holds is consumed. */
+static void framed_run(struct stream_end *st, struct bridge_src *src, const uint8_t *p, size_t n)
+{
+    struct src_emit e = {st, src};
+
+    if (st->bad)
+        return;
+    if (st->framing == FRAMING_JSON) {
+        json_run(st, p, n, src->eof);
+        return;
+    }
+    if (framing_len_feed(&st->ldec, p, n, len_piece, &e) == FRAMING_BAD ||
+        (src->eof && framing_len_finish(&st->ldec) == FRAMING_BAD))
+        stream_bad(st, &st->ldec.err);
 }
 
 static uint8_t *src_region(struct bridge_src *src)
@@ -764,6 +853,9 @@ static void src_run(struct stream_end *st, struct bridge_src *src)
     }
     src->blocked = false;
     if (discard) {
+        src->len = src->scanned = 0;
+    } else if (src->id == SRC_OUT && st->framing != FRAMING_LINES) {
+        framed_run(st, src, src_region(src), src->len);
         src->len = src->scanned = 0;
     } else if (src->id == SRC_OUT && st->binary) {
         if (src->len)
@@ -971,12 +1063,67 @@ static void stdin_add(struct stream_end *st, const uint8_t *p, size_t n, struct 
 
 /* -------------------------------------------------------- the interface: message -> stream */
 
+/* --framing=json: a piece of an inbound message, encoded into pool buffers for stdin. */
+static void json_in_data(struct stream_end *st, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        size_t used, w;
+        if (!st->encbuf || BUF_SIZE - st->enc_used < FRAMING_JSON_PIECE_MIN) {
+            buf_unref(st->encbuf);
+            st->enc_used = 0;
+            if (!(st->encbuf = buf_get()))
+                return; /* out of memory: dropped, as stdin_add drops */
+        }
+        w = framing_json_enc_data(&st->enc, p, n, &used, st->encbuf->data + st->enc_used,
+                                  BUF_SIZE - st->enc_used);
+        stdin_add(st, st->encbuf->data + st->enc_used, w, st->encbuf);
+        st->enc_used += w;
+        p += used;
+        n -= used;
+    }
+}
+
+/* --framing=length: the piece held back goes to stdin as a record (more: not the last). */
+static void len_in_emit(struct stream_end *st, bool more)
+{
+    uint8_t h[FRAMING_REC_HEADER];
+
+    framing_rec_header(h, st->in_text, more, (uint32_t)st->rec_n);
+    stdin_add(st, h, sizeof h, NULL);
+    stdin_add(st, st->rec_p, st->rec_n, st->rec_owner);
+    buf_unref(st->rec_owner);
+    st->rec_owner = NULL;
+    st->rec_n = 0;
+    st->rec_pending = false;
+}
+
+/* --framing=length: a piece of an inbound message is held until the next one (or the end)
+ * says whether it is the last. */
+static void len_in_data(struct stream_end *st, const uint8_t *p, size_t n, struct buf *owner)
+{
+    if (st->rec_pending)
+        len_in_emit(st, true);
+    st->rec_p = p;
+    st->rec_n = n;
+    st->rec_pending = true;
+    if (owner) {
+        buf_ref(owner);
+        st->rec_owner = owner;
+    } else {
+        len_in_emit(st, true); /* the caller's bytes (never in practice): written now */
+    }
+}
+
 /* An inbound message starts. */
 static void stream_in_begin(struct stream_end *st, bool text)
 {
+    uint8_t open[FRAMING_JSON_OPEN_MAX];
+
     st->in_text = text;
     if (st->sink)
         st->sink->begin(st->sink_ctx, text);
+    else if (st->framing == FRAMING_JSON)
+        stdin_add(st, open, framing_json_enc_begin(&st->enc, text, open), NULL);
     st->held = text && st->resize_ok; /* resize_ok: never with a sink */
     st->held_len = 0;
 }
@@ -1002,7 +1149,12 @@ static void stream_in_data(struct stream_end *st, const uint8_t *p, size_t n, st
     }
     if (st->held)
         stream_in_unhold(st);
-    stdin_add(st, p, n, owner);
+    if (st->framing == FRAMING_JSON)
+        json_in_data(st, p, n);
+    else if (st->framing == FRAMING_LENGTH)
+        len_in_data(st, p, n, owner);
+    else
+        stdin_add(st, p, n, owner);
 }
 
 static const uint8_t newline = '\n';
@@ -1032,8 +1184,14 @@ static void stream_in_end(struct stream_end *st)
 {
     if (st->held)
         stream_in_resize(st);
+    uint8_t close[FRAMING_JSON_CLOSE_MAX];
+
     if (st->sink)
         st->sink->end(st->sink_ctx);
+    else if (st->framing == FRAMING_JSON)
+        stdin_add(st, close, framing_json_enc_end(&st->enc, close), NULL);
+    else if (st->framing == FRAMING_LENGTH)
+        len_in_emit(st, false); /* the last piece, or an empty record */
     else if (st->in_text && !st->binary)
         stdin_add(st, &newline, 1, NULL);
 }
@@ -1467,6 +1625,9 @@ int bridge_start(struct bridge **out, struct child *c, struct transport *t,
     st->child = c;
     st->resize_ok = opt->pty && opt->binary;
     st->json = opt->passstderr;
+    st->framing = opt->framing;
+    framing_json_dec_init(&st->jdec, FRAMING_JSON_MAX);
+    framing_len_dec_init(&st->ldec);
     st->nsrc = opt->passstderr ? 2 : 1;
     st->io.on_alloc = stream_alloc;
     st->io.on_read = stream_read;
@@ -1492,6 +1653,10 @@ void bridge_release(struct bridge *br)
         return;
     for (unsigned i = 0; i < 2; i++)
         buf_unref(br->stream.src[i].buf);
+    json_drop(&br->stream);
+    free(br->stream.jparts);
+    buf_unref(br->stream.encbuf);
+    buf_unref(br->stream.rec_owner);
     if (br->stream.stdin_batch)
         batch_put(br->stream.stdin_batch);
     if (br->msg.batch)

@@ -46,6 +46,16 @@
  * The child's pipes are only reached through child.h (child_write,
  * child_read_start/stop and the struct child_io_settings callbacks).
  *
+ * --framing=json|length (opt->framing, framing.h), in the stream endpoint only: stdout is cut
+ * by the mode's decoder instead of into lines, inbound messages are encoded for stdin as they
+ * arrive. json: a line is decoded into pool buffers and sent (one frame per buffer) only once
+ * the whole line is good, at most FRAMING_JSON_MAX decoded bytes; stdin gets each message as
+ * one JSON line, encoded piece by piece into pool buffers. length: records are streamed both
+ * ways, payload by reference (outbound: one frame per record piece read; inbound: one record
+ * per piece, the last piece held back -- a reference on its buffer -- until the message's end
+ * says whether it is the last). Bad framing: logged with the connection id, reported through
+ * bad_output (the owner closes 1011), then the output is read and dropped.
+ *
  * permessage-deflate (opt->deflate, pmd.h), in the message endpoint only: inbound, ws_stream
  * inflates (pmd_stream_ext) and the inflated bytes go to stdin from pool buffers; when stdin's
  * queue passes CHILD_HIGH_WATER in the middle of a compressed message, the stream pauses and
@@ -64,6 +74,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "framing.h"
 #include "pmd.h"
 
 #define BRIDGE_CARRY_MAX (BUF_SIZE / 2) /* longest line carried to the next read */
@@ -115,6 +126,8 @@ bool bridge_lines_finish(struct bridge_lines *l, const uint8_t *carry, size_t le
 struct bridge_options {
     bool binary;          /* --binary: stdout chunks are binary messages, no '\n' after text */
     bool passstderr;      /* --passstderr: stdout and stderr lines as JSON messages */
+    enum framing_mode framing; /* --framing: how messages map to stdin/stdout (not with the
+                                  two above, nor with a member) */
     bool pty;             /* --pty: with binary, a text message that is a resize message
                              (pty.h) resizes the terminal instead of being typed */
     uint64_t max_message; /* --maxframesize: largest inbound message (0 = unlimited), 1009 */
@@ -139,6 +152,11 @@ struct bridge_events {
     /* A write to the program's stdin failed: inbound data is dropped from now on; the owner
      * closes stdin. */
     void (*stdin_dead)(void *ctx);
+    /* --framing: the program's output broke the framing (logged already); reason is a close
+     * reason ("bad output from program: ...", at most FRAMING_REASON_MAX bytes), valid during
+     * the call. From now on the output is read and dropped; the owner closes (1011) and stops
+     * the program. Once. */
+    void (*bad_output)(void *ctx, const char *reason);
     /* Stop (paused) or resume reading the socket: the child's stdin queue or our own send
      * queue went over CHILD_HIGH_WATER / back under CHILD_LOW_WATER (child.h). Alternates,
      * starting with paused=true. */

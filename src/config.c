@@ -30,6 +30,7 @@ enum kind {
     K_LEVEL,  /* --loglevel */
     K_LOGFORMAT, /* --logformat */
     K_SHARED, /* --shared, --shared=broadcast|addressed */
+    K_FRAMING, /* --framing=lines|json|length */
     K_HELP,
     K_VERSION,
     K_LICENSE,
@@ -69,6 +70,7 @@ static const struct flag flags[] = {
     {"maxframesize", K_SIZE, OFF(maxframesize), 0, 0, UINT64_MAX, NULL},
     {"binary", K_BOOL, OFF(binary), 0},
     {"passstderr", K_BOOL, OFF(passstderr), 0},
+    {"framing", K_FRAMING, OFF(framing), 0},
     {"deflate", K_BOOL, OFF(deflate), 0},
     {"deflate-params", K_STR, OFF(deflate_params), 0},
     {"pty", K_BOOL, OFF(pty), 0},
@@ -161,6 +163,12 @@ void config_usage(FILE *out)
           "  --passstderr           send stdout and stderr lines as JSON text messages\n"
           "                         {\"stream\":\"stdout\"|\"stderr\",\"data\":\"...\"}\n"
           "                         (with --binary: stdout stays binary, stderr is JSON)\n"
+          "  --framing=MODE         how messages map to stdin and stdout: lines (default, one\n"
+          "                         message a line), json (one JSON value a line both ways:\n"
+          "                         \"text\" or {\"binary\":\"BASE64\"}), length (records: a type\n"
+          "                         byte 1 text/2 binary, +0x80 more to come, a 4-byte\n"
+          "                         big-endian length, the payload). Not with --binary,\n"
+          "                         --passstderr, --pty or --shared; see wsbridge(1), FRAMING\n"
           "  --unbuffered           make the program flush its output per line on a pipe:\n"
           "                         preloads coreutils' libstdbuf (dynamically linked C/C++\n"
           "                         stdio) and sets PYTHONUNBUFFERED=1; not for static or\n"
@@ -518,6 +526,10 @@ static int set_flag(struct config *c, const struct flag *f, const char *name, co
         c->loglevel = (enum log_level)level;
         return -1;
     }
+    case K_FRAMING:
+        if (framing_mode_parse(v, &c->framing) != 0)
+            return bad("--framing must be lines, json or length, not '%s'", v);
+        return -1;
     case K_LOGFORMAT: {
         int format = log_format_parse(v);
         if (format < 0)
@@ -801,6 +813,30 @@ static int validate_shared(struct config *c)
     return -1;
 }
 
+/* --framing=json|length: the mode says what a message is, both ways, so the options that say
+ * it another way are refused rather than half applied. */
+static int validate_framing(const struct config *c)
+{
+    const char *m = framing_mode_name(c->framing);
+
+    if (c->framing == FRAMING_LINES)
+        return -1;
+    if (c->binary)
+        return bad("--framing=%s carries binary messages itself: drop --binary", m);
+    if (c->passstderr)
+        return bad("--framing=%s frames stdout only (stderr goes to the log): drop --passstderr",
+                   m);
+    if (c->pty)
+        return bad("--framing=%s cannot be used with --pty: a terminal rewrites the bytes (CR "
+                   "LF, ^D, 4095-byte lines); use pipes for framed output",
+                   m);
+    if (c->shared)
+        return bad("--framing=%s cannot be used with --shared (a shared program reads and "
+                   "writes lines)",
+                   m);
+    return -1;
+}
+
 /* --unbuffered: coreutils' libstdbuf.so, as `stdbuf -oL` finds it: WSBRIDGE_LIBSTDBUF, the
  * path configure found, then the usual places. Must be an absolute path fit for LD_PRELOAD
  * (no ':' or blank, which separate its entries). */
@@ -856,6 +892,8 @@ static int validate(struct config *c)
     if (c->pty && c->passstderr)
         return bad("--pty and --passstderr cannot be used together: on a terminal the program's "
                    "stdout and stderr are one stream; drop --passstderr");
+    if ((rc = validate_framing(c)) >= 0)
+        return rc;
     if (c->unbuffered && (rc = find_stdbuf(c)) >= 0)
         return rc;
     if (c->subprotocol_required && !c->subprotocols)
@@ -1325,6 +1363,8 @@ static size_t value_size(const struct flag *f)
         return sizeof(enum log_level);
     case K_LOGFORMAT:
         return sizeof(enum log_format);
+    case K_FRAMING:
+        return sizeof(enum framing_mode);
     default:
         return 0;
     }
@@ -1378,6 +1418,9 @@ static void format_value(const struct config *c, const struct flag *f, char *buf
         break;
     case K_LOGFORMAT:
         snprintf(buf, n, "%s", *(const enum log_format *)v == LOG_FORMAT_JSON ? "json" : "text");
+        break;
+    case K_FRAMING:
+        snprintf(buf, n, "%s", framing_mode_name(*(const enum framing_mode *)v));
         break;
     case K_APPEND:
     case K_LIST:

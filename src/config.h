@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "framing.h"
 #include "log.h"
 #include "pmd.h"
 #include "proxy.h"
@@ -101,6 +102,7 @@ struct config {
     uint64_t maxframesize;     /* largest inbound message; 0 = unlimited */
     bool binary;
     bool passstderr;
+    enum framing_mode framing; /* --framing (framing.h), default lines */
     bool deflate;              /* --deflate (default on): negotiate permessage-deflate */
     const char *deflate_params; /* --deflate-params=LIST as given, or NULL */
     struct pmd_policy pmd;     /* both, parsed (pmd.h) */

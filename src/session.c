@@ -526,6 +526,31 @@ static void on_bridge_reads_paused(void *ctx, bool paused)
     }
 }
 
+/* Ends the session with our close (code, reason) and lets the close handshake run out; the
+ * program's output is dropped from now on. */
+static void session_close_with(struct session *s, uint16_t code, const char *reason)
+{
+    if (!s->close_queued && bridge_can_send(s->br)) {
+        s->close_queued = true;
+        bridge_close(s->br, code, reason);
+        bridge_discard(s->br);
+        timer_set(s, SESSION_T_LINGER, (uint64_t)SESSION_LINGER_MS + s->host->cfg->closems, 0);
+    } else if (bridge_finished(s->br)) {
+        finish_transport(s);
+    }
+}
+
+/* --framing: the program's output broke the framing (logged by the bridge): close 1011 with
+ * the reason, and stop the program. */
+static void on_bridge_bad_output(void *ctx, const char *reason)
+{
+    struct session *s = ctx;
+
+    session_end_reason(s, "bad-output");
+    session_close_with(s, WS_CLOSE_INTERNAL_ERROR, reason);
+    stop_child(s);
+}
+
 static void on_bridge_hold(void *ctx)
 {
     session_ref(ctx);
@@ -548,6 +573,7 @@ static const struct bridge_events session_bridge_events = {
     .peer_gone = on_bridge_peer_gone,
     .stdout_done = on_bridge_stdout_done,
     .stdin_dead = on_bridge_stdin_dead,
+    .bad_output = on_bridge_bad_output,
     .reads_paused = on_bridge_reads_paused,
     .hold = on_bridge_hold,
     .release = on_bridge_release,
@@ -562,14 +588,7 @@ static void on_hub_close(void *ctx, uint16_t code, const char *reason)
 
     s->member = NULL;
     session_ref(s);
-    if (!s->close_queued && bridge_can_send(s->br)) {
-        s->close_queued = true;
-        bridge_close(s->br, code, reason);
-        bridge_discard(s->br);
-        timer_set(s, SESSION_T_LINGER, (uint64_t)SESSION_LINGER_MS + s->host->cfg->closems, 0);
-    } else if (bridge_finished(s->br)) {
-        finish_transport(s);
-    }
+    session_close_with(s, code, reason);
     session_unref(s);
 }
 
@@ -1006,6 +1025,7 @@ static void upgrade(struct session *s, struct buf *owner, uint8_t *rest, size_t 
     s->timer_mode = SESSION_T_NONE;
     struct bridge_options bo = {.binary = cfg->binary,
                                 .passstderr = cfg->passstderr,
+                                .framing = cfg->framing,
                                 .pty = cfg->pty,
                                 .max_message = cfg->maxframesize,
                                 .conn = s->id,

@@ -1,4 +1,8 @@
-"""The examples/ programs served for real: greeter, chat (sh and python), count."""
+"""The examples/ programs served for real: greeter, chat (sh and python), count, json_chat
+(--framing=json), length_echo (--framing=length)."""
+import base64
+import json
+
 from wsbtest import *
 
 
@@ -27,6 +31,29 @@ for prog in ("chat.sh", "chat.py"):
         # only the close code is checked
         ok(c.close() == (1000, ""), "%s: clean close" % prog)
         ok(wait_for(lambda: children(srv.pid) == []), "%s: the child is gone" % prog, children(srv.pid))
+
+with Server(ex("json_chat.py"), flags=["--framing=json"]) as srv:
+    c = RawClient(srv.port)
+    c.send_text("two\nlines")
+    op, p = c.recv()
+    reply = json.loads(p.decode())
+    ok(op == OP_TEXT and reply == {"from": "you", "text": "two\nlines", "lines": 2},
+       "json_chat.py: a message with a newline is one message, answered by one pretty-printed one", p)
+    ok(p.count(b"\n") >= 4, "json_chat.py: the answer keeps its own newlines")
+    c.send_text("/nick Ada")
+    ok(c.recv() == (OP_TEXT, b"you are now Ada"), "json_chat.py: /nick")
+    c.send_frame(OP_BINARY, b"\x00\x01\xff")
+    ok(c.recv() == (OP_BINARY, b"\xff\x01\x00"), "json_chat.py: binary comes back reversed")
+    ok(c.close() == (1000, ""), "json_chat.py: clean close")
+
+with Server(ex("length_echo.py"), flags=["--framing=length"]) as srv:
+    c = RawClient(srv.port)
+    for op, payload in ((OP_TEXT, "é\n\x00".encode()), (OP_BINARY, bytes(range(256)) * 300), (OP_TEXT, b"")):
+        c.send_frame(op, payload)
+        got = c.recv()
+        ok(got == (op, payload), "length_echo.py echoes %d bytes (opcode %d)" % (len(payload), op),
+           (got[0], len(got[1])))
+    ok(c.close() == (1000, ""), "length_echo.py: clean close")
 
 with Server(ex("count.sh")) as srv:
     c = RawClient(srv.port)

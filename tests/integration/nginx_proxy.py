@@ -33,12 +33,7 @@ async def talk(port, send=(), extra_headers=(), local=CLIENT_IP, max_size=None):
 
 async def close_code(port):
     async with websockets.connect("ws://127.0.0.1:%d/" % port, local_addr=(CLIENT_IP, 0)) as ws:
-        msgs = []
-        try:
-            while True:
-                msgs.append(await asyncio.wait_for(ws.recv(), 20))
-        except websockets.ConnectionClosed:
-            pass
+        msgs = await recv_until_close(ws)
         return msgs, ws.close_code, ws.close_reason
 
 

@@ -136,6 +136,19 @@ def wait_for(pred, timeout=10.0, interval=0.02):
 # ---------------------------------------------------------------- /proc
 
 
+async def recv_until_close(ws, timeout=20):
+    """python3-websockets: every message until the connection closes (each wait bounded)."""
+    import asyncio
+    import websockets
+    msgs = []
+    try:
+        while True:
+            msgs.append(await asyncio.wait_for(ws.recv(), timeout))
+    except websockets.ConnectionClosed:
+        pass
+    return msgs
+
+
 def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
