@@ -393,6 +393,8 @@ static void watch_start(struct session *s)
     uv_update_time(s->host->loop); /* the spawn took time: the lifetime starts at the 101 */
     memset(w, 0, sizeof *w);
     w->started = w->last_msg = uv_now(s->host->loop);
+    s->last_rx_ms = w->started; /* --pingms: the peer's silence counts from its 101, not from
+                                   before a spawn that took long */
     w->idle_ms = cfg->idle_timeout_ms;
     w->lifetime_ms = cfg->max_lifetime_ms;
     /* a terminal line-buffers; a shared program answers whom it likes */
