@@ -27,11 +27,17 @@
 #define CLUSTER_GROUP "wsbridge"
 #define CLUSTER_CONSUMER "owner" /* one name for every owner: a new one inherits the pending */
 
-/* compare-and-pexpire, compare-and-delete: the lock is touched only by who holds it */
+/* compare-and-pexpire, compare-and-delete: the lock (and the run key with it) is touched only
+ * by who holds it */
 static const char renew_lua[] = "if redis.call('get', KEYS[1]) == ARGV[1] then "
+                                "redis.call('pexpire', KEYS[2], ARGV[3]) "
                                 "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
 static const char release_lua[] = "if redis.call('get', KEYS[1]) == ARGV[1] then "
+                                  "if ARGV[2] == '1' then redis.call('del', KEYS[2]) end "
                                   "return redis.call('del', KEYS[1]) else return 0 end";
+/* the run key outlives a dead owner's lock, so that its successor knows it restarts the
+ * program (its clients are told) */
+#define CLUSTER_RUN_MS (3u * CLUSTER_LOCK_MS)
 
 /* An entry to add (XADD). */
 struct cl_item {
@@ -49,7 +55,7 @@ struct cluster {
     uv_loop_t *loop;
     const struct cluster_events *ev;
     void *ctx;
-    char *endpoint, *k_owner, *k_out, *k_in, *k_clients;
+    char *endpoint, *k_owner, *k_run, *k_out, *k_in, *k_clients;
     struct redis *cmd, *rout, *rin;
     uv_timer_t tick;
     unsigned refs;
@@ -101,6 +107,7 @@ static void cluster_tick_closed(uv_handle_t *h)
         return;
     free(cl->endpoint);
     free(cl->k_owner);
+    free(cl->k_run);
     free(cl->k_out);
     free(cl->k_in);
     free(cl->k_clients);
@@ -303,12 +310,35 @@ static void cluster_pump(struct cluster *cl)
 
 static void in_start(struct cluster *cl);
 
+/* The run key's previous value: a run that did not end (its owner died or stopped with
+ * clients elsewhere) is being restarted here. */
+static void on_run(struct redis *c, const redisReply *r, void *data)
+{
+    struct cluster *cl = data;
+
+    (void)c;
+    if (!cl->dead && cl->owner && r) {
+        bool restart = r->type == REDIS_REPLY_STRING;
+        if (r->type == REDIS_REPLY_ERROR)
+            log_error(0, "redis (%s): SET GET: %s", cl->endpoint, reply_text(r));
+        cl->top_known = true;
+        log_info(0, "redis: this instance (%s) runs the shared program %s%s", instance,
+                 cl->endpoint, restart ? " (taking over from a run that did not end)" : "");
+        cl->ev->owned(cl->ctx, restart);
+        cluster_pump(cl);
+        in_start(cl);
+    }
+    cluster_unref(cl);
+}
+
 static void on_top(struct redis *c, const redisReply *r, void *data)
 {
     struct cluster *cl = data;
     struct clustermsg_id top;
     bool found;
     const char *why = clustermsg_top_reply(r, &top, &found);
+    char ttl[16];
+    const char *argv[] = {"SET", cl->k_run, instance, "PX", ttl, "GET"};
 
     (void)c;
     if (!cl->dead && cl->owner && r) {
@@ -316,12 +346,9 @@ static void on_top(struct redis *c, const redisReply *r, void *data)
             log_error(0, "redis (%s): XREVRANGE: %s", cl->endpoint, why);
         if (found && clustermsg_id_less(&cl->out_id, &top))
             cl->out_id = top;
-        cl->top_known = true;
-        log_info(0, "redis: this instance (%s) runs the shared program %s", instance,
-                 cl->endpoint);
-        cl->ev->owned(cl->ctx);
-        cluster_pump(cl);
-        in_start(cl);
+        snprintf(ttl, sizeof ttl, "%u", CLUSTER_RUN_MS);
+        if (cl_command(cl, cl->cmd, on_run, cl, 6, argv) != 0)
+            cl->owner = false; /* the connection went: tried again at a later tick */
     }
     cluster_unref(cl);
 }
@@ -390,11 +417,12 @@ static void try_take(struct cluster *cl)
 static void cluster_tick(uv_timer_t *t)
 {
     struct cluster *cl = t->data;
-    char ttl[16], until[24], now[24];
+    char ttl[16], run_ttl[16], until[24], now[24];
 
     if (!redis_ready(cl->cmd))
         return;
     snprintf(ttl, sizeof ttl, "%u", CLUSTER_LOCK_MS);
+    snprintf(run_ttl, sizeof run_ttl, "%u", CLUSTER_RUN_MS);
     snprintf(now, sizeof now, "%llu", (unsigned long long)wall_ms());
     snprintf(until, sizeof until, "%llu", (unsigned long long)(wall_ms() + CLUSTER_LOCK_MS));
     if (cl->want) {
@@ -405,9 +433,10 @@ static void cluster_tick(uv_timer_t *t)
         cl->registered = cl_command(cl, cl->cmd, on_done, cl, 3, argv) != 0;
     }
     if (cl->owner) {
-        const char *argv[] = {"EVAL", renew_lua, "1", cl->k_owner, instance, ttl};
+        const char *argv[] = {"EVAL", renew_lua, "2", cl->k_owner, cl->k_run, instance, ttl,
+                              run_ttl};
         cl->in_pending = true; /* what a former owner's late read left pending */
-        cl_command(cl, cl->cmd, on_renew, cl, 6, argv);
+        cl_command(cl, cl->cmd, on_renew, cl, 8, argv);
         if (!cl->want) {
             const char *zc[] = {"ZCOUNT", cl->k_clients, now, "+inf"};
             cl_command(cl, cl->cmd, on_others, cl, 4, zc);
@@ -437,16 +466,17 @@ bool cluster_others(const struct cluster *cl)
     return cl->others;
 }
 
-void cluster_release(struct cluster *cl)
+void cluster_release(struct cluster *cl, bool ended)
 {
-    const char *argv[] = {"EVAL", release_lua, "1", cl->k_owner, instance};
+    const char *argv[] = {"EVAL", release_lua, "2", cl->k_owner, cl->k_run, instance,
+                          ended ? "1" : "0"};
 
     if (!cl->owner)
         return;
     cl->owner = false;
     cl->top_known = false;
     cl->others = false;
-    cl_command(cl, cl->cmd, on_done, cl, 5, argv);
+    cl_command(cl, cl->cmd, on_done, cl, 7, argv);
     log_debug(0, "redis: the lock of %s released", cl->endpoint);
 }
 
@@ -772,12 +802,13 @@ struct cluster *cluster_new(uv_loop_t *loop, const char *url, const char *endpoi
     cl->refs = 1;
     cl->endpoint = strdup(endpoint);
     cl->k_owner = clustermsg_key(endpoint, "owner");
+    cl->k_run = clustermsg_key(endpoint, "run");
     cl->k_out = clustermsg_key(endpoint, "out");
     cl->k_in = clustermsg_key(endpoint, "in");
     cl->k_clients = clustermsg_key(endpoint, "clients");
     uv_timer_init(loop, &cl->tick);
     cl->tick.data = cl;
-    if (!cl->endpoint || !cl->k_owner || !cl->k_out || !cl->k_in || !cl->k_clients ||
+    if (!cl->endpoint || !cl->k_owner || !cl->k_run || !cl->k_out || !cl->k_in || !cl->k_clients ||
         !(cl->cmd = redis_new(loop, &addr, "commands", &cmd_events, cl)) ||
         !(cl->rout = redis_new(loop, &addr, "output reader", &out_events, cl)) ||
         !(cl->rin = redis_new(loop, &addr, "input reader", &in_events, cl))) {
@@ -799,7 +830,7 @@ void cluster_free(struct cluster *cl)
             const char *argv[] = {"ZREM", cl->k_clients, instance};
             cl_command(cl, cl->cmd, on_done, cl, 3, argv);
         }
-        cluster_release(cl);
+        cluster_release(cl, false); /* a run that goes on elsewhere is a restart there */
         cluster_pump(cl);
     }
     cl->dead = true;

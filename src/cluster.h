@@ -8,6 +8,10 @@
  * take it while it has clients (cluster_want) and the key is free; so when
  * the owner dies, another instance with clients takes over within
  * CLUSTER_LOCK_MS + CLUSTER_TICK_MS and starts the program there.
+ * wsbridge:{E}:run names the instance whose run is going on; it outlives a
+ * dead owner's lock (3 x CLUSTER_LOCK_MS), so the next owner knows it
+ * restarts the program and every client is told as a local restart tells
+ * them (1012), and connects again to the new run.
  * Instances with clients also refresh their entry in wsbridge:{E}:clients,
  * so an owner whose own clients left knows whether others still have some
  * (cluster_others) before it stops the program.
@@ -55,7 +59,9 @@
 
 /* How the cluster reaches its user (the hub); ctx is cluster_new's. */
 struct cluster_events {
-    void (*owned)(void *ctx); /* this instance holds the lock now: start the program */
+    /* this instance holds the lock now: start the program; restart: the last run did not end
+     * (its instance died, or stopped it while others had clients): their clients are told */
+    void (*owned)(void *ctx, bool restart);
     void (*lost)(void *ctx);  /* it lost the lock: stop the program (clients stay) */
     /* a piece of the program's output from the owner elsewhere (fin: it ends a message) */
     void (*output)(void *ctx, bool binary, const uint8_t *p, size_t n, bool fin);
@@ -82,8 +88,9 @@ void cluster_want(struct cluster *cl, bool want);
 bool cluster_owner(const struct cluster *cl);
 /* Another instance had clients at the last tick (the owner's, while it has none itself). */
 bool cluster_others(const struct cluster *cl);
-/* Owner: gives the lock up (the program ended or is stopped). */
-void cluster_release(struct cluster *cl);
+/* Owner: gives the lock up. ended: the run is over for every client (they were told, or none
+ * is left anywhere); else the next owner's start is a restart (owned's restart). */
+void cluster_release(struct cluster *cl, bool ended);
 /* Owner: a piece of output, whole text messages each ended by "\n" (n > 0), an end of the
  * program (code, reason). All copied. */
 void cluster_publish(struct cluster *cl, bool binary, const uint8_t *p, size_t n, bool fin);

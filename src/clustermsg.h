@@ -7,6 +7,7 @@
  * An endpoint E (the shared program's path, the same on every instance)
  * has three keys, one hash tag so that a Redis Cluster keeps them in one slot:
  *   wsbridge:{E}:owner   the instance running the program (SET NX PX)
+ *   wsbridge:{E}:run     the instance whose run of it is going on (outlives a dead owner)
  *   wsbridge:{E}:out     the program's output, a stream
  *   wsbridge:{E}:in      the clients' messages for the program, a stream
  *   wsbridge:{E}:clients a sorted set: instance id -> until when (ms) it has clients

@@ -969,7 +969,7 @@ static void hub_program_over(struct hub *h)
     run_detach(h);
     if (h->cl) { /* every instance's clients are told, and another run may start anywhere */
         cluster_publish_over(h->cl, code, reason);
-        cluster_release(h->cl);
+        cluster_release(h->cl, true);
     }
     members_close_all(h, code, reason);
     if (h->backoff_ms) {
@@ -1012,7 +1012,7 @@ static void timer_fire(uv_timer_t *t)
             log_debug(0, "no client for %u ms: stopping %s", options.linger_ms, h->file);
             run_detach(h);
             if (h->cl)
-                cluster_release(h->cl);
+                cluster_release(h->cl, true); /* no client anywhere (cluster_others) */
             log_reset(h);
         }
     } else if (h->timer_backoff && h->cl) {
@@ -1132,23 +1132,37 @@ static void backoff_start(struct hub *h)
     uv_timer_start(&h->timer, timer_fire, h->backoff_ms, 0);
 }
 
-/* This instance holds the lock: the program starts here (if anyone still wants it). */
-static void cl_owned(void *ctx)
+#define HUB_RESTART_REASON "program restarted: the instance running it went away"
+
+/* This instance holds the lock: the program starts here (if anyone still wants it). A run
+ * that did not end is not continued silently: its clients, everywhere, are told as a local
+ * restart tells them (1012), and the next clients start a new run. */
+static void cl_owned(void *ctx, bool restart)
 {
     struct hub *h = ctx;
     int e;
 
     if (h->run)
         return;
+    if (restart) {
+        log_info(0, "shared program %s: its run on another instance did not end: closing its "
+                    "clients with %u",
+                 h->file, HUB_CLOSE_RESTART);
+        cluster_publish_over(h->cl, HUB_CLOSE_RESTART, HUB_RESTART_REASON);
+        cluster_release(h->cl, true);
+        members_close_all(h, HUB_CLOSE_RESTART, HUB_RESTART_REASON);
+        hub_maybe_free(h);
+        return;
+    }
     if (h->nlive == 0 || h->timer_backoff) {
-        cluster_release(h->cl); /* nobody here wants it now: someone else may take it */
+        cluster_release(h->cl, true); /* nobody here wants it now: someone else may take it */
         return;
     }
     e = hub_spawn(h, NULL);
     if (e) {
         log_error(0, "shared program %s: cannot start: %s", h->file, uv_strerror(e));
         cluster_publish_over(h->cl, WS_CLOSE_INTERNAL_ERROR, "cannot start the program");
-        cluster_release(h->cl);
+        cluster_release(h->cl, true);
         members_close_all(h, WS_CLOSE_INTERNAL_ERROR, "cannot start the program");
         backoff_start(h);
         hub_maybe_free(h);
@@ -1423,8 +1437,8 @@ void hub_leave(struct hub_member *m, bool now)
         if (now || (options.linger_ms == 0 && !h->cl)) {
             log_debug(0, "last client left: stopping %s", h->file);
             run_detach(h);
-            if (h->cl)
-                cluster_release(h->cl);
+            if (h->cl) /* shutting down: clients elsewhere get the next owner's restart */
+                cluster_release(h->cl, false);
         } else if (!h->timer_backoff) {
             /* --redis: at least two ticks, so that other instances' clients are known */
             unsigned ms = options.linger_ms;
@@ -1447,7 +1461,7 @@ void hub_shutdown_all(void)
         h->timer_linger = h->timer_backoff = false;
         run_detach(h);
         if (h->cl)
-            cluster_release(h->cl);
+            cluster_release(h->cl, false);
         hub_maybe_free(h);
     }
 }

@@ -3,8 +3,9 @@
 on: --appendonly yes in a scratch directory). A numbered sequence printed by the program reaches
 every client, on every instance, exactly once and in order; clients' messages reach the program
 once, from every instance; redis-server stopped (by its PID) and started again mid-stream loses
-and duplicates nothing; the instance running the program killed: its clients reconnect through
-nginx and another instance takes the program over. AUTH (requirepass), a Unix socket, and a
+and duplicates nothing; the instance running the program killed: another instance takes the
+program over, every client of the lost run is closed with 1012 as a local restart would, and
+clients reconnecting through nginx get the new run. AUTH (requirepass), a Unix socket, and a
 Redis unreachable at start (logged; the client's message waits and is served once Redis is up)."""
 import asyncio
 import shutil
@@ -22,7 +23,7 @@ for prog, pkg in ((NGINX, "nginx"), (REDIS, "redis-server")):
 SCALE = 3 if SANITIZED else 1
 
 # The shared program: "count N" prints n1..nN, "slow N" the same 20 ms apart, "wide N" the
-# same with 100 more bytes on each line, "exit N" exits with status N, anything else
+# same with 200 more bytes on each line, "exit N" exits with status N, anything else
 # comes back as "got ..."; one instance runs it at a time.
 PROGRAM = shell_script(scratch("prog.py"), "")
 with open(PROGRAM, "w") as f:
@@ -34,7 +35,7 @@ for line in sys.stdin:
         sys.exit(int(w[1]))
     if len(w) == 2 and w[0] == "wide":
         for i in range(1, int(w[1]) + 1):
-            print("n%d %s" % (i, "x" * 100))
+            print("n%d %s" % (i, "x" * 200))
         sys.stdout.flush()
     if len(w) == 2 and w[0] in ("count", "slow"):
         for i in range(1, int(w[1]) + 1):
@@ -214,13 +215,20 @@ async def main_scenario(rd, insts, ngx):
     lost = [c for c in clients if c.closed is not None]
     ok(len(lost) == 3, "the killed instance's 3 clients lost their connection", len(lost))
     stay = [c for c in clients if c.closed is None]
-    back = [await connect(ngx.port, "nginx again") for _ in lost]
-    everyone = stay + back
-    for c in everyone:
-        c.got = []
-    ok(await synced(everyone, back[0]), "another instance took the program over (within the lock's 5 s)")
-    taken = [s.log_text().count("runs the shared program") for i, s in enumerate(insts) if i != owner]
-    ok(sum(taken) >= 1, "a surviving instance runs the program now", taken)
+    # another instance with clients takes the lock once it expires (5 s) and restarts the
+    # program: the clients of the run that went away are told as a local restart tells them
+    await until(lambda: all(c.closed is not None for c in stay), 20)
+    closes = [(c.closed, c.ws.close_reason) for c in stay]
+    ok(all(code == 1012 and "restarted" in reason for code, reason in closes),
+       "the other instances' clients are closed with 1012 (the program restarts elsewhere)", closes)
+    taken = [s.log_text().count("taking over from a run that did not end") for i, s in enumerate(insts)
+             if i != owner]
+    ok(sum(taken) == 1, "one surviving instance took the lock over (logged)", taken)
+    back = [await connect(ngx.port, "nginx again") for _ in clients]
+    everyone = back
+    ok(await synced(everyone, back[0]), "clients that connect again through nginx get a new run")
+    ok(sum(s.log_text().count("shared program %s started" % PROGRAM) for i, s in enumerate(insts) if i != owner) == 1,
+       "the new run was started once, on a surviving instance")
     await back[0].ws.send("count 50")
     await until(lambda: all(len(c.numbers()) >= 50 for c in everyone), 20)
     sequence_ok(everyone, 50, "after the takeover, through nginx")
@@ -303,19 +311,23 @@ async def overflow(a, b, rd):
     for c in (ca, cb):
         c.got = []
     rd.stop()
-    N = 60000  # 6.4 MB of 107-byte lines: over the 4 MiB limit
+    N = 25000  # 5.2 MB of 208-byte lines: over the 4 MiB limit
     await owner.ws.send("wide %d" % N)
+    # Redis comes back as soon as the queue overflowed: away for less than the lock's 5 s, so
+    # that no other instance takes the program over
+    await until(lambda: "the queue toward Redis is full" in osrv.log_text(), 30)
+    ok("the queue toward Redis is full" in osrv.log_text(), "the full queue is logged")
+    ok(other.numbers() == [], "... the other instance's client gets nothing meanwhile", len(other.numbers()))
+    rd.start()
     await until(lambda: len(owner.numbers()) >= N, 60)
     ok(owner.numbers() == list(range(1, N + 1)),
-       "Redis away: the owner's own client still gets all %d lines, in order" % N, len(owner.numbers()))
-    ok(other.numbers() == [], "... the other instance's client gets nothing meanwhile", len(other.numbers()))
-    ok("the queue toward Redis is full" in osrv.log_text(), "the full queue is logged")
-    rd.start()
+       "Redis away: the owner's own client gets all %d lines, in order" % N, len(owner.numbers()))
     await until(lambda: other.numbers()[-1:] == [N], 30)
     got = other.numbers()
     ok(got[-1:] == [N] and all(x < y for x, y in zip(got, got[1:])) and len(got) < N,
        "once Redis is back the other client gets the newest lines, in order, the oldest dropped",
        (len(got), got[:2], got[-2:]))
+    ok(owner.closed is None and other.closed is None, "no client was closed", (owner.closed, other.closed))
     m = wait_for(lambda: re.search(r"(\d+) output messages were dropped while Redis was away", osrv.log_text()))
     # (the other client may miss more: the stream keeps its last ~10000 entries, and its
     # instance may read them after newer ones trimmed some)
