@@ -44,8 +44,9 @@
 #include "handshake.h"
 #include "ws_stream.h"
 
-enum mode { M_ECHO, M_RAW, M_CONNECT, M_HOLD, M_BIG };
-static const char *const mode_names[] = {"echo", "raw", "connect", "hold", "big"};
+enum mode { M_ECHO, M_RAW, M_CONNECT, M_HOLD, M_BIG, M_RECV };
+static const char *const mode_names[] = {"echo", "raw", "connect", "hold", "big", "recv"};
+#define N_MODES 6
 
 /* ------------------------------------------------------------------ histogram */
 
@@ -319,6 +320,7 @@ struct conn {
     uint64_t next_send, next_recv; /* message sequence numbers */
     uint64_t *sent_at;             /* ring of -d send times */
     uint64_t rx_off;               /* bytes of the current reply checked */
+    uint64_t rx_stamp;             /* recv: the decimal number being read */
     /* While a read is being handled, frames to send gather here and go out in one write at
      * its end: the refills for a batch of replies cost one system call, not one each. */
     bool gathering;
@@ -357,7 +359,7 @@ struct bench {
     bool stopping, timing;
     int open_conns, launched, settled, warm;
     uint64_t msgs, bytes, errors_proto, errors_conn, errors_verify, cycles;
-    uint64_t healthy, late, unanswered, dropped; /* hold */
+    uint64_t healthy, late, unanswered, dropped; /* hold (recv: healthy, dropped) */
     uint64_t big_sent;                           /* big: bytes generated so far */
     int big_inflight;                            /* big: fragments queued to the socket */
     bool big_done;
@@ -382,6 +384,8 @@ static void on_tick(uv_timer_t *t);
 static void send_message(struct conn *c);
 static void close_conn(struct conn *c);
 static bool tls_send(struct conn *c, const void *data, size_t len, uv_write_cb cb);
+
+static void send_go(struct bench *b);
 
 /* Opens connections up to the ramp (all at once unless --ramp). */
 static void launch(struct bench *b)
@@ -418,6 +422,8 @@ static void settle(struct conn *c)
     uv_timer_start(&b->stop_timer, on_stop, (uint64_t)(b->seconds * 1000), 0);
     if (b->mode == M_HOLD)
         uv_timer_start(&b->tick_timer, on_tick, 100, 100);
+    if (b->mode == M_RECV)
+        send_go(b);
 }
 
 static void count_close(struct bench *b, uint16_t code)
@@ -604,20 +610,60 @@ static void on_mask(struct ws_stream *s, uint8_t mask[4])
 static int on_begin(struct ws_stream *s, enum ws_opcode op, uint8_t rsv)
 {
     struct conn *c = s->data;
-    c->rx_off = 0;
+    c->rx_off = c->rx_stamp = 0;
     c->bad = false;
     return 0;
 }
 
+/* recv: the message is a decimal CLOCK_MONOTONIC time in ns (uv_hrtime's clock), maybe a newline. */
+static void stamp_piece(struct conn *c, const uint8_t *d, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (d[i] >= '0' && d[i] <= '9' && c->rx_stamp < UINT64_MAX / 10)
+            c->rx_stamp = c->rx_stamp * 10 + (uint64_t)(d[i] - '0');
+        else if (d[i] != '\n' && d[i] != '\r')
+            c->bad = true;
+    }
+    c->rx_off += len;
+}
+
+/* recv: one broadcast message received; its latency from the program's print to here. */
+static void got_stamp(struct conn *c)
+{
+    struct bench *b = c->b;
+    uint64_t now = uv_hrtime();
+    if (c->bad || c->rx_stamp == 0 || c->rx_stamp > now) {
+        b->errors_verify++; /* not a time stamp of this machine's clock */
+    } else if (b->timing && !b->stopping) {
+        h_add(&b->lat, now - c->rx_stamp);
+        b->msgs++;
+        b->bytes += c->rx_off;
+        /* a flood keeps the loop in reads long past the stop timer: the time is checked here */
+        if ((b->count && b->msgs >= b->count) ||
+            now - b->t_start >= (uint64_t)(b->seconds * 1e9))
+            uv_timer_start(&b->stop_timer, on_stop, 0, 0);
+    }
+    c->rx_stamp = c->rx_off = 0;
+    c->bad = false;
+}
+
 static int on_data(struct ws_stream *s, uint8_t *d, size_t len)
 {
-    check_piece(s->data, d, len);
+    struct conn *c = s->data;
+    if (c->b->mode == M_RECV)
+        stamp_piece(c, d, len);
+    else
+        check_piece(c, d, len);
     return 0;
 }
 
 static int on_end(struct ws_stream *s)
 {
-    got_reply(s->data);
+    struct conn *c = s->data;
+    if (c->b->mode == M_RECV)
+        got_stamp(c);
+    else
+        got_reply(c);
     return 0;
 }
 
@@ -646,6 +692,25 @@ static const struct ws_stream_settings ws_settings = {
 };
 
 /* ------------------------------------------------------------------ sending */
+
+/* recv: every connection is open; one of them tells the program to start ("go", a line on its
+ * stdin: bench/ticker waits for it), so none joins while the server is already flooded. */
+static void send_go(struct bench *b)
+{
+    for (int i = 0; i < b->launched; i++) {
+        struct conn *c = &b->c[i];
+        uint8_t f[WS_FRAME_HEADER_MAX + 2], mask[4];
+        if (c->closed || c->phase != 2)
+            continue;
+        int h = ws_stream_data_header(&c->ws, f, WS_OP_TEXT, true, 2, mask);
+        if (h < 0)
+            continue;
+        memcpy(f + h, "go", 2);
+        ws_frame_mask(f + h, 2, mask, 0);
+        write_bytes(c, f, (size_t)h + 2);
+        return;
+    }
+}
 
 static void send_message(struct conn *c)
 {
@@ -857,6 +922,10 @@ static void on_handshake_done(struct conn *c, const char *rest, size_t n)
         b->t_start = c->sent_at[0] = uv_hrtime();
         b->timing = true;
         big_pump(c);
+    } else if (b->mode == M_RECV) {
+        /* receive only: open is warm; the clock starts when every connection is */
+        c->warm = true;
+        settle(c);
     } else if (!b->stopping) {
         send_message(c); /* connect mode: the one echo; others: the warm-up echo */
     }
@@ -870,7 +939,7 @@ static void handle_read(struct conn *c, ssize_t n, const uv_buf_t *buf)
     if (n < 0) {
         if (c->phase != 3 && !b->stopping) {
             b->errors_conn++;
-            b->dropped += c->warm && b->mode == M_HOLD;
+            b->dropped += c->warm && (b->mode == M_HOLD || b->mode == M_RECV);
             if (c->phase < 2)
                 COMPLAIN("connection closed before the handshake was done: %s\n",
                          uv_strerror((int)n));
@@ -1244,7 +1313,7 @@ static void on_stop(uv_timer_t *t)
             waiting = true; /* its echo may still come */
             continue;
         }
-        if (b->mode == M_HOLD && c->phase == 2)
+        if ((b->mode == M_HOLD || b->mode == M_RECV) && c->phase == 2)
             b->healthy++;
         close_ws(c);
     }
@@ -1305,7 +1374,8 @@ static void raise_nofile(int conns)
 static void usage(FILE *out)
 {
     fputs("Usage: wsbridge-bench [OPTIONS] ws[s]://HOST:PORT/PATH | tcp://HOST:PORT\n"
-          "  -m, --mode=MODE     echo (default), raw (tcp:// line echo), connect, hold, big\n"
+          "  -m, --mode=MODE     echo (default), raw (tcp:// line echo), connect, hold, big,\n"
+          "                      recv (receive only: a shared program's broadcast)\n"
           "  -c, --connections=N connections (default 1; hold: e.g. 10000)\n"
           "  -d, --depth=N       messages in flight per connection (default 1)\n"
           "  -s, --size=BYTES    payload size, K/M/G suffixes (default 16; big: e.g. 1G)\n"
@@ -1338,6 +1408,11 @@ static void usage(FILE *out)
           "hold: healthy = still open at the end with every echo answered; late = an echo\n"
           "not back when the next was due. big: one message streamed in 1 MiB fragments,\n"
           "MB/s = its size over the round trip; watch the server's peak RSS.\n"
+          "recv: once every connection is open, one of them sends \"go\" (bench/ticker starts\n"
+          "printing on it), then nothing; each message must be a decimal CLOCK_MONOTONIC\n"
+          "time in ns (bench/ticker prints them), its latency is now minus that time (one\n"
+          "machine, one clock); msg/s = messages delivered to all connections together.\n"
+          "The clock starts once every connection is open (-r at a time, default 64).\n"
           "The client opens as many descriptors as connections and raises its own limit.\n"
           "With -p, the server's CPU time (user + system, from /proc) per message in the\n"
           "timed window: steadier than msg/s when the machine is shared.\n"
@@ -1380,9 +1455,9 @@ int main(int argc, char **argv)
         switch (o) {
         case 'm': {
             unsigned i = 0;
-            while (i < 5 && strcmp(optarg, mode_names[i]) != 0)
+            while (i < N_MODES && strcmp(optarg, mode_names[i]) != 0)
                 i++;
-            if (i == 5) {
+            if (i == N_MODES) {
                 fprintf(stderr, "wsbridge-bench: unknown mode %s\n", optarg);
                 return 2;
             }
@@ -1459,7 +1534,7 @@ int main(int argc, char **argv)
             b->seconds = 600;
     }
     if (b->ramp == 0)
-        b->ramp = b->mode == M_HOLD ? 64 : b->conns;
+        b->ramp = b->mode == M_HOLD || b->mode == M_RECV ? 64 : b->conns;
     char host[256];
     int port = 0;
     const char *url = argv[optind], *rest = strstr(url, "://");
@@ -1522,7 +1597,7 @@ int main(int argc, char **argv)
      */
     uint64_t limit = (uint64_t)(b->seconds * 1000);
     if (b->mode != M_CONNECT && b->mode != M_BIG)
-        limit += 60000 + (b->mode == M_HOLD ? 20 * (uint64_t)b->conns : 0);
+        limit += 60000 + (b->mode == M_HOLD || b->mode == M_RECV ? 20 * (uint64_t)b->conns : 0);
     uv_timer_start(&b->stop_timer, on_stop, limit, 0);
     uv_run(b->loop, UV_RUN_DEFAULT);
     getrusage(RUSAGE_SELF, &ru1);
@@ -1566,6 +1641,9 @@ int main(int argc, char **argv)
             printf("  hold: %d of %d opened and warm, %" PRIu64 " healthy at the end; late %" PRIu64
                    ", unanswered %" PRIu64 ", dropped %" PRIu64 "\n",
                    b->warm, b->conns, b->healthy, b->late, b->unanswered, b->dropped);
+        if (b->mode == M_RECV)
+            printf("  recv: %d of %d opened, %" PRIu64 " open at the end, %" PRIu64 " lost\n",
+                   b->warm, b->conns, b->healthy, b->dropped);
         if (b->mode == M_BIG)
             printf("  big: %" PRIu64 " bytes %s\n", b->size,
                    !b->big_done       ? "NOT back"
