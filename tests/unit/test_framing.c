@@ -29,7 +29,8 @@ static void tr_add(uint8_t **p, size_t *n, size_t *cap, const void *d, size_t k)
         if (!*p)
             abort();
     }
-    memcpy(*p + *n, d, k);
+    if (k) /* d may be NULL for nothing */
+        memcpy(*p + *n, d, k);
     *n += k;
 }
 
@@ -56,9 +57,15 @@ static void tr_free(struct transcript *t)
     free(t->cur);
 }
 
+/* Does the transcript hold exactly want[0..wlen)? (No memcmp on a NULL buffer.) */
+static bool tr_same(const struct transcript *t, const char *want, size_t wlen)
+{
+    return t->n == wlen && (wlen == 0 || memcmp(t->p, want, wlen) == 0);
+}
+
 static bool tr_is(struct transcript *t, const char *want, size_t wlen, const char *name)
 {
-    bool r = ok(t->n == wlen && memcmp(t->p, want, wlen) == 0, "%s", name);
+    bool r = ok(tr_same(t, want, wlen), "%s", name);
     if (!r) {
         diag("  got  %zu: %.*s", t->n, (int)t->n, (const char *)t->p);
         diag("  want %zu: %.*s", wlen, (int)wlen, want);
@@ -127,7 +134,7 @@ static void json_is(const char *in, size_t inlen, uint64_t max, const char *want
         j_finish(&c);
         char label[200];
         snprintf(label, sizeof label, "%s (split at %zu)", name, at);
-        if (at == 0 || c.t.n != wlen || memcmp(c.t.p, want, wlen) != 0)
+        if (at == 0 || !tr_same(&c.t, want, wlen))
             all = tr_is(&c.t, want, wlen, label);
         tr_free(&c.t);
     }
@@ -312,7 +319,7 @@ static void round_trips(void)
         struct transcript want = {0};
         tr_add(&want.cur, &want.ncur, &want.capcur, msg, n);
         tr_message(&want, text);
-        if (c.t.n != want.n || memcmp(c.t.p, want.p, want.n) != 0 || enc[o - 1] != '\n' ||
+        if (!tr_same(&c.t, (const char *)want.p, want.n) || enc[o - 1] != '\n' ||
             memchr(enc, '\n', o - 1))
             all = ok(0, "round trip %d (%s, %zu bytes)", round, text ? "text" : "binary", n);
         tr_free(&c.t);
@@ -389,7 +396,7 @@ static void len_is(const char *in, size_t inlen, const char *want, size_t wlen, 
             tr_error(&c.t, &c.d.err);
         char label[200];
         snprintf(label, sizeof label, "%s (split at %zu)", name, at);
-        if (at == 0 || c.t.n != wlen || memcmp(c.t.p, want, wlen) != 0)
+        if (at == 0 || !tr_same(&c.t, want, wlen))
             all = tr_is(&c.t, want, wlen, label);
         tr_free(&c.t);
     }
