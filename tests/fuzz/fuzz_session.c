@@ -5,7 +5,8 @@
  *
  * Byte 0 is control. Bits 0-1, the server: 0 "cat" (text mode), 1 "--binary cat",
  * 2 "--staticdir=DIR cat", 3 "--staticdir=DIR" alone (DIR: a temporary directory with a few
- * files). Bit 2: the client hangs up with a reset instead of a FIN. Byte 1, the segmentation:
+ * files). Bit 2: the client hangs up with a reset instead of a FIN. Bit 3 turns modes 0 and 1
+ * into "--framing=json cat" and "--framing=length cat" (cat echoes JSON lines and records). Byte 1, the segmentation:
  * bit 7 set, all at once; else pieces of (byte1 & 0x7f) + 1 bytes, each one read. The rest
  * (at most FUZZ_MAX_INPUT bytes) is what the client sends, then its hangup.
  *
@@ -35,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FUZZ_MAX_INPUT 16384u
 #define FUZZ_RUN_MS 300u
 #define FUZZ_KILL_MS 5000u
-#define NMODES 4
+#define NMODES 6
 
 static uv_loop_t loop;
 static struct config cfgs[NMODES];
@@ -91,6 +92,8 @@ static void setup(void)
         {"wsbridge", "--port=0", "--binary", "cat", NULL},
         {"wsbridge", "--port=0", sd, "cat", NULL},
         {"wsbridge", "--port=0", sd, NULL},
+        {"wsbridge", "--port=0", "--framing=json", "cat", NULL},
+        {"wsbridge", "--port=0", "--framing=length", "cat", NULL},
     };
     static char *argvs[NMODES][5];
     int argcs[NMODES] = {0};
@@ -145,6 +148,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!ready)
         setup();
     unsigned mode = data[0] & 3;
+    if ((data[0] & 8) && mode < 2)
+        mode += 4; /* --framing=json, --framing=length */
     bool reset = data[0] & 4;
     size_t piece = data[1] & 0x80 ? FUZZ_MAX_INPUT : (size_t)(data[1] & 0x7f) + 1;
     data += 2;

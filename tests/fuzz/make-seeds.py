@@ -143,7 +143,8 @@ for k, v in {"imf": b"Sun, 06 Nov 1994 08:49:37 GMT", "rfc850": b"Sunday, 06-Nov
 write("httpmsg", seeds)
 
 # fuzz_session: byte 0 = server mode (bits 0-1: cat, --binary cat, --staticdir + cat,
-# --staticdir alone; bit 2: the client resets instead of a FIN), byte 1 = segmentation (0x80:
+# --staticdir alone; bit 2: the client resets instead of a FIN; bit 3: modes 0 and 1 become
+# --framing=json cat and --framing=length cat), byte 1 = segmentation (0x80:
 # all at once, else pieces of (b & 0x7f) + 1 bytes); then what the client sends.
 UPGRADE = (b"GET /echo HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
@@ -175,6 +176,9 @@ for k, v in sessions.items():
     seeds[k + "-binary-split7"] = b"\x01\x06" + v
     seeds[k + "-static-bytewise"] = b"\x02\x00" + v
     seeds[k + "-staticonly-reset"] = b"\x07\x80" + v
+    if k.startswith("upgrade"):
+        seeds[k + "-json"] = b"\x08\x80" + v
+        seeds[k + "-length-split7"] = b"\x09\x06" + v
 write("session", seeds)
 
 # the --config file (fuzz_config.c): a first line "!" adds COMMAND on the command line

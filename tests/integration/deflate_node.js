@@ -2,45 +2,9 @@
 // (server/client no context takeover, server_max_window_bits 8-15, client_max_window_bits
 // absent/true/8-15) is agreed and echoes exactly; binary 0 B..16 MiB through `--binary cat` and
 // text lines through cat come back byte-exact.
-const { spawn } = require('child_process');
-const WebSocket = require('ws');
+const { ok, finish, timeLimit, server, stop, open, close } = require('./wsbtest.js');
 
-let n = 0, failed = 0;
-function ok(cond, name, got, want) {
-  n++;
-  if (!cond) failed++;
-  console.log(`${cond ? 'ok' : 'not ok'} ${n} - ${name}`);
-  if (!cond) console.log(`#   got:  ${JSON.stringify(got)}\n#   want: ${JSON.stringify(want)}`);
-}
-function finish() { console.log(`1..${n}`); process.exit(failed ? 1 : 0); }
-setTimeout(() => { ok(false, 'timed out'); finish(); }, 300000).unref();
-
-function server(args) {
-  return new Promise((resolve, reject) => {
-    const srv = spawn(process.env.WSBRIDGE, ['--address=127.0.0.1', '--port=0', '--workers=1', ...args],
-                      { stdio: ['ignore', 'ignore', 'pipe'] });
-    let log = '';
-    srv.stderr.on('data', (d) => {
-      log += d;
-      const m = log.match(/listening on ws:\/\/127\.0\.0\.1:(\d+)\//);
-      if (m && !srv.port) { srv.port = Number(m[1]); resolve(srv); }
-    });
-    srv.on('exit', () => { if (!srv.port) reject(new Error(log)); });
-  });
-}
-
-function stop(srv) {
-  return new Promise((resolve) => { srv.on('exit', (code) => resolve(code)); srv.kill('SIGTERM'); });
-}
-
-function open(port, pmd) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: pmd, maxPayload: 0 });
-    ws.binaryType = 'nodebuffer';
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
-  });
-}
+timeLimit(300000);
 
 // Sends each payload, collects what comes back until as many bytes (binary: chunks) or lines.
 function echo(ws, payloads, binary) {
@@ -55,10 +19,6 @@ function echo(ws, payloads, binary) {
     });
     for (const p of payloads) ws.send(p);
   });
-}
-
-function close(ws) {
-  return new Promise((resolve) => { ws.once('close', (code) => resolve(code)); ws.close(1000); });
 }
 
 function jsonish(size, seed) {

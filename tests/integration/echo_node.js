@@ -2,15 +2,9 @@
 const { spawn } = require('child_process');
 const WebSocket = require('ws');
 
-let n = 0, failed = 0;
-function ok(cond, name, got, want) {
-  n++;
-  if (!cond) failed++;
-  console.log(`${cond ? 'ok' : 'not ok'} ${n} - ${name}`);
-  if (!cond) console.log(`#   got:  ${JSON.stringify(got)}\n#   want: ${JSON.stringify(want)}`);
-}
-function finish() { console.log(`1..${n}`); process.exit(failed ? 1 : 0); }
-setTimeout(() => { ok(false, 'timed out'); finish(); }, 60000).unref();
+const { ok, finish, timeLimit } = require('./wsbtest.js');
+
+timeLimit(60000);
 
 const srv = spawn(process.env.WSBRIDGE, ['--address=127.0.0.1', '--port=0', '--binary', 'cat'],
                   { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -5,15 +5,9 @@ const fs = require('fs');
 const path = require('path');
 const WebSocket = require('ws');
 
-let n = 0, failed = 0;
-function ok(cond, name, got, want) {
-  n++;
-  if (!cond) failed++;
-  console.log(`${cond ? 'ok' : 'not ok'} ${n} - ${name}`);
-  if (!cond) console.log(`#   got:  ${JSON.stringify(got)}\n#   want: ${JSON.stringify(want)}`);
-}
-function finish() { console.log(`1..${n}`); process.exit(failed ? 1 : 0); }
-setTimeout(() => { ok(false, 'timed out'); finish(); }, process.env.WSB_SANITIZED ? 180000 : 60000).unref();
+const { ok, finish, timeLimit } = require('./wsbtest.js');
+
+timeLimit(process.env.WSB_SANITIZED ? 180000 : 60000);
 
 // certificates, made with the openssl CLI in the scratch directory
 const logDir = fs.existsSync(path.join('tests', 'integration')) ? path.join('tests', 'integration') : '.';
