@@ -32,9 +32,14 @@
 static const char renew_lua[] = "if redis.call('get', KEYS[1]) == ARGV[1] then "
                                 "redis.call('pexpire', KEYS[2], ARGV[3]) "
                                 "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
-static const char release_lua[] = "if redis.call('get', KEYS[1]) == ARGV[1] then "
-                                  "if ARGV[2] == '1' then redis.call('del', KEYS[2]) end "
-                                  "return redis.call('del', KEYS[1]) else return 0 end";
+/* ... and the run key goes when the run ended for everyone, or when no other instance has
+ * clients now (nobody to tell: the next run is a fresh start, not a restart) */
+static const char release_lua[] =
+    "if redis.call('get', KEYS[1]) == ARGV[1] then "
+    "redis.call('zrem', KEYS[3], ARGV[1]) "
+    "if ARGV[2] == '1' or redis.call('zcount', KEYS[3], ARGV[3], '+inf') == 0 then "
+    "redis.call('del', KEYS[2]) end "
+    "return redis.call('del', KEYS[1]) else return 0 end";
 /* the run key outlives a dead owner's lock, so that its successor knows it restarts the
  * program (its clients are told) */
 #define CLUSTER_RUN_MS (3u * CLUSTER_LOCK_MS)
@@ -468,15 +473,17 @@ bool cluster_others(const struct cluster *cl)
 
 void cluster_release(struct cluster *cl, bool ended)
 {
-    const char *argv[] = {"EVAL", release_lua, "2", cl->k_owner, cl->k_run, instance,
-                          ended ? "1" : "0"};
+    char now[24];
+    const char *argv[] = {"EVAL", release_lua, "3", cl->k_owner, cl->k_run, cl->k_clients,
+                          instance, ended ? "1" : "0", now};
 
     if (!cl->owner)
         return;
     cl->owner = false;
     cl->top_known = false;
     cl->others = false;
-    cl_command(cl, cl->cmd, on_done, cl, 7, argv);
+    snprintf(now, sizeof now, "%llu", (unsigned long long)wall_ms());
+    cl_command(cl, cl->cmd, on_done, cl, 9, argv);
     log_debug(0, "redis: the lock of %s released", cl->endpoint);
 }
 

@@ -88,8 +88,9 @@ void cluster_want(struct cluster *cl, bool want);
 bool cluster_owner(const struct cluster *cl);
 /* Another instance had clients at the last tick (the owner's, while it has none itself). */
 bool cluster_others(const struct cluster *cl);
-/* Owner: gives the lock up. ended: the run is over for every client (they were told, or none
- * is left anywhere); else the next owner's start is a restart (owned's restart). */
+/* Owner: gives the lock up (and this instance's entry in the clients set). ended: the run is
+ * over for every client (they were told, or none is left anywhere); else the next owner's
+ * start is a restart (owned's restart) if another instance has clients now. */
 void cluster_release(struct cluster *cl, bool ended);
 /* Owner: a piece of output, whole text messages each ended by "\n" (n > 0), an end of the
  * program (code, reason). All copied. */

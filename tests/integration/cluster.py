@@ -283,6 +283,17 @@ with Redis("auth", extra=["--requirepass", "s3cret"]) as rd:
     url = "redis://:s3cret@127.0.0.1:%d/1" % rd.port
     with instance("auth-a", url) as a, instance("auth-b", url) as b:
         asyncio.run(two_instances(a, b, "AUTH and SELECT 1"))
+    # every instance stopped (cleanly) while the program ran, new ones started at once: a
+    # fresh start, not a restart (no client anywhere was left to tell)
+    with instance("auth-c", url) as c:
+        async def fresh():
+            cl = await connect(c.port, "c")
+            ok(await synced([cl], cl), "after every instance stopped, the next client starts a new run")
+            await asyncio.sleep(0.5)
+            ok(cl.closed is None and "did not end" not in c.log_text(),
+               "... as a fresh start: not closed as a restart", (cl.closed, cl.ws.close_reason))
+            await cl.ws.close()
+        asyncio.run(fresh())
     with instance("auth-bad", "redis://:wrong@127.0.0.1:%d" % rd.port) as bad:
         async def refused():
             c = await connect(bad.port, "bad")
