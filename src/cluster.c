@@ -83,6 +83,7 @@ static char instance[CLUSTERMSG_INSTANCE_MAX + 1];
 
 static void cluster_pump(struct cluster *cl);
 static void out_read_next(struct cluster *cl);
+static void out_start(struct cluster *cl);
 static void in_read_next(struct cluster *cl);
 
 /* ---------------------------------------------------------------- lifetime */
@@ -448,7 +449,7 @@ static void cluster_tick(uv_timer_t *t)
         }
     }
     try_take(cl);
-    out_read_next(cl); /* after an error reply: again at a tick's pace */
+    out_start(cl); /* after an error reply: again at a tick's pace */
     in_read_next(cl);
 }
 
@@ -656,16 +657,23 @@ static void on_out_top(struct redis *c, const redisReply *r, void *data)
     cluster_unref(cl);
 }
 
-static void out_ready(struct redis *c)
+/* The output reader (re)starts: from the last entry seen, or from the stream's end now. */
+static void out_start(struct cluster *cl)
 {
-    struct cluster *cl = redis_data(c);
     const char *argv[] = {"XREVRANGE", cl->k_out, "+", "-", "COUNT", "1"};
 
+    if (!redis_ready(cl->rout))
+        return;
     if (cl->have_last) {
         out_read_next(cl); /* resumes after the last entry seen */
-    } else if (!cl->out_reading && cl_command(cl, c, on_out_top, cl, 6, argv) == 0) {
+    } else if (!cl->out_reading && cl_command(cl, cl->rout, on_out_top, cl, 6, argv) == 0) {
         cl->out_reading = true;
     }
+}
+
+static void out_ready(struct redis *c)
+{
+    out_start(redis_data(c));
 }
 
 /* ---------------------------------------------------------------- the owner reads the input */

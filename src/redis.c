@@ -198,6 +198,39 @@ static void on_ready(struct redis *r)
     r->ev->ready(r);
 }
 
+static void on_probe(redisAsyncContext *ac, void *reply, void *priv);
+
+/* The last step before ready: a command Redis refuses with LOADING while it reads its data
+ * back after a restart (then everything else would be refused, and an XADD lost). */
+static void probe(struct redis *r)
+{
+    redisAsyncCommand(r->ac, on_probe, NULL, "EXISTS wsbridge:probe");
+}
+
+static void probe_again(uv_timer_t *t)
+{
+    struct redis *r = t->data;
+
+    if (r->ac && !r->closing)
+        probe(r);
+}
+
+static void on_probe(redisAsyncContext *ac, void *reply, void *priv)
+{
+    struct redis *r = ac->data;
+    redisReply *rep = reply;
+
+    (void)priv;
+    if (!rep || r->closing)
+        return;
+    if (rep->type == REDIS_REPLY_ERROR && rep->str && strncmp(rep->str, "LOADING", 7) == 0) {
+        log_debug(0, "redis %s: Redis is loading its data: waiting", r->name);
+        uv_timer_start(&r->timer, probe_again, REDIS_BACKOFF_MIN, 0);
+        return;
+    }
+    on_ready(r);
+}
+
 /* AUTH's, then SELECT's answer: an error ends the connection (retried with backoff). */
 static void on_setup_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
@@ -207,7 +240,8 @@ static void on_setup_reply(redisAsyncContext *ac, void *reply, void *priv)
 
     if (!rep || r->closing)
         return;
-    if (rep->type == REDIS_REPLY_ERROR) {
+    if (rep->type == REDIS_REPLY_ERROR &&
+        !(rep->str && strncmp(rep->str, "LOADING", 7) == 0)) { /* LOADING: probe() waits */
         if (!r->logged_down)
             log_error(0, "redis %s: %s refused: %.*s", r->name, auth ? "AUTH" : "SELECT",
                       (int)(rep->len > 200 ? 200 : rep->len), rep->str ? rep->str : "");
@@ -219,7 +253,7 @@ static void on_setup_reply(redisAsyncContext *ac, void *reply, void *priv)
         redisAsyncCommand(ac, on_setup_reply, NULL, "SELECT %u", r->addr.db);
         return;
     }
-    on_ready(r);
+    probe(r);
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -238,7 +272,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
     else if (r->addr.db)
         redisAsyncCommand(c, on_setup_reply, NULL, "SELECT %u", r->addr.db);
     else
-        on_ready(r);
+        probe(r);
 }
 
 static void redis_connect(struct redis *r)

@@ -1,7 +1,7 @@
 /*
- * redis: one connection to Redis on the loop (hiredis's async API and its
- * libuv adapter), kept up: AUTH and SELECT when the address asks for them,
- * then "ready"; a failure or a lost connection is logged once (at error
+ * redis: one connection to Redis on the loop (hiredis's async API on
+ * uv_poll), kept up: AUTH and SELECT when the address asks for them, a wait
+ * while Redis is still loading its data (after a restart), then "ready"; a failure or a lost connection is logged once (at error
  * level; the attempts after it at debug level) and retried with backoff,
  * 100 ms doubling to 5 s; getting back is logged too.
  *
