@@ -7,7 +7,9 @@ Builds wsbridge_VERSION_ARCH.deb with scripts/deb (or takes PATH), checks what i
 installs it with `apt-get install -y ./wsbridge_*.deb`, starts /usr/bin/wsbridge (never a
 wsbridge from PATH: /usr/local/bin may hold a `make install`) on a free 127.0.0.1 port with
 the installed examples/count.sh, reads its first lines with a real client
-(python3-websockets), stops it by PID, then `apt-get remove -y wsbridge` and checks the
+(python3-websockets), stops it by PID; then runs the installed wsbridge.service's ExecStart
+(with /etc/wsbridge/wsbridge.conf, a conffile) under systemd-socket-activate on a free port, as
+wsbridge.socket would start it, and echoes a message through the configured program; then `apt-get remove -y wsbridge` and checks the
 binary is gone. Needs root for apt-get: skips otherwise, and skips when wsbridge is already
 installed (the test would replace and remove it). Exit status: 0 passed, 77 skipped,
 1 failed. Not part of `make check` (it installs into the system): scripts/test --deb and
@@ -15,6 +17,9 @@ installed (the test would replace and remove it). Exit status: 0 passed, 77 skip
 """
 import asyncio
 import glob
+import shlex
+import shutil
+import socket
 import os
 import re
 import signal
@@ -26,6 +31,7 @@ import time
 TOP = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 BIN = "/usr/bin/wsbridge"
 EXAMPLES = "/usr/share/doc/wsbridge/examples"
+CONF = "/etc/wsbridge/wsbridge.conf"
 APT_ENV = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
 
 _n = 0
@@ -83,6 +89,84 @@ async def first_lines(port, count, timeout):
     return got
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def echo_once(port, text, timeout):
+    import websockets
+    async with websockets.connect("ws://127.0.0.1:%d/" % port, open_timeout=timeout) as ws:
+        await ws.send(text)
+        return await asyncio.wait_for(ws.recv(), timeout)
+
+
+def stop(proc):
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def check_units_in_package(deb, files):
+    """The units and the configuration file are in the package; the file is a conffile."""
+    for unit in ("wsbridge.service", "wsbridge@.service", "wsbridge.socket"):
+        ok(any(f.endswith("/systemd/system/" + unit) for f in files), "the package holds the unit " + unit,
+           sorted(f for f in files if "/systemd/" in f))
+    ok(CONF in files, "the package holds " + CONF)
+    rc, conffiles = run(["dpkg-deb", "--info", deb, "conffiles"], 60)
+    ok(rc == 0 and CONF in conffiles.split(), CONF + " is a conffile (kept and merged on upgrade)", conffiles)
+
+
+def serve_as_the_unit_would(files):
+    """The installed wsbridge.service's ExecStart, started by systemd-socket-activate as
+    wsbridge.socket starts it: the configuration file's program (cat) echoes a message."""
+    unit = next((f for f in files if f.endswith("/systemd/system/wsbridge.service")), None)
+    if not ok(unit is not None and os.path.isfile(unit), "wsbridge.service is installed", unit):
+        return
+    with open(unit) as f:
+        text = f.read()
+    m = re.search(r"^ExecStart=(.*)$", text, re.M)
+    argv = shlex.split(m.group(1)) if m else []
+    ok(argv == [BIN, "--config=" + CONF], "ExecStart runs the installed binary with the installed configuration",
+       argv, [BIN, "--config=" + CONF])
+    analyze = shutil.which("systemd-analyze")
+    if analyze:
+        rc, out = run([analyze, "verify", unit, unit.replace(".service", ".socket")], 60)
+        diag(out)
+        ok(rc == 0, "systemd-analyze verify accepts wsbridge.service and wsbridge.socket", rc, 0)
+    activate = shutil.which("systemd-socket-activate")
+    if not activate or not argv:
+        ok(True, "# SKIP no systemd-socket-activate (Debian's systemd package)")
+        return
+    port = free_port()
+    log_path = os.path.join(tmp, "activated.log")
+    log = open(log_path, "wb")
+    proc = subprocess.Popen([activate, "-l", "127.0.0.1:%d" % port] + argv, stdin=subprocess.DEVNULL,
+                            stdout=log, stderr=log, start_new_session=True)
+    try:
+        got = None
+        deadline = time.monotonic() + 20
+        while got is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                got = asyncio.run(asyncio.wait_for(echo_once(port, "through wsbridge.socket", 10), 20))
+            except (ConnectionRefusedError, OSError):
+                time.sleep(0.1)  # systemd-socket-activate has not bound yet
+            except Exception as e:
+                got = "%s: %s" % (type(e).__name__, e)
+        ok(got == "through wsbridge.socket", "a client's message comes back through the configured program (cat)",
+           got, "through wsbridge.socket")
+    finally:
+        stop(proc)
+        log.close()
+        with open(log_path, "rb") as f:
+            diag(f.read().decode("utf-8", "replace")[-1500:])
+
+
 def serve_and_check():
     """Starts the installed binary on a free port with an installed example; a client reads it."""
     log_path = os.path.join(tmp, "server.log")
@@ -107,13 +191,7 @@ def serve_and_check():
             got = "%s: %s" % (type(e).__name__, e)
         ok(got == ["1", "2", "3"], "a python3-websockets client receives count.sh's first lines", got, ["1", "2", "3"])
     finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop(proc)
         log.close()
         ok(proc.returncode == 0, "the server stopped by SIGTERM to its PID exits with 0", proc.returncode, 0)
         with open(log_path, "rb") as f:
@@ -138,7 +216,6 @@ def main():
     except ImportError:
         skip_all("no python3-websockets for the client (apt-get install python3-websockets)")
 
-    print("1..16", flush=True)
     tmp = tempfile.mkdtemp(prefix="wsb-deb-test.")
     version = version_of_tree()
     arch = subprocess.run(["dpkg", "--print-architecture"], stdout=subprocess.PIPE).stdout.decode().strip()
@@ -160,6 +237,7 @@ def main():
     for path in (BIN, "/usr/share/man/man1/wsbridge.1.gz", EXAMPLES + "/count.sh",
                  "/usr/share/doc/wsbridge/copyright"):
         ok(path in files, "the package holds " + path)
+    check_units_in_package(deb, files)
     rc, depends = run(["dpkg-deb", "--field", deb, "Depends"], 60)
     ok("libuv1" in depends and "libssl" in depends and "libc6" in depends,
        "Depends is computed from the libraries the binary links (shlibs)", depends.strip())
@@ -174,12 +252,11 @@ def main():
         rc, out = run([BIN, "--version"], 30)
         ok(out.strip() == "wsbridge %s" % version, "/usr/bin/wsbridge --version", out.strip(), "wsbridge " + version)
         ok(os.access(EXAMPLES + "/count.sh", os.X_OK), "the installed examples are executable")
-        # systemd units, when the package has them, are installed but neither enabled nor started
-        units = sorted(os.path.basename(f) for f in files if re.search(r"/systemd/system/[^/]+\.(service|socket)$", f))
-        diag("systemd units in the package: %s" % (", ".join(units) or "none"))
+        # the systemd units are installed but neither enabled nor started
         enabled = glob.glob("/etc/systemd/system/*.wants/wsbridge*")
         ok(not enabled, "the install enables no wsbridge unit", enabled, [])
         serve_and_check()
+        serve_as_the_unit_would(files)
     finally:
         rc, out = run(["apt-get", "remove", "-y", "wsbridge"], 600, env=APT_ENV)
         diag(out[-1000:])
@@ -188,6 +265,7 @@ def main():
         # remove keeps configuration files; leave the system as it was
         run(["dpkg", "--purge", "wsbridge"], 300)
         subprocess.run(["rm", "-rf", tmp])
+    print("1..%d" % _n, flush=True)
     sys.exit(1 if _failed else 0)
 
 
