@@ -8,9 +8,6 @@ exposition text that python3-prometheus-client parses, counting what happened; e
 is one JSON object, and the access lines carry the statuses."""
 import asyncio
 import json
-import re
-import shutil
-import subprocess
 import urllib.request
 
 import websockets
@@ -19,7 +16,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from wsbtest import *
 
 time_limit(120)
-ACTIVATE = shutil.which("systemd-socket-activate")
 README = os.path.join(TOP_SRCDIR, "README")
 
 
@@ -69,21 +65,8 @@ def main():
                 line = "command=%s %s" % (app, line.split(" ", 1)[1])
             f.write(line + "\n")
     port = free_port()
-    log_path = os.path.join(LOG_DIR, "%s.server.log" % TEST_NAME)
-    log = open(log_path, "wb")
-    proc = subprocess.Popen([ACTIVATE, "-l", "127.0.0.1:%d" % port, WSBRIDGE, "--config=" + conf],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
     origin = "https://" + options["origin"]
-    try:
-        def knock():
-            try:
-                s = socket.create_connection(("127.0.0.1", port), timeout=1)
-                s.close()  # the first connection starts wsbridge
-                return True
-            except OSError:
-                return False
-        ok(wait_for(knock), "systemd-socket-activate listens")
-
+    with Activated(["127.0.0.1:%d" % port], [], flags=["--config=" + conf], notify=False) as server:
         def refused():
             try:
                 req, _ = upgrade_request("/", extra=["Origin: " + origin])
@@ -123,18 +106,9 @@ def main():
         by_status = {s.labels.get("status"): s.value for f in families.values() for s in f.samples
                      if s.name == "wsbridge_http_responses_total"}
         ok(by_status.get("401") == 1 and by_status.get("403") == 1, "metrics: the 401 and the 403 counted", by_status)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15 * (3 if SANITIZED else 1))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-    ok(proc.returncode == 0, "SIGTERM stops it with 0", proc.returncode, 0)
+        ok(server.stop() == 0, "SIGTERM stops it with 0", server.proc.returncode, 0)
+        lines = server.log_text().splitlines()
 
-    with open(log_path, "rb") as f:
-        lines = f.read().decode("utf-8", "replace").splitlines()
     records = []
     execing = next((i for i, l in enumerate(lines) if l.startswith("Execing ")), -1)
     for line in lines[execing + 1:]:  # before: systemd-socket-activate's own lines

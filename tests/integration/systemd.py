@@ -3,7 +3,6 @@ LISTEN_FDNAMES, a Unix socket, a "redirect" one, --workers), and the notificatio
 NOTIFY_SOCKET the test binds: READY=1 with STATUS= once listening, WATCHDOG=1 every half of
 WATCHDOG_USEC, STOPPING=1 on SIGTERM. A socket that is not a listening stream socket is refused."""
 import asyncio
-import shutil
 import subprocess
 
 import websockets
@@ -11,105 +10,6 @@ import websockets
 from wsbtest import *
 
 time_limit(150)
-ACTIVATE = shutil.which("systemd-socket-activate")
-
-
-class Activated:
-    """wsbridge started by systemd-socket-activate on the listen addresses, notifying a datagram
-    socket of ours."""
-
-    def __init__(self, listen, command, flags=(), fdnames=None, env=(), datagram=False):
-        self.listen, self.command, self.flags = listen, list(command), list(flags)
-        self.fdnames, self.env, self.datagram = fdnames, list(env), datagram
-        self.messages = []
-        self.log_path = os.path.join(LOG_DIR, "%s.server.log" % TEST_NAME)
-
-    def __enter__(self):
-        self.notify_path = socket_path("notify%d" % os.getpid())
-        if os.path.exists(self.notify_path):
-            os.unlink(self.notify_path)
-        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.notify.bind(self.notify_path)
-        self.notify.setblocking(False)
-        args = [ACTIVATE] + ["--datagram"] * self.datagram
-        for a in self.listen:
-            args += ["-l", a]
-        if self.fdnames:
-            args += ["--fdname=" + ":".join(self.fdnames)]
-        for e in ["NOTIFY_SOCKET=" + self.notify_path] + self.env:
-            args += ["-E", e]
-        args += [WSBRIDGE, "--loglevel=debug"] + self.flags + self.command
-        self.log = open(self.log_path, "ab")
-        self.log.write(("\n=== %s\n" % " ".join(args)).encode())
-        self.log.flush()
-        self.start_offset = self.log.tell()
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
-        # systemd-socket-activate binds, then runs wsbridge at the first sign of a connection
-        ok(wait_for(lambda: self.proc.poll() is not None or self._bound()), "systemd-socket-activate listens",
-           self.log_text())
-        return self
-
-    def _bound(self):
-        for a in self.listen:
-            if a.startswith("/"):
-                if not os.path.exists(a):
-                    return False
-            else:
-                host, port = a.rsplit(":", 1)
-                try:
-                    s = socket.create_connection((host, int(port)), timeout=1)
-                    s.close()  # the first knock starts wsbridge; it drops this empty connection
-                except OSError:
-                    return False
-        return True
-
-    def drain(self):
-        while True:
-            try:
-                self.messages.append(self.notify.recv(4096).decode())
-            except BlockingIOError:
-                return self.messages
-
-    def got(self, pred):
-        """Waits for a notification for which pred holds; returns it or None."""
-        found = wait_for(lambda: [m for m in self.drain() if pred(m)], timeout=10)
-        return found[0] if found else None
-
-    def log_text(self):
-        with open(self.log_path, "rb") as f:
-            f.seek(self.start_offset)
-            return f.read().decode("utf-8", "replace")
-
-    def exit_code(self):
-        """Waits for the exit that a signal already sent causes (no second signal: it would land
-        while the process is exiting, its handlers gone)."""
-        try:
-            return self.proc.wait(15 * (3 if SANITIZED else 1))
-        except subprocess.TimeoutExpired:
-            return self.stop()
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(15 * (3 if SANITIZED else 1))
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                ok(False, "wsbridge stopped within 15 s of SIGTERM")
-        return self.proc.returncode
-
-    def __exit__(self, *exc):
-        self.stop()
-        self.drain()
-        self.notify.close()
-        os.unlink(self.notify_path)
-        self.log.close()
-        if exc[0] is None and SANITIZED:
-            text = self.log_text()
-            ok("ERROR: AddressSanitizer" not in text and "runtime error:" not in text
-               and "LeakSanitizer" not in text, "no sanitizer report in the server log")
-        return False
 
 
 async def echo(url, text):

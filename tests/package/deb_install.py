@@ -19,10 +19,8 @@ import asyncio
 import glob
 import shlex
 import shutil
-import socket
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -34,25 +32,17 @@ EXAMPLES = "/usr/share/doc/wsbridge/examples"
 CONF = "/etc/wsbridge/wsbridge.conf"
 APT_ENV = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
 
-_n = 0
-_failed = 0
+sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
+import wsbtest  # noqa: E402  (the TAP points and process helpers the integration tests use)
+from wsbtest import done, free_port, ok, stop_process, time_limit  # noqa: E402
 
+time_limit(3600)  # building, installing and removing a package; wsbtest's default is 120 s
 
-def ok(cond, name, got=None, want=None):
-    global _n, _failed
-    _n += 1
-    print("%s %d - %s" % ("ok" if cond else "not ok", _n, name), flush=True)
-    if not cond:
-        _failed += 1
-        if got is not None or want is not None:
-            print("#   got:  %r\n#   want: %r" % (got, want), flush=True)
-    return cond
 
 
 def diag(text):
-    for line in str(text).splitlines():
-        if not line.startswith("(Reading database ..."):  # dpkg's progress, one line per 5%
-            print("# " + line, flush=True)
+    wsbtest.diag("\n".join(line for line in str(text).splitlines()
+                            if not line.startswith("(Reading database ...")))  # dpkg's progress, one line per 5%
 
 
 def skip_all(reason):
@@ -89,27 +79,11 @@ async def first_lines(port, count, timeout):
     return got
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def echo_once(port, text, timeout):
     import websockets
     async with websockets.connect("ws://127.0.0.1:%d/" % port, open_timeout=timeout) as ws:
         await ws.send(text)
         return await asyncio.wait_for(ws.recv(), timeout)
-
-
-def stop(proc):
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def check_units_in_package(deb, files):
@@ -161,7 +135,7 @@ def serve_as_the_unit_would(files):
         ok(got == "through wsbridge.socket", "a client's message comes back through the configured program (cat)",
            got, "through wsbridge.socket")
     finally:
-        stop(proc)
+        stop_process(proc)
         log.close()
         with open(log_path, "rb") as f:
             diag(f.read().decode("utf-8", "replace")[-1500:])
@@ -191,7 +165,7 @@ def serve_and_check():
             got = "%s: %s" % (type(e).__name__, e)
         ok(got == ["1", "2", "3"], "a python3-websockets client receives count.sh's first lines", got, ["1", "2", "3"])
     finally:
-        stop(proc)
+        stop_process(proc)
         log.close()
         ok(proc.returncode == 0, "the server stopped by SIGTERM to its PID exits with 0", proc.returncode, 0)
         with open(log_path, "rb") as f:
@@ -265,8 +239,7 @@ def main():
         # remove keeps configuration files; leave the system as it was
         run(["dpkg", "--purge", "wsbridge"], 300)
         subprocess.run(["rm", "-rf", tmp])
-    print("1..%d" % _n, flush=True)
-    sys.exit(1 if _failed else 0)
+    done()
 
 
 if __name__ == "__main__":
