@@ -60,7 +60,7 @@ struct cluster {
     uv_loop_t *loop;
     const struct cluster_events *ev;
     void *ctx;
-    char *endpoint, *k_owner, *k_run, *k_out, *k_in, *k_clients;
+    char *endpoint, *k_owner, *k_run, *k_out, *k_in, *k_clients, *k_inseq, *k_inseen;
     struct redis *cmd, *rout, *rin;
     uv_timer_t tick;
     unsigned refs;
@@ -80,6 +80,9 @@ struct cluster {
 };
 
 static char instance[CLUSTERMSG_INSTANCE_MAX + 1];
+/* the last input sequence number given (clustermsg.h): one counter for every cluster of the
+ * process, so a cluster made again for an endpoint goes on above what its predecessor added */
+static uint64_t in_seq;
 
 static void cluster_pump(struct cluster *cl);
 static void out_read_next(struct cluster *cl);
@@ -117,6 +120,8 @@ static void cluster_tick_closed(uv_handle_t *h)
     free(cl->k_out);
     free(cl->k_in);
     free(cl->k_clients);
+    free(cl->k_inseq);
+    free(cl->k_inseen);
     free(cl);
 }
 
@@ -269,6 +274,9 @@ static void on_xadd(struct redis *c, const redisReply *r, void *data)
         /* an own id refused as not above the top: this entry was stored before (a resend) */
         if (!(it->retry && it->out && strstr(reply_text(r), "equal or smaller")))
             log_error(0, "redis (%s): XADD refused: %s", cl->endpoint, reply_text(r));
+    } else if (r && !it->out && r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
+        log_debug(0, "redis (%s): input %llu was added before its answer was lost: not again",
+                  cl->endpoint, (unsigned long long)it->e.seq);
     }
     /* replies come in order: it is the head */
     if (cl->head == it) {
@@ -294,8 +302,14 @@ static void item_send(struct cluster *cl, struct cl_item *it)
         it->id = cl->out_id = clustermsg_id_next(&cl->out_id, wall_ms());
         it->has_id = true;
     }
-    argc = clustermsg_xadd(it->out ? cl->k_out : cl->k_in, CLUSTER_STREAM_MAX,
-                           it->out ? &it->id : NULL, &it->e, &s, argv, len);
+    if (!it->out) { /* added once, whatever the resends (clustermsg.h) */
+        const char *keys[3] = {cl->k_in, cl->k_inseq, cl->k_inseen};
+        if (!it->e.seq)
+            it->e.seq = ++in_seq;
+        argc = clustermsg_xadd_once(keys, CLUSTER_STREAM_MAX, wall_ms(), &it->e, &s, argv, len);
+    } else {
+        argc = clustermsg_xadd(cl->k_out, CLUSTER_STREAM_MAX, &it->id, &it->e, &s, argv, len);
+    }
     if (redis_command(cl->cmd, on_xadd, it, argc, argv, len) == 0)
         cl->refs++;
 }
@@ -821,9 +835,12 @@ struct cluster *cluster_new(uv_loop_t *loop, const char *url, const char *endpoi
     cl->k_out = clustermsg_key(endpoint, "out");
     cl->k_in = clustermsg_key(endpoint, "in");
     cl->k_clients = clustermsg_key(endpoint, "clients");
+    cl->k_inseq = clustermsg_key(endpoint, "inseq");
+    cl->k_inseen = clustermsg_key(endpoint, "inseen");
     uv_timer_init(loop, &cl->tick);
     cl->tick.data = cl;
     if (!cl->endpoint || !cl->k_owner || !cl->k_run || !cl->k_out || !cl->k_in || !cl->k_clients ||
+        !cl->k_inseq || !cl->k_inseen ||
         !(cl->cmd = redis_new(loop, &addr, "commands", &cmd_events, cl)) ||
         !(cl->rout = redis_new(loop, &addr, "output reader", &out_events, cl)) ||
         !(cl->rin = redis_new(loop, &addr, "input reader", &in_events, cl))) {

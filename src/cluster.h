@@ -27,8 +27,10 @@
  * Redis restart (with persistence) or a network blip it resumes where it
  * stopped.
  *
- * Input: an instance that is not the owner XADDs its clients' messages to
- * wsbridge:{E}:in; the owner reads them through the consumer group
+ * Input: an instance that is not the owner adds its clients' messages to
+ * wsbridge:{E}:in, each once: numbered per instance and added by a script
+ * that refuses a number already stored (clustermsg.h), so a resend after
+ * an answer lost with the connection is not a second copy; the owner reads them through the consumer group
  * "wsbridge" as consumer "owner" (XREADGROUP, then XACK once the message
  * is written): each message reaches the program once. Every owner is the
  * same consumer, and reads that consumer's pending entries first and then

@@ -322,6 +322,17 @@ static const char *entry_field(const redisReply *k, const redisReply *v,
     } else if (field_is(k, "d")) {
         out->data = (const uint8_t *)v->str;
         out->len = v->len;
+    } else if (field_is(k, "s")) {
+        if (!parse_u64(v->str, v->len, &out->seq) || out->seq == 0)
+            return "s is not a sequence number";
+    } else if (field_is(k, "k")) {
+        if (!value_is(v, "j") && !value_is(v, "m") && !value_is(v, "l"))
+            return "k is not j, m or l";
+        out->kind = v->str[0];
+    } else if (field_is(k, "i")) {
+        if (!parse_u64(v->str, v->len, &out->client) || out->client == 0 ||
+            out->client > CLUSTERMSG_CLIENT_MAX)
+            return "a client id out of 1 to 2^53";
     }
     return NULL;
 }
@@ -357,32 +368,33 @@ const char *clustermsg_entry_decode(const redisReply *e, struct clustermsg_entry
         return "a close reason longer than 123 bytes";
     if (out->type == CLUSTERMSG_LINES && (out->len == 0 || out->data[out->len - 1] != '\n'))
         return "lines that do not end with a newline";
+    if (!out->kind != !out->client)
+        return "k without i, or i without k";
     return NULL;
 }
 
 /* ---------------------------------------------------------------- XADD */
 
-int clustermsg_xadd(const char *key, unsigned long maxlen, const struct clustermsg_id *id,
-                    const struct clustermsg_entry *e, struct clustermsg_scratch *s,
-                    const char **argv, size_t *argvlen)
-{
-    static const char *const types[] = {"text", "binary", "over", "lines"};
-    int n = 0;
+const char CLUSTERMSG_ADD_ONCE_LUA[] =
+    "local last = tonumber(redis.call('hget', KEYS[2], ARGV[1]) or '0') "
+    "if tonumber(ARGV[2]) <= last then return 0 end "
+    "redis.call('hset', KEYS[2], ARGV[1], ARGV[2]) "
+    "redis.call('zadd', KEYS[3], ARGV[3], ARGV[1]) "
+    "local old = redis.call('zrangebyscore', KEYS[3], '-inf', '(' .. ARGV[4], 'LIMIT', 0, 8) "
+    "for _, o in ipairs(old) do redis.call('hdel', KEYS[2], o) redis.call('zrem', KEYS[3], o) end "
+    "redis.call('xadd', KEYS[1], 'MAXLEN', '~', ARGV[5], '*', unpack(ARGV, 6)) "
+    "return 1";
 
 #define ARG(p, l) (argv[n] = (p), argvlen[n] = (l), n++)
 #define ARGS(p) ARG(p, strlen(p))
-    ARGS("XADD");
-    ARGS(key);
-    ARGS("MAXLEN");
-    ARGS("~");
-    snprintf(s->maxlen, sizeof s->maxlen, "%lu", maxlen);
-    ARGS(s->maxlen);
-    if (id) {
-        clustermsg_id_format(id, s->id);
-        ARGS(s->id);
-    } else {
-        ARGS("*");
-    }
+
+/* The entry's fields (o, t, f or c, [s, k, i,] d) from argv[n]. Returns the new count. */
+static int entry_fields(int n, const struct clustermsg_entry *e, struct clustermsg_scratch *s,
+                        const char **argv, size_t *argvlen)
+{
+    static const char *const types[] = {"text", "binary", "over", "lines"};
+    static const char kinds[][2] = {"j", "m", "l"};
+
     ARGS("o");
     ARG(e->origin, e->origin_len);
     ARGS("t");
@@ -395,9 +407,66 @@ int clustermsg_xadd(const char *key, unsigned long maxlen, const struct clusterm
         ARGS("f");
         ARGS(e->fin ? "1" : "0");
     }
+    if (e->seq) {
+        snprintf(s->seq, sizeof s->seq, "%" PRIu64, e->seq);
+        ARGS("s");
+        ARGS(s->seq);
+    }
+    if (e->kind) {
+        ARGS("k");
+        ARGS(kinds[e->kind == 'j' ? 0 : e->kind == 'm' ? 1 : 2]);
+        snprintf(s->client, sizeof s->client, "%" PRIu64, e->client);
+        ARGS("i");
+        ARGS(s->client);
+    }
     ARGS("d");
     ARG(e->len ? (const char *)e->data : "", e->len);
-#undef ARGS
-#undef ARG
     return n;
 }
+
+int clustermsg_xadd(const char *key, unsigned long maxlen, const struct clustermsg_id *id,
+                    const struct clustermsg_entry *e, struct clustermsg_scratch *s,
+                    const char **argv, size_t *argvlen)
+{
+    int n = 0;
+
+    ARGS("XADD");
+    ARGS(key);
+    ARGS("MAXLEN");
+    ARGS("~");
+    snprintf(s->maxlen, sizeof s->maxlen, "%lu", maxlen);
+    ARGS(s->maxlen);
+    if (id) {
+        clustermsg_id_format(id, s->id);
+        ARGS(s->id);
+    } else {
+        ARGS("*");
+    }
+    return entry_fields(n, e, s, argv, argvlen);
+}
+
+int clustermsg_xadd_once(const char *const keys[3], unsigned long maxlen, uint64_t now_ms,
+                         const struct clustermsg_entry *e, struct clustermsg_scratch *s,
+                         const char **argv, size_t *argvlen)
+{
+    int n = 0;
+
+    ARGS("EVAL");
+    ARGS(CLUSTERMSG_ADD_ONCE_LUA);
+    ARGS("3");
+    for (int k = 0; k < 3; k++)
+        ARGS(keys[k]);
+    ARG(e->origin, e->origin_len);
+    snprintf(s->seq, sizeof s->seq, "%" PRIu64, e->seq);
+    ARGS(s->seq);
+    snprintf(s->now, sizeof s->now, "%" PRIu64, now_ms);
+    ARGS(s->now);
+    snprintf(s->old, sizeof s->old, "%" PRIu64,
+             now_ms > CLUSTERMSG_SEEN_MS ? now_ms - CLUSTERMSG_SEEN_MS : 0);
+    ARGS(s->old);
+    snprintf(s->maxlen, sizeof s->maxlen, "%lu", maxlen);
+    ARGS(s->maxlen);
+    return entry_fields(n, e, s, argv, argvlen);
+}
+#undef ARGS
+#undef ARG

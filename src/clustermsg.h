@@ -11,6 +11,8 @@
  *   wsbridge:{E}:out     the program's output, a stream
  *   wsbridge:{E}:in      the clients' messages for the program, a stream
  *   wsbridge:{E}:clients a sorted set: instance id -> until when (ms) it has clients
+ *   wsbridge:{E}:inseq   a hash: instance id -> the last input sequence number it added
+ *   wsbridge:{E}:inseen  a sorted set: instance id -> when (ms) it last added input
  *
  * A stream entry's fields (unknown fields are ignored, order is free):
  *   o   the instance that added it (CLUSTERMSG_INSTANCE_MAX bytes at most)
@@ -19,6 +21,18 @@
  *   f   "1": the piece ends its message, "0": more follows (out, text and binary)
  *   c   "over": the close code every client gets (1000-4999)
  *   d   the bytes: a piece (out), a message as written to stdin (in), the close reason (over)
+ *   s   in: the adding instance's sequence number (1, 2, ...; see clustermsg_xadd_once)
+ *   k   in, --shared=addressed: "j" a client's join, "m" its message, "l" its leave
+ *   i   in, with k: the client's id (1 to 2^53)
+ *
+ * Input entries are added exactly once: an instance numbers its entries 1, 2, ... and adds
+ * each with CLUSTERMSG_ADD_ONCE_LUA, which adds it only when its number is above the last one
+ * stored for the instance (in the inseq hash), both in one atomic script. A resend after a
+ * lost reply (the entry was added, its answer never came) is then refused (the script answers
+ * 0): an instance's commands run in order, so the entries stored are a prefix of those sent.
+ * The hash stays bounded: the script also drops (8 at most per call) the fields of instances
+ * that added nothing for CLUSTERMSG_SEEN_MS (inseen), a day: an instance cut off from Redis
+ * longer than that with an add unanswered may add that entry twice.
  */
 #ifndef CLUSTERMSG_H
 #define CLUSTERMSG_H
@@ -32,7 +46,9 @@
 #define CLUSTERMSG_INSTANCE_MAX 64
 #define CLUSTERMSG_ID_MAX 44     /* "18446744073709551615-18446744073709551615" and a NUL */
 #define CLUSTERMSG_REASON_MAX 123 /* a close reason's bytes (RFC 6455: 125 with the code) */
-#define CLUSTERMSG_ARGV_MAX 16    /* the most arguments clustermsg_xadd() writes */
+#define CLUSTERMSG_ARGV_MAX 32    /* the most arguments clustermsg_xadd(_once)() write */
+#define CLUSTERMSG_SEEN_MS ((uint64_t)24 * 3600 * 1000) /* an instance's input state kept */
+#define CLUSTERMSG_CLIENT_MAX (1ull << 53) /* the largest client id (a JSON-safe integer) */
 
 /* A parsed --redis=URL. The strings are malloc'd (clustermsg_addr_free). */
 struct clustermsg_addr {
@@ -80,6 +96,9 @@ struct clustermsg_entry {
     size_t origin_len;
     const uint8_t *data;
     size_t len;
+    uint64_t seq;       /* in: its sequence number (0: none) */
+    char kind;          /* in, addressed: 'j', 'm', 'l'; 0: none */
+    uint64_t client;    /* with kind: the client's id */
 };
 
 /*
@@ -101,10 +120,23 @@ const char *clustermsg_entry_decode(const redisReply *e, struct clustermsg_entry
  * text and binary; c only for over). Returns the argument count.
  */
 struct clustermsg_scratch {
-    char maxlen[24], id[CLUSTERMSG_ID_MAX], code[8];
+    char maxlen[24], id[CLUSTERMSG_ID_MAX], code[8], seq[24], client[24], now[24], old[24];
 };
 int clustermsg_xadd(const char *key, unsigned long maxlen, const struct clustermsg_id *id,
                     const struct clustermsg_entry *e, struct clustermsg_scratch *s,
                     const char **argv, size_t *argvlen);
+
+/* The script that adds an input entry once (see above): KEYS the in stream, the inseq hash,
+ * the inseen set; ARGV the instance, the sequence number, now (ms), the time before which an
+ * instance's fields go, MAXLEN, then the entry's fields. Answers 1 (added) or 0 (a resend). */
+extern const char CLUSTERMSG_ADD_ONCE_LUA[];
+/*
+ * The EVAL of that script for entry e (e->seq > 0, e->origin the instance) into argv/argvlen
+ * as clustermsg_xadd() does: keys in (the in stream), inseq, inseen; now_ms the wall clock.
+ * Returns the argument count.
+ */
+int clustermsg_xadd_once(const char *const keys[3], unsigned long maxlen, uint64_t now_ms,
+                         const struct clustermsg_entry *e, struct clustermsg_scratch *s,
+                         const char **argv, size_t *argvlen);
 
 #endif

@@ -289,6 +289,9 @@ write("clustermsg", {
     "xrevrange": b"\x00*1\r\n" + text,
     "xrevrange-empty": b"\x00*0\r\n",
     "two-replies": b"\x00" + xread(text) + b"*0\r\n",
+    "xread-input-once": b"\x00" + xread(entry(b"8-0", b"o", b"h:2:cd", b"t", b"text", b"f", b"1", b"s", b"17", b"d", b"hi\n")),
+    "xread-addressed": b"\x00" + xread(entry(b"8-1", b"o", b"h:2:cd", b"t", b"text", b"s", b"18", b"k", b"j", b"i", b"1025", b"d", b'{"event":"join","id":1025,"env":{}}\n'),
+                                       entry(b"8-2", b"t", b"text", b"k", b"l", b"i", b"9007199254740993", b"d", b"")),
 })
 
 # --framing: the first byte is bit 0 (0 json, 1 length) and the piece size (byte >> 1, +1)

@@ -6,9 +6,13 @@ once, from every instance; redis-server stopped (by its PID) and started again m
 and duplicates nothing; the instance running the program killed: another instance takes the
 program over, every client of the lost run is closed with 1012 as a local restart would, and
 clients reconnecting through nginx get the new run. AUTH (requirepass), a Unix socket, and a
-Redis unreachable at start (logged; the client's message waits and is served once Redis is up)."""
+Redis unreachable at start (logged; the client's message waits and is served once Redis is up).
+Exactly-once input: an instance reaches Redis through a relay that runs its commands but throws
+their answers away, then cuts the connections: the messages whose answers were lost are sent
+again, and each still reaches the program once."""
 import asyncio
 import shutil
+import threading
 
 import websockets
 
@@ -264,6 +268,105 @@ with Redis("main") as rd:
                 s.log.close()
     survivors = [s for i, s in enumerate(insts) if i != killed]
     ok(wait_for(lambda: all(children(s.pid) == [] for s in survivors)), "no program left behind")
+
+
+# ---------------------------------------------------------------- exactly-once input
+
+class Relay:
+    """A TCP relay to 127.0.0.1:port. eat: Redis's answers are thrown away (the commands still
+    reach Redis and run); cut() closes every connection through it."""
+
+    def __init__(self, port):
+        self.target = port
+        self.eat = False
+        self.pairs = []
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+                u = socket.create_connection(("127.0.0.1", self.target), timeout=5)
+                u.settimeout(None)
+            except OSError:
+                return
+            self.pairs.append((c, u))
+            threading.Thread(target=self._pipe, args=(c, u, False), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(u, c, True), daemon=True).start()
+
+    def _pipe(self, a, b, answers):
+        while True:
+            try:
+                d = a.recv(65536)
+                if not d:
+                    break
+                if not (answers and self.eat):
+                    b.sendall(d)
+            except OSError:
+                break
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self):
+        pairs, self.pairs = self.pairs, []
+        for pair in pairs:
+            for s in pair:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+
+    def close(self):
+        self.lsock.close()
+        self.cut()
+
+
+async def lost_answers(a, b, relay):
+    ca = await connect(a.port, "a")
+    ok(await synced([ca], ca), "exactly-once: the instance on the direct connection runs the program")
+    cb = await connect(b.port, "b (relayed)")
+    ok(await synced([ca, cb], cb), "exactly-once: the relayed instance reaches it")
+    N = 60
+    for k in range(1, N + 1):
+        if k == 16:
+            relay.eat = True  # from here, the commands run but their answers are lost
+        if k == 41:
+            await asyncio.sleep(0.3)  # the adds of m16..m40 ran in Redis
+            relay.cut()
+            relay.eat = False
+        await cb.ws.send("m%d" % k)
+        await asyncio.sleep(0.01)
+    want = ["got m%d" % k for k in range(1, N + 1)]
+    await until(lambda: all(c.count(w) >= 1 for c in (ca, cb) for w in want), 30)
+    await asyncio.sleep(0.5)
+    counts = {w: ca.count(w) for w in want if ca.count(w) != 1}
+    ok(not counts, "each of the %d messages reached the program exactly once, the %d whose answers "
+       "were lost too" % (N, 25), counts)
+    ok(all(cb.count(w) == 1 for w in want), "... and came back once to their sender",
+       {w: cb.count(w) for w in want if cb.count(w) != 1})
+    resent = b.log_text().count("was added before its answer was lost: not again")
+    ok(resent > 0, "the relayed instance sent adds again after the lost answers, and Redis "
+       "refused them as already added (logged)", resent)
+    await ca.ws.close()
+    await cb.ws.close()
+
+
+with Redis("once") as rd:
+    relay = Relay(rd.port)
+    try:
+        with instance("once-a", "redis://127.0.0.1:%d" % rd.port) as a, \
+                instance("once-b", "redis://127.0.0.1:%d" % relay.port) as b:
+            asyncio.run(lost_answers(a, b, relay))
+    finally:
+        relay.close()
 
 
 # ---------------------------------------------------------------- AUTH and a Unix socket

@@ -100,13 +100,13 @@ static redisReply *resp(const char *text, size_t n)
     return reply;
 }
 
-/* The RESP of an XREAD reply with one entry whose fields are argv[6..argc) of an XADD. */
-static size_t xread_resp(char *out, size_t cap, const char *id, int argc, const char **argv,
-                         const size_t *len)
+/* The RESP of an XREAD reply with one entry whose fields are argv[first..argc) of an XADD. */
+static size_t xread_resp(char *out, size_t cap, const char *id, int first, int argc,
+                         const char **argv, const size_t *len)
 {
     size_t n = (size_t)snprintf(out, cap, "*1\r\n*2\r\n$3\r\nkey\r\n*1\r\n*2\r\n$%zu\r\n%s\r\n*%d\r\n",
-                                strlen(id), id, argc - 6);
-    for (int i = 6; i < argc; i++) {
+                                strlen(id), id, argc - first);
+    for (int i = first; i < argc; i++) {
         n += (size_t)snprintf(out + n, cap - n, "$%zu\r\n", len[i]);
         memcpy(out + n, argv[i], len[i]);
         n += len[i];
@@ -133,7 +133,7 @@ static void roundtrip(enum clustermsg_type t, bool fin, uint16_t code, const cha
     ok(argc <= CLUSTERMSG_ARGV_MAX && strcmp(argv[0], "XADD") == 0 && strcmp(argv[4], "10000") == 0 &&
            strcmp(argv[5], "1700000000123-4") == 0,
        "XADD key MAXLEN ~ 10000 with our id (%d arguments)", argc);
-    redisReply *r = resp(buf, xread_resp(buf, sizeof buf, argv[5], argc, argv, len));
+    redisReply *r = resp(buf, xread_resp(buf, sizeof buf, argv[5], 6, argc, argv, len));
     const char *why = clustermsg_read_reply(r, &es, &n);
     ok(!why && n == 1, "the XREAD reply taken (%s, %zu entries)", why ? why : "ok", n);
     why = n == 1 ? clustermsg_entry_decode(es[0], &d) : "no entry";
@@ -142,6 +142,40 @@ static void roundtrip(enum clustermsg_type t, bool fin, uint16_t code, const cha
            memcmp(d.origin, "host:1:ab", 9) == 0 && d.id.ms == id.ms && d.id.seq == id.seq &&
            strcmp(d.ids, "1700000000123-4") == 0,
        "the entry read back (type %d, %zu bytes): %s", t, dn, why ? why : "same");
+    freeReplyObject(r);
+}
+
+/* An input entry added once (EVAL of the script): its arguments, its fields read back. */
+static void roundtrip_once(char kind, uint64_t client, const char *data)
+{
+    struct clustermsg_entry e = {.type = CLUSTERMSG_TEXT, .fin = true, .origin = "host:1:ab",
+                                 .origin_len = 9, .data = (const uint8_t *)data,
+                                 .len = strlen(data), .seq = 9007199254740993ull,
+                                 .kind = kind, .client = client};
+    const char *keys[3] = {"wsbridge:{x}:in", "wsbridge:{x}:inseq", "wsbridge:{x}:inseen"};
+    struct clustermsg_entry d;
+    struct clustermsg_scratch s;
+    const char *argv[CLUSTERMSG_ARGV_MAX];
+    size_t len[CLUSTERMSG_ARGV_MAX];
+    char buf[4096];
+    redisReply *const *es;
+    size_t n;
+    int argc = clustermsg_xadd_once(keys, 10000, 100000000000ull, &e, &s, argv, len);
+
+    ok(argc <= CLUSTERMSG_ARGV_MAX && strcmp(argv[0], "EVAL") == 0 &&
+           argv[1] == CLUSTERMSG_ADD_ONCE_LUA && strcmp(argv[2], "3") == 0 &&
+           strcmp(argv[3], keys[0]) == 0 && strcmp(argv[5], keys[2]) == 0 &&
+           len[6] == 9 && memcmp(argv[6], "host:1:ab", 9) == 0 &&
+           strcmp(argv[7], "9007199254740993") == 0 && strcmp(argv[8], "100000000000") == 0 &&
+           strcmp(argv[9], "99913600000") == 0 && strcmp(argv[10], "10000") == 0,
+       "EVAL script 3 in inseq inseen INSTANCE SEQ NOW OLD MAXLEN fields (%d arguments)", argc);
+    redisReply *r = resp(buf, xread_resp(buf, sizeof buf, "5-1", 11, argc, argv, len));
+    const char *why = clustermsg_read_reply(r, &es, &n);
+    why = why ? why : n == 1 ? clustermsg_entry_decode(es[0], &d) : "no entry";
+    ok(!why && d.seq == e.seq && d.kind == kind && d.client == client && d.len == e.len &&
+           memcmp(d.data, data, e.len) == 0 && d.origin_len == 9,
+       "the input entry read back (kind %c, client %llu): %s", kind ? kind : '-',
+       (unsigned long long)client, why ? why : "same");
     freeReplyObject(r);
 }
 
@@ -175,6 +209,17 @@ static void test_entries(void)
               "a close code out of 1000-4999");
     entry_bad("*4\r\n$1\r\nt\r\n$4\r\ntext\r\n$1\r\nf\r\n$1\r\n2\r\n", "f is not 0 or 1");
     entry_bad("$-1\r\n", "a deleted entry");
+    entry_bad("*4\r\n$1\r\nt\r\n$4\r\ntext\r\n$1\r\ns\r\n$1\r\n0\r\n",
+              "s is not a sequence number");
+    entry_bad("*4\r\n$1\r\nt\r\n$4\r\ntext\r\n$1\r\nk\r\n$1\r\nx\r\n", "k is not j, m or l");
+    entry_bad("*4\r\n$1\r\nt\r\n$4\r\ntext\r\n$1\r\ni\r\n$16\r\n9007199254740993\r\n",
+              "a client id out of 1 to 2^53");
+    entry_bad("*4\r\n$1\r\nt\r\n$4\r\ntext\r\n$1\r\nk\r\n$1\r\nm\r\n", "k without i, or i without k");
+    entry_bad("*4\r\n$1\r\nt\r\n$4\r\ntext\r\n$1\r\ni\r\n$1\r\n7\r\n", "k without i, or i without k");
+    roundtrip_once(0, 0, "hello\n");
+    roundtrip_once('j', 1, "{\"event\":\"join\",\"id\":1,\"env\":{}}\n");
+    roundtrip_once('m', 9007199254740992ull, "");
+    roundtrip_once('l', 42, "{\"event\":\"leave\",\"id\":42}\n");
 
     /* shapes that are not what was asked for */
     struct {
