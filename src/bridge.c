@@ -211,11 +211,9 @@ struct bridge_src {
 
 /* The stream endpoint: the child's stdio. */
 struct stream_end {
-    struct bridge *br;              /* for reports up (hold/release, stdin_dead) and the log id */
-    struct msg_end *to;             /* where the messages go */
-    struct child *child;            /* its pipes, through child.h only; NULL: a member (sink) */
-    const struct bridge_sink *sink; /* a member's: where inbound messages go instead */
-    void *sink_ctx;
+    struct bridge *br;   /* for reports up (hold/release, stdin_dead) and the log id */
+    struct msg_end *to;  /* where the messages go */
+    struct child *child; /* its pipes, through child.h only */
     /* c->io points here, so a child callback leads back to its bridge */
     struct child_io_settings io;
     struct bridge_src src[2]; /* [0] stdout, [1] stderr (--passstderr) */
@@ -252,7 +250,9 @@ struct stream_end {
 /* The message endpoint: the WebSocket connection. */
 struct msg_end {
     struct bridge *br;
-    struct stream_end *from; /* where inbound messages go */
+    struct stream_end *from;        /* where inbound messages go; NULL: a member's ... */
+    const struct bridge_sink *sink; /* ... go here instead */
+    void *sink_ctx;
     struct transport *t;
     struct ws_stream ws;
     struct batch *batch; /* frames collected during one callback, flushed at its end */
@@ -283,12 +283,21 @@ struct msg_end {
     size_t pend_len;
 };
 
+/* A --shared member has no stream endpoint (the hub reads the program): its bridge is the
+ * message endpoint alone, so an idle shared client pays for no stdio state (doc/PERFORMANCE.md,
+ * memory per idle client). */
 struct bridge {
     struct bridge_options opt;
     const struct bridge_events *ev;
     void *ctx;
-    struct stream_end stream;
+    struct stream_end *stream; /* NULL: a member (msg.sink) */
     struct msg_end msg;
+};
+
+/* A bridge with a program of its own: both endpoints in one allocation. */
+struct bridge_prog {
+    struct bridge br; /* first: a struct bridge_prog is freed as its struct bridge */
+    struct stream_end stream;
 };
 
 static void hold(struct bridge *br)
@@ -1011,7 +1020,7 @@ static void stdin_write_done(struct child_write *w, int status)
 {
     struct batch *b = w->data;
     struct bridge *br = b->br;
-    struct stream_end *st = &br->stream;
+    struct stream_end *st = br->stream;
 
     st->inflight_stdin--;
     if (status < 0 && status != UV_ECANCELED) {
@@ -1120,11 +1129,9 @@ static void stream_in_begin(struct stream_end *st, bool text)
     uint8_t open[FRAMING_JSON_OPEN_MAX];
 
     st->in_text = text;
-    if (st->sink)
-        st->sink->begin(st->sink_ctx, text);
-    else if (st->framing == FRAMING_JSON)
+    if (st->framing == FRAMING_JSON)
         stdin_add(st, open, framing_json_enc_begin(&st->enc, text, open), NULL);
-    st->held = text && st->resize_ok; /* resize_ok: never with a sink */
+    st->held = text && st->resize_ok;
     st->held_len = 0;
 }
 
@@ -1138,10 +1145,6 @@ static void stream_in_unhold(struct stream_end *st)
 /* Its payload p[0..n), owned by owner (NULL: the caller's bytes, copied). */
 static void stream_in_data(struct stream_end *st, const uint8_t *p, size_t n, struct buf *owner)
 {
-    if (st->sink) {
-        st->sink->data(st->sink_ctx, p, n, owner);
-        return;
-    }
     if (st->held && st->held_len + n <= sizeof st->hold) {
         memcpy(st->hold + st->held_len, p, n);
         st->held_len = (uint8_t)(st->held_len + n);
@@ -1186,9 +1189,7 @@ static void stream_in_end(struct stream_end *st)
         stream_in_resize(st);
     uint8_t close[FRAMING_JSON_CLOSE_MAX];
 
-    if (st->sink)
-        st->sink->end(st->sink_ctx);
-    else if (st->framing == FRAMING_JSON)
+    if (st->framing == FRAMING_JSON)
         stdin_add(st, close, framing_json_enc_end(&st->enc, close), NULL);
     else if (st->framing == FRAMING_LENGTH)
         len_in_emit(st, false); /* the last piece, or an empty record */
@@ -1199,8 +1200,6 @@ static void stream_in_end(struct stream_end *st)
 /* Bytes queued to the child's stdin (0 once it cannot be written). */
 static size_t stream_stdin_queued(const struct stream_end *st)
 {
-    if (st->sink)
-        return st->sink->queued(st->sink_ctx);
     if (st->stdin_dead || !child_stdin_open(st->child))
         return 0;
     return child_stdin_queued(st->child);
@@ -1208,11 +1207,47 @@ static size_t stream_stdin_queued(const struct stream_end *st)
 
 /* ---------------------------------------------------------------- message endpoint: receiving */
 
+/* Inbound messages go to the stream endpoint, or to a member's sink. */
+static void msg_in_begin(struct msg_end *m, bool text)
+{
+    if (m->sink)
+        m->sink->begin(m->sink_ctx, text);
+    else
+        stream_in_begin(m->from, text);
+}
+
+static void msg_in_data(struct msg_end *m, const uint8_t *p, size_t n, struct buf *owner)
+{
+    if (m->sink)
+        m->sink->data(m->sink_ctx, p, n, owner);
+    else
+        stream_in_data(m->from, p, n, owner);
+}
+
+static void msg_in_end(struct msg_end *m)
+{
+    if (m->sink)
+        m->sink->end(m->sink_ctx);
+    else
+        stream_in_end(m->from);
+}
+
+static size_t msg_in_queued(const struct msg_end *m)
+{
+    return m->sink ? m->sink->queued(m->sink_ctx) : stream_stdin_queued(m->from);
+}
+
+static void msg_in_flush(struct msg_end *m)
+{
+    if (m->from)
+        stream_in_flush(m->from);
+}
+
 static int on_message_begin(struct ws_stream *ws, enum ws_opcode opcode, uint8_t rsv)
 {
     struct msg_end *m = ws->data;
     m->in_compressed = m->deflate && (rsv & WS_RSV1);
-    stream_in_begin(m->from, opcode == WS_OP_TEXT);
+    msg_in_begin(m, opcode == WS_OP_TEXT);
     return 0;
 }
 
@@ -1233,13 +1268,13 @@ static int inflated_data(struct msg_end *m, const uint8_t *data, size_t len)
         }
         size_t n = BUF_SIZE - m->ibuf_used < len ? BUF_SIZE - m->ibuf_used : len;
         memcpy(m->ibuf->data + m->ibuf_used, data, n);
-        stream_in_data(st, m->ibuf->data + m->ibuf_used, n, m->ibuf);
+        msg_in_data(m, m->ibuf->data + m->ibuf_used, n, m->ibuf);
         m->ibuf_used += n;
         data += n;
         len -= n;
     }
     /* a shared program's member hands whole messages to the hub, bounded by max_message */
-    if (m->no_pause || st->sink ||
+    if (m->no_pause || !st ||
         stream_stdin_queued(st) + (st->stdin_batch ? st->stdin_batch->bytes : 0) <=
             CHILD_HIGH_WATER)
         return 0;
@@ -1253,7 +1288,7 @@ static int on_message_data(struct ws_stream *ws, uint8_t *data, size_t len)
     struct msg_end *m = ws->data;
     if (m->in_compressed)
         return inflated_data(m, data, len);
-    stream_in_data(m->from, data, len, m->rbuf);
+    msg_in_data(m, data, len, m->rbuf);
     return 0;
 }
 
@@ -1262,7 +1297,7 @@ static int on_message_end(struct ws_stream *ws)
     struct msg_end *m = ws->data;
     m->msgs_in++;
     metrics_add(METRICS_WS_MSGS_IN, 1);
-    stream_in_end(m->from);
+    msg_in_end(m);
     return 0;
 }
 
@@ -1338,7 +1373,7 @@ static void msg_update_reads(struct msg_end *m)
     if (m->closed)
         return;
     q = m->t->ops->write_queue_size(m->t);
-    iq = stream_stdin_queued(m->from);
+    iq = msg_in_queued(m);
     q = iq > q ? iq : q;
     if (m->paused && !m->in_read && q < CHILD_LOW_WATER) {
         msg_run_pending(m); /* may pause again */
@@ -1389,7 +1424,7 @@ static void msg_execute(struct msg_end *m, struct buf *owner, uint8_t *data, siz
         m->pend_owner = NULL;
         m->pend_len = 0;
     }
-    stream_in_flush(m->from);
+    msg_in_flush(m);
     msg_flush(m);
 }
 
@@ -1427,7 +1462,8 @@ void bridge_update_reads(struct bridge *br)
         return;
     hold(br); /* a paused message may go on here, with callbacks */
     msg_update_reads(&br->msg);
-    stream_update_reads(&br->stream);
+    if (br->stream)
+        stream_update_reads(br->stream);
     release(br);
 }
 
@@ -1439,10 +1475,10 @@ void bridge_flush(struct bridge *br)
 
 void bridge_stdout_eof(struct bridge *br)
 {
-    if (!br || br->stream.all_done || !br->stream.child)
+    if (!br || !br->stream || br->stream->all_done || !br->stream->child)
         return;
     hold(br);
-    stream_give_up(&br->stream);
+    stream_give_up(br->stream);
     release(br);
 }
 
@@ -1519,11 +1555,13 @@ const char *bridge_closed_by(const struct bridge *br)
     return br ? br->msg.closed_by : NULL;
 }
 
-/* A bridge with its message endpoint set up on t; the stream endpoint is the caller's to set. */
+/* A bridge with its message endpoint set up on t; with prog, a stream endpoint too, linked to
+ * it, the rest of it the caller's to set. */
 static struct bridge *bridge_new(struct transport *t, const struct bridge_options *opt,
-                                 const struct bridge_events *ev, void *ctx)
+                                 const struct bridge_events *ev, void *ctx, bool prog)
 {
-    struct bridge *br = calloc(1, sizeof *br);
+    struct bridge_prog *bp = prog ? calloc(1, sizeof *bp) : NULL;
+    struct bridge *br = prog ? (bp ? &bp->br : NULL) : calloc(1, sizeof *br);
     struct stream_end *st;
     struct msg_end *m;
 
@@ -1533,11 +1571,9 @@ static struct bridge *bridge_new(struct transport *t, const struct bridge_option
     br->opt = *opt;
     br->ev = ev;
     br->ctx = ctx;
-    st = &br->stream;
     m = &br->msg;
 
     m->br = br;
-    m->from = st;
     m->t = t;
     ws_stream_init(&m->ws, WS_ROLE_SERVER, &stream_settings);
     m->ws.data = m;
@@ -1548,7 +1584,11 @@ static struct bridge *bridge_new(struct transport *t, const struct bridge_option
         pmd_inflate_init(&m->infl, &opt->pmd);
         ws_stream_set_extension(&m->ws, &pmd_stream_ext, &m->infl);
     }
+    if (!prog)
+        return br;
 
+    st = br->stream = &bp->stream;
+    m->from = st;
     st->br = br;
     st->to = m;
     st->binary = opt->binary;
@@ -1559,14 +1599,13 @@ int bridge_start_member(struct bridge **out, struct transport *t, const struct b
                         const struct bridge_events *ev, void *ctx, const struct bridge_sink *sink,
                         void *sink_ctx)
 {
-    struct bridge *br = bridge_new(t, opt, ev, ctx);
+    struct bridge *br = bridge_new(t, opt, ev, ctx, false);
 
     *out = br;
     if (!br)
         return UV_ENOMEM;
-    br->stream.sink = sink;
-    br->stream.sink_ctx = sink_ctx;
-    br->stream.all_done = true; /* no output of its own */
+    br->msg.sink = sink;
+    br->msg.sink_ctx = sink_ctx;
     return 0;
 }
 
@@ -1615,13 +1654,13 @@ size_t bridge_send_queued(const struct bridge *br)
 int bridge_start(struct bridge **out, struct child *c, struct transport *t,
                  const struct bridge_options *opt, const struct bridge_events *ev, void *ctx)
 {
-    struct bridge *br = bridge_new(t, opt, ev, ctx);
+    struct bridge *br = bridge_new(t, opt, ev, ctx, true);
     struct stream_end *st;
 
     *out = br;
     if (!br)
         return UV_ENOMEM;
-    st = &br->stream;
+    st = br->stream;
     st->child = c;
     st->resize_ok = opt->pty && opt->binary;
     st->json = opt->passstderr;
@@ -1651,14 +1690,18 @@ void bridge_release(struct bridge *br)
 {
     if (!br)
         return;
-    for (unsigned i = 0; i < 2; i++)
-        buf_unref(br->stream.src[i].buf);
-    json_drop(&br->stream);
-    free(br->stream.jparts);
-    buf_unref(br->stream.encbuf);
-    buf_unref(br->stream.rec_owner);
-    if (br->stream.stdin_batch)
-        batch_put(br->stream.stdin_batch);
+    struct stream_end *st = br->stream;
+
+    if (st) {
+        for (unsigned i = 0; i < 2; i++)
+            buf_unref(st->src[i].buf);
+        json_drop(st);
+        free(st->jparts);
+        buf_unref(st->encbuf);
+        buf_unref(st->rec_owner);
+        if (st->stdin_batch)
+            batch_put(st->stdin_batch);
+    }
     if (br->msg.batch)
         batch_put(br->msg.batch);
     pmd_deflate_end(&br->msg.defl);

@@ -75,7 +75,7 @@ static void fail(struct cgi *c, int status, const char *why)
 
     log_error(s->id, "CGI %s: %d (%s)", s->path ? s->path : "-", status, why);
     if (s->has_child)
-        child_stop(&s->child);
+        child_stop(s->child);
     if (c->errored)
         return;
     c->errored = true;
@@ -96,7 +96,7 @@ static void fail(struct cgi *c, int status, const char *why)
 static void maybe_close_stdin(struct session *s, struct cgi *c)
 {
     if (c->body_complete && s->has_child)
-        child_close_stdin(&s->child);
+        child_close_stdin(s->child);
 }
 
 static void stdin_done(struct child_write *cw, int status)
@@ -108,7 +108,7 @@ static void stdin_done(struct child_write *cw, int status)
     if (c) {
         if (status < 0)
             log_debug(s->id, "CGI stdin: %s", uv_strerror(status)); /* it stopped reading */
-        if ((s->pause & SESSION_PAUSE_BODY) && child_stdin_queued(&s->child) <= CHILD_LOW_WATER &&
+        if ((s->pause & SESSION_PAUSE_BODY) && child_stdin_queued(s->child) <= CHILD_LOW_WATER &&
             !c->body_complete)
             s->ops->pause(s, SESSION_PAUSE_BODY, false);
     }
@@ -123,7 +123,7 @@ static void body_piece(void *ctx, const char *data, size_t len)
     struct stdin_write *w;
     uv_buf_t b;
 
-    if (!s->has_child || !child_stdin_open(&s->child) || c->errored || len == 0)
+    if (!s->has_child || !child_stdin_open(s->child) || c->errored || len == 0)
         return; /* the script is gone: the body is dropped */
     w = malloc(sizeof *w + len);
     if (!w) {
@@ -134,7 +134,7 @@ static void body_piece(void *ctx, const char *data, size_t len)
     w->s = s;
     w->w.data = w;
     b = uv_buf_init(w->data, (unsigned)len);
-    if (child_write(&s->child, &w->w, &b, 1, stdin_done) != 0) {
+    if (child_write(s->child, &w->w, &b, 1, stdin_done) != 0) {
         free(w);
         return;
     }
@@ -162,7 +162,7 @@ static void feed_body(struct cgi *c, const uint8_t *data, size_t len)
          * after the body is dropped: the connection closes after a CGI response. */
         c->body_complete = true;
         maybe_close_stdin(s, c);
-    } else if (child_stdin_queued(&s->child) > CHILD_HIGH_WATER) {
+    } else if (child_stdin_queued(s->child) > CHILD_HIGH_WATER) {
         s->ops->pause(s, SESSION_PAUSE_BODY, true);
     }
 }
@@ -197,8 +197,8 @@ static void finish(struct cgi *c)
 
     r->finished = true;
     /* The script closed stdout; whatever still runs in its group is stopped. */
-    if (s->has_child && !s->child.exited)
-        child_stop(&s->child);
+    if (s->has_child && !s->child->exited)
+        child_stop(s->child);
     if (r->inflight == 0)
         http_resp_done(r);
 }
@@ -236,7 +236,7 @@ static void send_body(struct cgi *c, struct buf *b, const uint8_t *data, size_t 
         return;
     }
     if (s->t->ops->write_queue_size(s->t) > CHILD_HIGH_WATER && c->reading_out) {
-        child_read_stop(&s->child, CHILD_STDOUT);
+        child_read_stop(s->child, CHILD_STDOUT);
         c->reading_out = false;
     }
 }
@@ -291,9 +291,9 @@ static void cgi_written(struct http_resp *r)
             http_resp_done(r);
         return;
     }
-    if (!c->reading_out && !c->stdout_eof && child_stream_open(&s->child, CHILD_STDOUT) &&
+    if (!c->reading_out && !c->stdout_eof && child_stream_open(s->child, CHILD_STDOUT) &&
         s->t->ops->write_queue_size(s->t) <= CHILD_LOW_WATER) {
-        if (child_read_start(&s->child, CHILD_STDOUT) == 0)
+        if (child_read_start(s->child, CHILD_STDOUT) == 0)
             c->reading_out = true;
     }
     if (!c->body_complete)
@@ -360,8 +360,11 @@ void cgi_start(struct http_resp *r, struct route *rt)
     req.content_length = clen;
     req.content_type = ctype ? ctype->value : "";
     env = child_env_build(&req);
-    child_exec_checked(&s->child, rt); /* run the file checked, not rt->file again (B4) */
-    rc = env ? s->ops->spawn(s, rt->file, argv, env, on_exit_cb) : UV_ENOMEM;
+    rc = env && s->ops->child(s) ? 0 : UV_ENOMEM;
+    if (rc == 0) {
+        child_exec_checked(s->child, rt); /* run the file checked, not rt->file again (B4) */
+        rc = s->ops->spawn(s, rt->file, argv, env, on_exit_cb);
+    }
     free(env);
     if (rc) {
         log_error(s->id, "cannot start %s: %s", rt->file, child_strerror(rc));
@@ -370,13 +373,13 @@ void cgi_start(struct http_resp *r, struct route *rt)
         http_reply_status(r, 500, "");
         return;
     }
-    log_debug(s->id, "CGI %s, pid %d", rt->file, s->child.pid);
+    log_debug(s->id, "CGI %s, pid %d", rt->file, s->child->pid);
     route_free(rt);
 
-    s->child.io = &cgi_io;
-    if (child_read_start(&s->child, CHILD_STDOUT) == 0)
+    s->child->io = &cgi_io;
+    if (child_read_start(s->child, CHILD_STDOUT) == 0)
         c->reading_out = true;
-    child_log_stderr(&s->child, s->id, "CGI stderr");
+    child_log_stderr(s->child, s->id, "CGI stderr");
 
     /* The bytes behind the header block are the body's start. */
     uint8_t *data;
@@ -435,9 +438,9 @@ static void cgi_release(struct http_resp *r)
     if (s && s->has_child) {
         /* The response is over (done, failed, or the client left): the script must not outlive
          * it, blocked on a pipe nobody reads. */
-        child_stop(&s->child);
-        child_read_stop(&s->child, CHILD_STDOUT);
-        child_read_stop(&s->child, CHILD_STDERR);
+        child_stop(s->child);
+        child_read_stop(s->child, CHILD_STDOUT);
+        child_read_stop(s->child, CHILD_STDERR);
     }
     cgi_head_free(&c->head);
     free(c);

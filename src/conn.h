@@ -99,8 +99,11 @@ struct session_ops {
     /* Takes the bytes behind the request's header block (*data, *len; the buffer holding them
      * is returned with its reference, or NULL). */
     struct buf *(*take_pending)(struct session *s, uint8_t **data, size_t *len);
-    /* Starts the session's program (s->child; the caller took its --maxforks slot). 0, or a
-     * UV error (then child_close still follows when the session ends). */
+    /* The session's struct child (s->child), allocated zeroed at the first call and freed with
+     * the session; NULL when out of memory. */
+    struct child *(*child)(struct session *s);
+    /* Starts the session's program (s->child, from child(); the caller took its --maxforks
+     * slot). 0, or a UV error (then child_close still follows when the session ends). */
     int (*spawn)(struct session *s, const char *file, char *const *argv, char **env,
                  child_cb on_exit);
     /* A child started with spawn() was reaped: the session may end now. */
@@ -177,7 +180,10 @@ struct session {
     bool counted;      /* counts toward --maxforks */
     bool child_done;   /* child_close() called */
     bool close_queued; /* our close frame for the child's end is out */
-    struct child child;
+    /* the session's own program (bridge mode, CGI), from ops->child() on; NULL with --shared
+     * (the hub's program) and for plain HTTP: an idle shared client does not pay for its
+     * handles (doc/PERFORMANCE.md, memory per idle client) */
+    struct child *child;
     struct session_watch watch;
 
     /* --shared: this client in its program's hub (hub.h); NULL otherwise */

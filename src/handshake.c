@@ -691,6 +691,17 @@ int handshake_accept_key(const char *key, size_t key_len, char out[29])
     return 0;
 }
 
+int handshake_selftest(void)
+{
+    static const char key[] = "dGhlIHNhbXBsZSBub25jZQ==";
+    char accept[29];
+
+    if (handshake_accept_key(key, sizeof key - 1, accept) != 0 ||
+        strcmp(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") != 0)
+        return WS_E_CRYPTO;
+    return 0;
+}
+
 int handshake_write_101(const struct handshake *h, const char *extra, char *out, size_t cap)
 {
     char accept[29];

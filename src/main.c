@@ -7,6 +7,7 @@
 #include <fcntl.h>
 
 #include "config.h"
+#include "handshake.h"
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
@@ -36,6 +37,11 @@ int main(int argc, char **argv)
         return rc;
     log_set_level(cfg.loglevel);
     log_set_format(cfg.logformat);
+    if (handshake_selftest() != 0) { /* OpenSSL's set-up, once, before workers fork */
+        log_error(0, "libcrypto cannot compute Sec-WebSocket-Accept (SHA-1)");
+        config_free(&cfg);
+        return 1;
+    }
     unsigned n = server_processes(&cfg);
     struct server_sockets socks;
     /* every listener is open before anything says "listening" or a worker starts */

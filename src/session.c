@@ -94,10 +94,10 @@ static void session_log_access(struct session *s)
         .close_code = s->status == 101 ? bridge_close_code(s->br) : 0,
         .closed_by = bridge_closed_by(s->br),
         .program = s->has_child,
-        .started = s->child.pid > 0,
-        .exited = s->child.exited,
-        .exit_status = (int)s->child.exit_status,
-        .term_signal = s->child.term_signal,
+        .started = s->has_child && s->child->pid > 0,
+        .exited = s->has_child && s->child->exited,
+        .exit_status = s->has_child ? (int)s->child->exit_status : 0,
+        .term_signal = s->has_child ? s->child->term_signal : 0,
         .end_reason = s->end_reason,
     };
     log_access_record(&a);
@@ -138,6 +138,7 @@ static void session_free(struct session *s)
     free(s->path);
     free(s->remote_host);
     authz_forget(s);
+    free(s->child);
     free(s);
 }
 
@@ -223,8 +224,8 @@ static void timer_set(struct session *s, enum session_timer_mode mode, uint64_t 
 
 static void stop_child(struct session *s)
 {
-    if (s->has_child && !s->child.closing)
-        child_stop(&s->child);
+    if (s->has_child && !s->child->closing)
+        child_stop(s->child);
 }
 
 /* Both sides done? Then close the child's handles and the timer. */
@@ -232,11 +233,11 @@ static void session_finish(struct session *s)
 {
     if (!s->t_closing)
         return;
-    if (s->has_child && !s->child.exited && s->child.pid > 0 && !s->child.closing)
+    if (s->has_child && !s->child->exited && s->child->pid > 0 && !s->child->closing)
         return; /* the kill ladder (or SIGKILL) runs; on_exit comes back here to reap */
     if (s->has_child && !s->child_done) {
         s->child_done = true;
-        child_close(&s->child);
+        child_close(s->child);
     }
     if (!uv_is_closing((uv_handle_t *)&s->timer))
         uv_close((uv_handle_t *)&s->timer, timer_closed);
@@ -267,7 +268,7 @@ static void session_peer_gone(struct session *s, bool graceful)
 static void session_stdin_dead(struct session *s)
 {
     if (s->has_child)
-        child_close_stdin(&s->child);
+        child_close_stdin(s->child);
 }
 
 /* The child is done (exit + stdout EOF): say so with a close frame. */
@@ -280,9 +281,9 @@ static void send_child_close(struct session *s)
         return;
     s->close_queued = true;
     session_end_reason(s, "program-exit");
-    if (s->child.term_signal || s->child.exit_status != 0) {
+    if (s->has_child && (s->child->term_signal || s->child->exit_status != 0)) {
         code = WS_CLOSE_INTERNAL_ERROR;
-        child_status_string(&s->child, reason, sizeof reason);
+        child_status_string(s->child, reason, sizeof reason);
     } else {
         reason[0] = '\0';
     }
@@ -299,7 +300,7 @@ static void send_child_close(struct session *s)
 /* The child's stdout reached EOF (or was given up on). */
 static void session_stdout_done(struct session *s)
 {
-    if (s->child.exited)
+    if (s->has_child && s->child->exited)
         send_child_close(s);
     else
         stop_child(s); /* closed its stdout but runs on: the session is over (websocketd) */
@@ -452,9 +453,9 @@ static void watch_hint(struct session *s, uint64_t now)
     struct session_watch *w = &s->watch;
 
     w->unanswered = 0;
-    if (!s->has_child || s->child.pid <= 0 || s->child.exited || s->stdout_eof)
+    if (!s->has_child || s->child->pid <= 0 || s->child->exited || s->stdout_eof)
         return;
-    if (child_stdin_queued(&s->child) > 0) {
+    if (child_stdin_queued(s->child) > 0) {
         w->unanswered = now; /* the program has not taken it: not its output that waits */
         return;
     }
@@ -689,8 +690,8 @@ void session_kill(struct session *s)
 {
     session_ref(s);
     session_end_reason(s, "shutdown");
-    if (s->has_child && s->child.pid > 0)
-        child_signal(&s->child, SIGKILL);
+    if (s->has_child && s->child->pid > 0)
+        child_signal(s->child, SIGKILL);
     close_transport(s);
     session_finish(s);
     session_unref(s);
@@ -717,8 +718,8 @@ static void timer_fire(uv_timer_t *t)
     case SESSION_T_EXIT_GRACE:
         /* The leader is gone but something in its group holds stdout open. */
         log_debug(s->id, "stdout still open after the program exited: giving up on it");
-        if (s->child.pid > 0)
-            child_signal(&s->child, SIGTERM);
+        if (s->has_child && s->child->pid > 0)
+            child_signal(s->child, SIGTERM);
         bridge_stdout_eof(s->br);
         send_child_close(s);
         break;
@@ -877,17 +878,26 @@ static void session_env_request(struct session *s, struct child_env_request *req
     req->extra_env = s->authz ? s->authz->env : NULL;
 }
 
+static struct child *session_child(struct session *s)
+{
+    if (!s->child)
+        s->child = calloc(1, sizeof *s->child);
+    return s->child;
+}
+
 static int session_spawn(struct session *s, const char *file, char *const *argv, char **env,
                          child_cb on_exit)
 {
     int r;
 
-    s->child.data = s;
-    s->child.on_exit = on_exit;
-    s->child.on_closed = child_closed;
+    if (!session_child(s))
+        return UV_ENOMEM;
+    s->child->data = s;
+    s->child->on_exit = on_exit;
+    s->child->on_closed = child_closed;
     s->has_child = true;
     session_ref(s); /* released in child_closed */
-    r = child_spawn(&s->child, s->host->loop, file, argv, env, s->host->cfg->closems);
+    r = child_spawn(s->child, s->host->loop, file, argv, env, s->host->cfg->closems);
     return r;
 }
 
@@ -932,6 +942,11 @@ static void upgrade(struct session *s, struct buf *owner, uint8_t *rest, size_t 
         http_error(s, v.status, v.reason);
         return;
     }
+    if (!cfg->shared && !session_child(s)) {
+        upgrade_verdict_free(&v);
+        http_error(s, 500, "out of memory");
+        return;
+    }
     memset(&rt, 0, sizeof rt);
     if (cfg->dir) {
         /* --dir: the URL names the script; refused before anything runs */
@@ -950,7 +965,9 @@ static void upgrade(struct session *s, struct buf *owner, uint8_t *rest, size_t 
         dir_argv[0] = rt.file;
         dir_argv[1] = NULL;
         argv = dir_argv;
-        child_exec_checked(&s->child, &rt); /* run the file checked, not rt.file again (B4) */
+        /* run the file checked, not rt.file again (B4); the hub checks its own (hub_join) */
+        if (!cfg->shared)
+            child_exec_checked(s->child, &rt);
     } else if (!cfg->command || !cfg->command_path) {
         upgrade_verdict_free(&v);
         http_error(s, 404, "no program to serve"); /* only --staticdir/--cgidir */
@@ -980,7 +997,7 @@ static void upgrade(struct session *s, struct buf *owner, uint8_t *rest, size_t 
 
         req.term = cfg->binary ? "xterm-256color" : "dumb"; /* a line is not a screen */
         pty_size_from_query(s->hs->query, &cols, &rows);
-        child_use_pty(&s->child, cfg->binary, cols, rows);
+        child_use_pty(s->child, cfg->binary, cols, rows);
     }
     env = child_env_build(&req);
     if (!env) {
@@ -1005,7 +1022,7 @@ static void upgrade(struct session *s, struct buf *owner, uint8_t *rest, size_t 
         return;
     }
     if (!cfg->shared)
-        log_debug(s->id, "started %s, pid %d", file, s->child.pid);
+        log_debug(s->id, "started %s, pid %d", file, s->child->pid);
     route_free(&rt);
 
     r = send_response(s, v.response, v.response_len);
@@ -1043,7 +1060,7 @@ static void upgrade(struct session *s, struct buf *owner, uint8_t *rest, size_t 
         if (r == 0)
             hub_attach(s->member, s->br);
     } else {
-        r = bridge_start(&s->br, &s->child, s->t, &bo, &session_bridge_events, s);
+        r = bridge_start(&s->br, s->child, s->t, &bo, &session_bridge_events, s);
     }
     if (r != 0) {
         log_error(s->id, "cannot read the program's output");
@@ -1389,6 +1406,7 @@ static const struct session_ops session_ops = {
     .http_error = session_http_error,
     .http_next = session_http_next,
     .take_pending = session_take_pending,
+    .child = session_child,
     .spawn = session_spawn,
     .child_exited = session_child_exited,
     .env_request = session_env_request,

@@ -290,7 +290,7 @@ static struct transport *start(struct env *e, struct transport_mem_peer *p)
 static pid_t child_pid(struct env *e)
 {
     struct session *s = e->srv.sessions;
-    return s && s->has_child ? s->child.pid : 0;
+    return s && s->has_child ? s->child->pid : 0;
 }
 
 /* The child was reaped by the server: no zombie left for anyone. */
