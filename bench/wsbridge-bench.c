@@ -279,6 +279,8 @@ static void mem_acc(long *sum, long v)
         *sum = (*sum < 0 ? 0 : *sum) + v;
 }
 
+#define TLS_SESSIONS 64 /* --resume: the unused sessions kept */
+
 /* Several PIDs (a TLS proxy and the server behind it): their samples summed. */
 #define MAX_PIDS 4
 static void mem_sample(const int *pids, int npids, struct mem *m)
@@ -348,9 +350,12 @@ struct bench {
     uint64_t count;                  /* stop after this many messages in all (0: use seconds) */
     int server_pid[MAX_PIDS], npids; /* -p: the server, or a proxy and the server */
     bool json_only;
-    SSL_CTX *ssl_ctx;     /* wss:// */
-    bool resume;          /* --resume: every connection offers the last session handed out */
-    SSL_SESSION *session; /* that session (a TLS 1.2 ticket or a TLS 1.3 one), or NULL */
+    SSL_CTX *ssl_ctx; /* wss:// */
+    bool resume;      /* --resume: every connection offers the newest session it may use */
+    /* The sessions handed out, newest last (the oldest dropped when full). A TLS 1.3 one is
+     * taken by the connection that offers it (single use); a TLS 1.2 one stays. */
+    SSL_SESSION *sessions[TLS_SESSIONS];
+    size_t nsessions;
     uint64_t tls_full, tls_resumed;
     char tls_proto[16], tls_cipher[64], tls_key[32]; /* of the first connection */
 
@@ -1031,14 +1036,43 @@ static bool tls_send(struct conn *c, const void *data, size_t len, uv_write_cb c
     return tls_flush(c, cb);
 }
 
-/* TLS 1.2 and 1.3 hand the client sessions to resume; --resume keeps the last one. */
+/* TLS 1.2 and 1.3 hand the client sessions to resume; --resume keeps the newest ones. */
 static int on_new_session(SSL *ssl, SSL_SESSION *session)
 {
     struct bench *b = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
-    if (b->session)
-        SSL_SESSION_free(b->session);
-    b->session = session;
+    if (b->nsessions == TLS_SESSIONS) {
+        SSL_SESSION_free(b->sessions[0]);
+        memmove(b->sessions, b->sessions + 1, --b->nsessions * sizeof b->sessions[0]);
+    }
+    b->sessions[b->nsessions++] = session;
     return 1; /* the reference is ours */
+}
+
+/*
+ * --resume: the newest session still resumable, or NULL; the caller owns the reference. OpenSSL's
+ * TLS 1.3 client marks a ticket not resumable once a handshake with it is done ("use TLSv1.3
+ * tickets once", RFC 8446 C.4), and an OpenSSL server sends its new tickets only after the
+ * client's Finished, a round trip later: offering the one newest ticket to every connection made
+ * those that started in between offer a spent ticket, i.e. a full handshake (87 % resumed against
+ * OpenSSL servers, 99 % against Go's, which sends its ticket with its Finished). So a TLS 1.3
+ * ticket goes to one connection; a TLS 1.2 one (reusable) stays for the next.
+ */
+static SSL_SESSION *take_session(struct bench *b)
+{
+    while (b->nsessions > 0) {
+        SSL_SESSION *s = b->sessions[b->nsessions - 1];
+        if (!SSL_SESSION_is_resumable(s)) {
+            SSL_SESSION_free(s);
+            b->nsessions--;
+        } else if (SSL_SESSION_get_protocol_version(s) >= TLS1_3_VERSION) {
+            b->nsessions--;
+            return s;
+        } else {
+            SSL_SESSION_up_ref(s);
+            return s;
+        }
+    }
+    return NULL;
 }
 
 /* A client context: TLS 1.2 and 1.3, or only version ("1.2", "1.3"). NULL when unknown. */
@@ -1138,8 +1172,11 @@ static bool tls_start(struct conn *c)
     }
     SSL_set_bio(c->ssl, c->net_in, c->net_out);
     SSL_set_connect_state(c->ssl);
-    if (b->resume && b->session)
-        SSL_set_session(c->ssl, b->session);
+    SSL_SESSION *offer = b->resume ? take_session(b) : NULL;
+    if (offer) {
+        SSL_set_session(c->ssl, offer); /* takes its own reference */
+        SSL_SESSION_free(offer);
+    }
     if (SSL_do_handshake(c->ssl) != 1 && SSL_get_error(c->ssl, -1) != SSL_ERROR_WANT_READ) {
         tls_fail(c, "TLS handshake");
         return false;
@@ -1395,8 +1432,9 @@ static void usage(FILE *out)
           "                      it, every figure summed over both\n"
           "      --tls-version=V wss://: only TLS 1.2 or only 1.3 (default: either, the\n"
           "                      newest the server takes)\n"
-          "      --resume        wss://: each connection offers the last session the server\n"
-          "                      handed out (a ticket); reports how many were resumed\n"
+          "      --resume        wss://: each connection offers the newest session the\n"
+          "                      server handed out (a ticket; a TLS 1.3 one to one connection\n"
+          "                      only, as OpenSSL wants); reports how many were resumed\n"
           "  -j, --json          print only the JSON line\n"
           "      --deflate       offer permessage-deflate (as Chrome does), inflate replies;\n"
           "                      payloads are JSON-like text (sent uncompressed)\n"
@@ -1698,7 +1736,8 @@ int main(int argc, char **argv)
         free(b->c[i].out);
     }
     free(b->c);
-    SSL_SESSION_free(b->session);
+    while (b->nsessions > 0)
+        SSL_SESSION_free(b->sessions[--b->nsessions]);
     SSL_CTX_free(b->ssl_ctx);
     return errors ? 1 : 0;
 }
