@@ -66,6 +66,17 @@ with Server("cat", flags=TLS) as srv:
     got, version = asyncio.run(ws_echo(srv.port, ctx12, ["twelve"]))
     ok(got == ["twelve"] and version == "TLSv1.2", "TLS 1.2 works too", (got, version))
 
+    # TLS 1.3: AES-128-GCM preferred over the client's order (OpenSSL's: AES-256 first), and one
+    # session ticket per handshake (OpenSSL's default is two)
+    p = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % srv.port, "-tls1_3", "-msg", "-ign_eof"],
+                       input=b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", capture_output=True,
+                       timeout=30)
+    out = p.stdout.decode(errors="replace")
+    ok(re.search(r"Cipher is TLS_AES_128_GCM_SHA256", out), "TLS 1.3: TLS_AES_128_GCM_SHA256 chosen",
+       re.findall(r"Cipher is \S+", out))
+    ok(len(re.findall(r"<<< TLS 1.3, Handshake \[length [0-9a-f]+\], NewSessionTicket", out)) == 1,
+       "one session ticket per TLS 1.3 handshake", re.findall(r".*NewSessionTicket.*", out))
+
     # plain HTTP to the TLS port: logged and closed; the server serves the next client
     status, _, _, s = http_request(srv.port, upgrade_request()[0])
     s.close()
