@@ -134,6 +134,7 @@ struct mem {
     long procs, rss, pss, hwm;     /* server processes; KiB; -1 when unreadable */
     long kids, kids_rss, kids_pss; /* the programs: number, sums in KiB */
     double cpu;                    /* server processes: user + system seconds so far */
+    double kids_cpu; /* the same of the children they have reaped (the programs that ended) */
 };
 
 /* The number after `key` in /proc/PID/FILE, or -1. */
@@ -155,22 +156,26 @@ static long proc_field(int pid, const char *file, const char *key)
     return v;
 }
 
-/* user + system CPU seconds of pid (fields 14 and 15 of /proc/PID/stat) */
-static double cpu_of(int pid)
+/* user + system CPU seconds of pid (fields 14 and 15 of /proc/PID/stat); *reaped: those of
+ * the children it has waited for (16 and 17) */
+static double cpu_of(int pid, double *reaped)
 {
     char path[64], line[1024];
     unsigned long ut = 0, st = 0;
+    long cut = 0, cst = 0;
+    *reaped = 0;
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
     FILE *f = fopen(path, "r");
     if (!f)
         return 0;
     if (fgets(line, sizeof line, f)) {
         char *p = strrchr(line, ')');
-        if (!p ||
-            sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-            ut = st = 0;
+        if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %ld %ld", &ut,
+                         &st, &cut, &cst) != 4)
+            ut = st = 0, cut = cst = 0;
     }
     fclose(f);
+    *reaped = (double)(cut + cst) / (double)sysconf(_SC_CLK_TCK);
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
@@ -261,7 +266,9 @@ static void mem_sample_one(int pid, struct mem *m)
             mem_add(&m->rss, rss);
             mem_add(&m->pss, pss);
             mem_add(&m->hwm, proc_field(tree[i], "status", "VmHWM:"));
-            m->cpu += cpu_of(tree[i]);
+            double reaped;
+            m->cpu += cpu_of(tree[i], &reaped);
+            m->kids_cpu += reaped;
         } else {
             m->kids++;
             mem_add(&m->kids_rss, rss);
@@ -297,6 +304,7 @@ static void mem_sample(const int *pids, int npids, struct mem *m)
         mem_acc(&m->kids_rss, one.kids_rss);
         mem_acc(&m->kids_pss, one.kids_pss);
         m->cpu += one.cpu;
+        m->kids_cpu += one.kids_cpu;
     }
 }
 
@@ -1455,7 +1463,9 @@ static void usage(FILE *out)
           "The clock starts once every connection is open (-r at a time, default 64).\n"
           "The client opens as many descriptors as connections and raises its own limit.\n"
           "With -p, the server's CPU time (user + system, from /proc) per message in the\n"
-          "timed window: steadier than msg/s when the machine is shared.\n"
+          "timed window: steadier than msg/s when the machine is shared; also the CPU of\n"
+          "the programs it reaped in the window (connect: one per cycle) and the client's\n"
+          "own, per message (children_cpu_us_per_msg, client_cpu_us_per_msg).\n"
           "The client reports its own CPU use: near 100% means it, not the server,\n"
           "is the bottleneck. Exit status 1 when any error was counted.\n"
           "wss:// runs every mode over TLS (OpenSSL through memory BIOs; the server's\n"
@@ -1657,6 +1667,11 @@ int main(int argc, char **argv)
     /* server CPU per message: steadier than msg/s on a loaded machine */
     double srv_cpu = b->npids && b->mem1.procs > 0 ? b->mem1.cpu - b->mem_t.cpu : -1;
     double cpu_msg = srv_cpu >= 0 && b->msgs ? srv_cpu * 1e6 / (double)b->msgs : -1;
+    /* the programs' CPU (connect: one per cycle), reaped in the window; and the client's own */
+    double kids_msg = srv_cpu >= 0 && b->msgs
+                          ? (b->mem1.kids_cpu - b->mem_t.kids_cpu) * 1e6 / (double)b->msgs
+                          : -1;
+    double cli_msg = b->msgs ? cpu * 1e6 / (double)b->msgs : -1;
     double cps = secs > 0 ? (double)b->cycles / secs : 0,
            cpu_pct = secs > 0 ? 100.0 * cpu / secs : 0;
     uint64_t errors = b->errors_proto + b->errors_conn + b->errors_verify + b->unanswered;
@@ -1694,8 +1709,9 @@ int main(int argc, char **argv)
                b->errors_proto, b->errors_conn, b->errors_verify, b->unanswered);
         printf("  client CPU: %.0f%%\n", cpu_pct);
         if (srv_cpu >= 0)
-            printf("  server CPU: %.2f s in the timed window, %.1f us per message\n", srv_cpu,
-                   cpu_msg);
+            printf("  server CPU: %.2f s in the timed window, %.1f us per message; the programs "
+                   "it reaped %.1f us per message; the client %.1f us per message\n",
+                   srv_cpu, cpu_msg, kids_msg, cli_msg);
         if (b->npids)
             printf("  server (%ld -> %ld processes) KiB: RSS %ld -> %ld, PSS %ld -> %ld, peak RSS "
                    "%ld; children: %ld -> %ld, RSS %ld -> %ld, PSS %ld -> %ld\n",
@@ -1709,14 +1725,16 @@ int main(int argc, char **argv)
            "\"cycles\":%" PRIu64 ",\"cycles_per_s\":%.1f,\"opened\":%d,\"healthy\":%" PRIu64
            ",\"late\":%" PRIu64 ",\"unanswered\":%" PRIu64 ",\"dropped\":%" PRIu64
            ",\"errors\":%" PRIu64 ",\"client_cpu_pct\":%.1f,\"server_cpu_s\":%.3f,"
-           "\"server_cpu_us_per_msg\":%.2f,\"server_procs\":[%ld,%ld],"
+           "\"server_cpu_us_per_msg\":%.2f,\"children_cpu_us_per_msg\":%.2f,"
+           "\"client_cpu_us_per_msg\":%.2f,\"server_procs\":[%ld,%ld],"
            "\"server_rss_kib\":[%ld,%ld],"
            "\"server_pss_kib\":[%ld,%ld],\"server_hwm_kib\":%ld,\"children\":[%ld,%ld],"
            "\"children_rss_kib\":[%ld,%ld],\"children_pss_kib\":[%ld,%ld],",
            mname, b->conns, b->depth, b->size, b->binary ? "true" : "false", secs, b->msgs, rate,
            mbs, h_pct(&b->lat, .5), h_pct(&b->lat, .9), h_pct(&b->lat, .99),
            (double)b->lat.max / 1e3, h_pct(&b->hs_lat, .5), b->cycles, cps, b->warm, b->healthy,
-           b->late, b->unanswered, b->dropped, errors, cpu_pct, srv_cpu, cpu_msg, b->mem0.procs,
+           b->late, b->unanswered, b->dropped, errors, cpu_pct, srv_cpu, cpu_msg, kids_msg, cli_msg,
+           b->mem0.procs,
            b->mem1.procs, b->mem0.rss, b->mem1.rss, b->mem0.pss, b->mem1.pss, b->mem1.hwm,
            b->mem0.kids, b->mem1.kids, b->mem0.kids_rss, b->mem1.kids_rss, b->mem0.kids_pss,
            b->mem1.kids_pss);
