@@ -222,10 +222,7 @@ struct stream_end {
     bool json;                /* --passstderr: lines as JSON messages */
     enum framing_mode framing; /* --framing: stdout cut and stdin written per mode */
     bool bad;                  /* the output broke the framing: read and dropped */
-    struct framing_json_dec jdec; /* json: the line being decoded ... */
-    struct buf **jparts;          /* ... into these buffers (all full but the last) */
-    unsigned njparts, capjparts;
-    size_t jlast; /* bytes in the last one */
+    struct bridge_json jout;   /* json: the line being decoded */
     struct framing_len_dec ldec; /* length: the record parser */
     uint8_t owner;            /* SRC_*: the stream whose fragmented message is open */
     bool all_done;            /* msg_done() was called */
@@ -691,13 +688,80 @@ oom:
 
 static const uint8_t no_bytes[1];
 
-/* json: the message decoded so far is dropped. */
-static void json_drop(struct stream_end *st)
+void bridge_json_init(struct bridge_json *j, uint64_t max)
 {
-    for (unsigned i = 0; i < st->njparts; i++)
-        buf_unref(st->jparts[i]);
-    st->njparts = 0;
-    st->jlast = 0;
+    memset(j, 0, sizeof *j);
+    framing_json_dec_init(&j->dec, max);
+}
+
+void bridge_json_drop(struct bridge_json *j)
+{
+    for (unsigned i = 0; i < j->nparts; i++)
+        buf_unref(j->parts[i]);
+    j->nparts = 0;
+    j->last = 0;
+}
+
+void bridge_json_free(struct bridge_json *j)
+{
+    bridge_json_drop(j);
+    free(j->parts);
+    j->parts = NULL;
+    j->capparts = 0;
+}
+
+/* Decoded bytes of the line's message, copied into pool buffers. */
+static void json_data(void *ctx, const uint8_t *p, size_t n)
+{
+    struct bridge_json *j = ctx;
+
+    while (n > 0 && !j->nomem) {
+        if (j->nparts == 0 || j->last == BUF_SIZE) {
+            struct buf *b = NULL;
+            if (j->nparts == j->capparts) {
+                unsigned cap = j->capparts ? 2 * j->capparts : 4;
+                struct buf **np = realloc(j->parts, cap * sizeof *np);
+                if (np) {
+                    j->parts = np;
+                    j->capparts = cap;
+                }
+            }
+            if (j->nparts < j->capparts)
+                b = buf_get();
+            if (!b) {
+                j->nomem = true;
+                return;
+            }
+            j->parts[j->nparts++] = b;
+            j->last = 0;
+        }
+        size_t k = BUF_SIZE - j->last < n ? BUF_SIZE - j->last : n;
+        memcpy(j->parts[j->nparts - 1]->data + j->last, p, k);
+        j->last += k;
+        p += k;
+        n -= k;
+    }
+}
+
+size_t bridge_json_feed(struct bridge_json *j, const uint8_t *p, size_t n, bool eof,
+                        int *result)
+{
+    size_t used = 0;
+
+    *result = FRAMING_MORE;
+    if (n)
+        used = framing_json_feed(&j->dec, p, n, json_data, j, result);
+    if (j->nomem) {
+        j->nomem = false;
+        bridge_json_drop(j);
+        *result = BRIDGE_JSON_NOMEM;
+        return used;
+    }
+    if (*result == FRAMING_MORE && used == n && eof)
+        *result = framing_json_finish(&j->dec);
+    if (*result == FRAMING_BAD)
+        bridge_json_drop(j);
+    return used;
 }
 
 /* Bad framing: logged, reported, and everything the program writes from now on is dropped. */
@@ -705,84 +769,44 @@ static void stream_bad(struct stream_end *st, const struct framing_error *e)
 {
     char reason[FRAMING_REASON_MAX + 1];
 
-    json_drop(st);
     st->bad = true;
     framing_error_text(e, reason, sizeof reason);
     log_error(st->br->opt.conn, "%s", reason);
     msg_bad_output(st->to, reason);
 }
 
-/* json: decoded bytes of the line's message, copied into pool buffers. */
-static void json_data(void *ctx, const uint8_t *p, size_t n)
-{
-    struct stream_end *st = ctx;
-
-    while (n > 0 && !st->bad) {
-        if (st->njparts == 0 || st->jlast == BUF_SIZE) {
-            struct buf *b = NULL;
-            if (st->njparts == st->capjparts) {
-                unsigned cap = st->capjparts ? 2 * st->capjparts : 4;
-                struct buf **np = realloc(st->jparts, cap * sizeof *np);
-                if (np) {
-                    st->jparts = np;
-                    st->capjparts = cap;
-                }
-            }
-            if (st->njparts < st->capjparts)
-                b = buf_get();
-            if (!b) {
-                json_drop(st);
-                st->bad = true;
-                msg_fail(st->to);
-                return;
-            }
-            st->jparts[st->njparts++] = b;
-            st->jlast = 0;
-        }
-        size_t k = BUF_SIZE - st->jlast < n ? BUF_SIZE - st->jlast : n;
-        memcpy(st->jparts[st->njparts - 1]->data + st->jlast, p, k);
-        st->jlast += k;
-        p += k;
-        n -= k;
-    }
-}
-
 /* json: a whole line decoded: its message goes out, one frame per buffer. */
 static void json_send(struct stream_end *st, int kind)
 {
     enum ws_opcode op = kind == FRAMING_TEXT ? WS_OP_TEXT : WS_OP_BINARY;
+    struct bridge_json *j = &st->jout;
 
-    if (st->njparts == 0)
+    if (j->nparts == 0)
         msg_piece(st->to, op, true, no_bytes, 0, NULL, NULL);
-    for (unsigned i = 0; i < st->njparts; i++) {
-        bool last = i + 1 == st->njparts;
-        msg_piece(st->to, op, last, st->jparts[i]->data, last ? st->jlast : BUF_SIZE,
-                  st->jparts[i], NULL);
+    for (unsigned i = 0; i < j->nparts; i++) {
+        bool last = i + 1 == j->nparts;
+        msg_piece(st->to, op, last, j->parts[i]->data, last ? j->last : BUF_SIZE, j->parts[i],
+                  NULL);
     }
-    json_drop(st);
+    bridge_json_drop(j);
 }
 
 static void json_run(struct stream_end *st, const uint8_t *p, size_t n, bool eof)
 {
-    int r = FRAMING_MORE;
+    int r = FRAMING_TEXT;
 
-    while (n > 0 && !st->bad) {
-        size_t used = framing_json_feed(&st->jdec, p, n, json_data, st, &r);
-        if (r == FRAMING_BAD) {
-            stream_bad(st, &st->jdec.err);
-            return;
-        }
-        if (r != FRAMING_MORE && !st->bad)
-            json_send(st, r);
+    while (!st->bad && r != FRAMING_MORE) {
+        size_t used = bridge_json_feed(&st->jout, p, n, eof, &r);
         p += used;
         n -= used;
-    }
-    if (eof && !st->bad) {
-        r = framing_json_finish(&st->jdec);
-        if (r == FRAMING_BAD)
-            stream_bad(st, &st->jdec.err);
-        else if (r != FRAMING_MORE)
+        if (r == FRAMING_BAD) {
+            stream_bad(st, &st->jout.dec.err);
+        } else if (r == BRIDGE_JSON_NOMEM) {
+            st->bad = true;
+            msg_fail(st->to);
+        } else if (r != FRAMING_MORE) {
             json_send(st, r);
+        }
     }
 }
 
@@ -1633,7 +1657,10 @@ int bridge_send_piece(struct bridge *br, bool text, bool fin, const uint8_t *p, 
 
     if (m->closed || m->discard || !ws_stream_can_send(&m->ws))
         return WS_E_CLOSED;
-    int r = frame_send(m, text ? WS_OP_TEXT : WS_OP_BINARY, fin, 0, p, n, owner, NULL);
+    /* a message in progress keeps its type (hubz_send_each: its CONT frames say none) */
+    enum ws_opcode op = m->ws.send_opcode  ? (enum ws_opcode)m->ws.send_opcode
+                        : text ? WS_OP_TEXT : WS_OP_BINARY;
+    int r = frame_send(m, op, fin, 0, p, n, owner, NULL);
     if (r == 0 && fin) {
         m->msgs_out++;
         metrics_add(METRICS_WS_MSGS_OUT, 1);
@@ -1665,7 +1692,7 @@ int bridge_start(struct bridge **out, struct child *c, struct transport *t,
     st->resize_ok = opt->pty && opt->binary;
     st->json = opt->passstderr;
     st->framing = opt->framing;
-    framing_json_dec_init(&st->jdec, FRAMING_JSON_MAX);
+    bridge_json_init(&st->jout, FRAMING_JSON_MAX);
     framing_len_dec_init(&st->ldec);
     st->nsrc = opt->passstderr ? 2 : 1;
     st->io.on_alloc = stream_alloc;
@@ -1695,8 +1722,7 @@ void bridge_release(struct bridge *br)
     if (st) {
         for (unsigned i = 0; i < 2; i++)
             buf_unref(st->src[i].buf);
-        json_drop(st);
-        free(st->jparts);
+        bridge_json_free(&st->jout);
         buf_unref(st->encbuf);
         buf_unref(st->rec_owner);
         if (st->stdin_batch)

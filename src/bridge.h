@@ -120,6 +120,40 @@ size_t bridge_lines_cut(struct bridge_lines *l, const uint8_t *data, size_t len,
 bool bridge_lines_finish(struct bridge_lines *l, const uint8_t *carry, size_t len,
                          bridge_emit_fn emit, void *ctx);
 
+/* ---------------------------------------------------------------- --framing=json output */
+
+/*
+ * The program's output in --framing=json, decoded a whole message at a time (framing.h) into
+ * pool buffers: what a one-client bridge and a shared program's hub (hub.c) both do before a
+ * message goes out. parts[0..nparts) hold the message, all full (BUF_SIZE) but the last, which
+ * holds last bytes (nparts 0: an empty message).
+ */
+struct bridge_json {
+    struct framing_json_dec dec;
+    struct buf **parts;
+    unsigned nparts, capparts;
+    size_t last;
+    bool nomem;
+};
+
+#define BRIDGE_JSON_NOMEM (-2) /* bridge_json_feed: out of memory (the message is dropped) */
+
+/* max: the longest decoded message (framing_json_dec_init's). */
+void bridge_json_init(struct bridge_json *j, uint64_t max);
+/*
+ * Feeds p[0..n) (eof: nothing follows it). Returns the bytes consumed and sets *result: a
+ * message complete (FRAMING_TEXT or FRAMING_BINARY: its bytes are in parts, until
+ * bridge_json_drop; call again for the rest of p), FRAMING_MORE (all of p consumed, nothing
+ * complete), FRAMING_BAD (dec.err says why; sticky) or BRIDGE_JSON_NOMEM (the bytes so far
+ * are dropped; the caller cannot go on with this output).
+ */
+size_t bridge_json_feed(struct bridge_json *j, const uint8_t *p, size_t n, bool eof,
+                        int *result);
+/* Lets go of the message's buffers (it was sent, or is dropped). */
+void bridge_json_drop(struct bridge_json *j);
+/* Frees everything (the struct itself is the caller's). */
+void bridge_json_free(struct bridge_json *j);
+
 /* ---------------------------------------------------------------- the data path */
 
 /* What the bridge is told at its start (copied). */
@@ -215,7 +249,9 @@ int bridge_send_frames(struct bridge *br, struct buf *owner, const uint8_t *p, s
  * as the bridge's own output goes: with permessage-deflate, compressed by this connection's
  * deflate stream when the message is (a member whose window is its own, hubz.h). p[0..n) lies in
  * owner's bytes (a reference is taken), or owner is NULL (copied: n <= 64). The caller keeps
- * pieces of one message together, as for bridge_send_frames. 0, WS_E_CLOSED or WS_E_NOMEM. */
+ * pieces of one message together, as for bridge_send_frames; text says the message's type at its
+ * first piece (a later piece continues the message in progress, whatever text says). 0,
+ * WS_E_CLOSED or WS_E_NOMEM. */
 int bridge_send_piece(struct bridge *br, bool text, bool fin, const uint8_t *p, size_t n,
                       struct buf *owner);
 /* The outbound deflate stream's configuration when permessage-deflate was agreed (its

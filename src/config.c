@@ -168,7 +168,9 @@ void config_usage(FILE *out)
           "                         \"text\" or {\"binary\":\"BASE64\"}), length (records: a type\n"
           "                         byte 1 text/2 binary, +0x80 more to come, a 4-byte\n"
           "                         big-endian length, the payload). Not with --binary,\n"
-          "                         --passstderr, --pty or --shared; see wsbridge(1), FRAMING\n"
+          "                         --passstderr, --pty or --shared=addressed; with --shared\n"
+          "                         each message goes to every client whole; see wsbridge(1),\n"
+          "                         FRAMING\n"
           "  --unbuffered           make the program flush its output per line on a pipe:\n"
           "                         preloads coreutils' libstdbuf (dynamically linked C/C++\n"
           "                         stdio) and sets PYTHONUNBUFFERED=1; not for static or\n"
@@ -208,6 +210,8 @@ void config_usage(FILE *out)
           "  --shared               one process per endpoint (COMMAND, or each --dir script)\n"
           "                         serves every client: each line it prints goes to all of\n"
           "                         them; each client's message is a whole line on its stdin\n"
+          "                         (--framing=json|length: a whole message, both ways; bad\n"
+          "                         output stops the program, its clients get 1011)\n"
           "  --shared=addressed     the same, with JSON lines both ways: the program hears\n"
           "                         join/message/leave events with client ids and sends\n"
           "                         {\"data\":..} to all, {\"to\":ID,..} or {\"except\":ID,..}\n"
@@ -830,9 +834,9 @@ static int validate_framing(const struct config *c)
         return bad("--framing=%s cannot be used with --pty: a terminal rewrites the bytes (CR "
                    "LF, ^D, 4095-byte lines); use pipes for framed output",
                    m);
-    if (c->shared)
-        return bad("--framing=%s cannot be used with --shared (a shared program reads and "
-                   "writes lines)",
+    if (c->shared == CONFIG_SHARED_ADDRESSED)
+        return bad("--framing=%s cannot be used with --shared=addressed (its stdin and stdout "
+                   "are JSON event lines of their own); use --shared",
                    m);
     return -1;
 }

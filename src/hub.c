@@ -62,6 +62,12 @@ struct hub_chunk {
 
 struct hub_run; /* one run of the program */
 
+/* An output message in progress (out_skip). */
+struct out_msg {
+    bool open; /* its first piece came, its last not yet */
+    bool skip; /* it began while nobody listened here: dropped whole */
+};
+
 struct hub {
     struct hub *next; /* the process's hubs */
     char *file;
@@ -78,7 +84,9 @@ struct hub {
     /* the log */
     struct hub_chunk *head, *tail;
     uint64_t end, nmsgs;
+    uint64_t msg_start; /* where the open message began (msg_open) */
     bool msg_open;
+    bool fresh; /* a message was abandoned: the next frame starts a chunk (its boundary) */
     unsigned nwaiting;
     struct hubz *z; /* compressed mirrors of the log for deflate members (hubz.h) */
     /* stdin */
@@ -86,6 +94,7 @@ struct hub {
     /* --redis: the program runs on one instance (cluster.h) */
     struct cluster *cl;
     struct ws_utf8_repair rrepair; /* output read from Redis */
+    struct out_msg rmsg;
     /* owner: the whole lines of one stdout read, published as one entry (pub_flush) */
     uint8_t *pub;
     size_t pub_len, pub_cap;
@@ -100,10 +109,19 @@ struct hub_run {
     uint32_t roff, rlen, rscanned;
     struct bridge_lines lines;
     struct ws_utf8_repair repair;
+    /* --framing: the decoders; json: a decoded message waiting to enter the log (ready: its
+     * FRAMING_TEXT/BINARY, 0 none; fed: its parts in the log), read no further meanwhile */
+    struct bridge_json json;
+    int ready;
+    unsigned fed;
+    struct framing_len_dec len;
+    struct out_msg msg; /* the output's message in progress */
+    bool bad;   /* the output broke the framing: the run is over (bad_reason: the close's) */
+    char bad_reason[FRAMING_REASON_MAX + 1];
     uint8_t *line; /* addressed mode: the line being collected */
     size_t line_len;
     bool line_skip;
-    bool reading, eof, paused;
+    bool reading, eof, paused, resuming;
     unsigned writes; /* stdin writes in flight */
     bool closed;
 };
@@ -129,10 +147,12 @@ struct hub_member {
     uint16_t close_code;
     uint64_t close_pos;
     char *close_reason;
-    /* inbound */
+    /* inbound: the message as it will be written to stdin (encoded per --framing) */
     uint8_t *in;
     size_t in_len, in_cap;
-    bool in_text;
+    size_t rec; /* length: where the open record's header is in in */
+    struct framing_json_enc enc;
+    bool in_text, in_lost;
 };
 
 static struct hub_options options;
@@ -140,6 +160,10 @@ static struct hub *hubs;
 static unsigned nruns; /* programs not yet closed, the detached ones too */
 
 static void hub_update_reads(struct hub *h);
+static bool hub_want_output(struct hub *h);
+static void hub_fan_out(struct hub *h);
+static void out_release(struct hub_run *r);
+static void out_eof_check(struct hub_run *r);
 static void hub_maybe_free(struct hub *h);
 static int hub_spawn(struct hub *h, const struct route *rt);
 
@@ -206,7 +230,7 @@ static void log_reset(struct hub *h)
     log_free(h);
     hubz_reset(h->z);
     h->end = h->nmsgs = 0;
-    h->msg_open = false;
+    h->msg_open = h->fresh = false;
 }
 
 /* Puts m's cursor at the log's end (a new member; one that waited for a message start). */
@@ -251,20 +275,43 @@ static void log_message_end(struct hub *h)
     h->nwaiting = 0;
 }
 
-/* Appends one frame (payload n <= HUB_FRAME_MAX) for tg (NULL: everyone). */
-static int log_frame(struct hub *h, bool fin, const uint8_t *p, size_t n,
+/* The open message ends without its last frame (the program's output broke the framing, or
+ * its run ended elsewhere): nobody is sent more of it; the next frame starts a message, in a
+ * chunk of its own (a boundary for --slow-client=drop). Members waiting for its end start
+ * after it. */
+static void log_abandon(struct hub *h)
+{
+    if (!h->msg_open)
+        return;
+    h->msg_open = false;
+    h->fresh = true;
+    hubz_abandon(h->z, h->end);
+    for (struct hub_member *m = h->members; m && h->nwaiting; m = m->next)
+        if (m->waiting) {
+            m->waiting = false;
+            h->nwaiting--;
+            cursor_to_end(m);
+        }
+}
+
+/* Appends one frame (payload n <= HUB_FRAME_MAX) of a text (else binary) message for tg
+ * (NULL: everyone). */
+static int log_frame(struct hub *h, bool text, bool fin, const uint8_t *p, size_t n,
                      const struct hub_target *tg)
 {
     struct hub_chunk *c = h->tail;
-    enum ws_opcode op = h->msg_open ? WS_OP_CONT : options.binary ? WS_OP_BINARY : WS_OP_TEXT;
+    enum ws_opcode op = h->msg_open ? WS_OP_CONT : text ? WS_OP_TEXT : WS_OP_BINARY;
     uint8_t hdr[WS_FRAME_HEADER_MAX];
     size_t hl = ws_frame_write_header(hdr, fin, 0, op, n, NULL);
 
-    if (!c || BUF_SIZE - c->fill < hl + n) {
+    if (!c || BUF_SIZE - c->fill < hl + n || (h->fresh && !h->msg_open)) {
         c = chunk_new(h);
         if (!c)
             return -1;
+        h->fresh = false;
     }
+    if (!h->msg_open)
+        h->msg_start = h->end;
     if (tg) {
         if (c->ntg == c->tgcap) {
             uint32_t cap = c->tgcap ? 2 * c->tgcap : 64;
@@ -283,7 +330,7 @@ static int log_frame(struct hub *h, bool fin, const uint8_t *p, size_t n,
     memcpy(c->buf->data + c->fill, hdr, hl);
     if (n)
         memcpy(c->buf->data + c->fill + hl, p, n);
-    hubz_frame(h->z, h->end, (uint32_t)(hl + n), !options.binary, op != WS_OP_CONT, fin, p, n);
+    hubz_frame(h->z, h->end, (uint32_t)(hl + n), text, op != WS_OP_CONT, fin, p, n);
     c->fill += (uint32_t)(hl + n);
     h->end += hl + n;
     h->msg_open = !fin;
@@ -292,16 +339,17 @@ static int log_frame(struct hub *h, bool fin, const uint8_t *p, size_t n,
     return 0;
 }
 
-/* One piece of a message (fin: its last), text repaired to UTF-8, cut into frames. */
-static int log_piece(struct hub *h, struct ws_utf8_repair *rep, const uint8_t *p, size_t n,
-                     bool fin, const struct hub_target *tg)
+/* One piece of a text (else binary) message (fin: its last), cut into frames; text is
+ * repaired to UTF-8 with rep (NULL: valid already, as --framing's decoders give it). */
+static int log_piece(struct hub *h, struct ws_utf8_repair *rep, bool text, const uint8_t *p,
+                     size_t n, bool fin, const struct hub_target *tg)
 {
     uint8_t tmp[3 * HUB_SLICE + 8];
 
-    if (options.binary) {
+    if (!text || !rep) {
         do {
             size_t k = n > HUB_FRAME_MAX ? HUB_FRAME_MAX : n;
-            if (log_frame(h, fin && k == n, p, k, tg))
+            if (log_frame(h, text, fin && k == n, p, k, tg))
                 return -1;
             p += k;
             n -= k;
@@ -314,7 +362,7 @@ static int log_piece(struct hub *h, struct ws_utf8_repair *rep, const uint8_t *p
         bool last = k == n;
         if (last && fin)
             o += ws_utf8_repair_end(rep, tmp + o);
-        if ((o || (last && fin)) && log_frame(h, fin && last, tmp, o, tg))
+        if ((o || (last && fin)) && log_frame(h, true, fin && last, tmp, o, tg))
             return -1;
         p += k;
         n -= k;
@@ -378,9 +426,9 @@ static int member_send(struct hub_member *m, struct hub_chunk *c, uint32_t off, 
     const uint8_t *p = c->buf->data + off;
 
     if (m->z)
-        return hubz_send(m->z, m->br, c->pos + off, c->buf, p, len, !options.binary);
+        return hubz_send(m->z, m->br, c->pos + off, c->buf, p, len);
     if (m->deflate_own)
-        return hubz_send_each(m->br, c->buf, p, len, !options.binary);
+        return hubz_send_each(m->br, c->buf, p, len);
     return bridge_send_frames(m->br, c->buf, p, len, nmsg);
 }
 
@@ -540,7 +588,7 @@ static void addressed_line(struct hub *h, struct hub_run *r, const uint8_t *line
     tg.to = o.to;
     tg.except = o.except;
     ws_utf8_repair_init(&rep);
-    if (log_piece(h, &rep, o.data, o.len, true, &tg))
+    if (log_piece(h, &rep, !options.binary, o.data, o.len, true, &tg))
         log_error(0, "out of memory: a message lost");
     hubmsg_out_free(&o);
 }
@@ -614,6 +662,16 @@ static void pub_piece(struct hub *h, const uint8_t *p, size_t n, bool fin)
     h->pub_open = !fin;
 }
 
+/* Whether a piece of the output (fin: a message's last) is dropped here: a message that began
+ * while nobody listened is dropped whole, so a client joining then gets none of it. */
+static bool out_skip(struct hub *h, struct out_msg *o, bool fin)
+{
+    if (!o->open)
+        o->skip = h->nlive == 0;
+    o->open = !fin;
+    return o->skip;
+}
+
 /* One piece of an output line (bridge_lines_cut's emit). */
 static void emit_line(void *ctx, const uint8_t *p, size_t n, bool fin)
 {
@@ -622,14 +680,133 @@ static void emit_line(void *ctx, const uint8_t *p, size_t n, bool fin)
 
     if (h && h->cl)
         pub_piece(h, p, n, fin); /* for the other instances */
-    if (!h || h->nlive == 0)
+    if (!h || out_skip(h, &r->msg, fin))
         return; /* nobody listens here: dropped */
     if (options.addressed) {
         collect_line(h, r, p, n, fin);
         return;
     }
-    if (log_piece(h, &r->repair, p, n, fin, NULL))
+    if (log_piece(h, &r->repair, !options.binary, p, n, fin, NULL))
         log_error(0, "out of memory: output lost");
+}
+
+/* ---------------------------------------------------------------- the program's output: --framing */
+
+/* A piece of a message decoded from the output (text: valid UTF-8 so far), for this instance's
+ * clients and the others. */
+static void framed_piece(struct hub_run *r, bool text, const uint8_t *p, size_t n, bool fin)
+{
+    struct hub *h = r->hub;
+
+    if (h->cl)
+        cluster_publish(h->cl, !text, p, n, fin);
+    if (!out_skip(h, &r->msg, fin) && log_piece(h, NULL, text, p, n, fin, NULL))
+        log_error(0, "out of memory: output lost");
+}
+
+/* length: a piece of a record's payload (framing_len_feed's). */
+static void len_piece(void *ctx, bool text, const uint8_t *p, size_t n, bool fin)
+{
+    framed_piece(ctx, text, p, n, fin);
+}
+
+/* The output broke the framing (e; NULL: out of memory): nothing more of it is taken; the run
+ * ends (out_eof_check) with 1011 for every client. */
+static void framed_bad(struct hub_run *r, const struct framing_error *e)
+{
+    r->bad = true;
+    if (e)
+        framing_error_text(e, r->bad_reason, sizeof r->bad_reason);
+    else
+        snprintf(r->bad_reason, sizeof r->bad_reason, "out of memory");
+    log_error(0, "shared program %s: %s", r->hub->file, r->bad_reason);
+    bridge_json_drop(&r->json);
+    r->ready = 0;
+}
+
+/* json: the decoded message enters the log a part (a pool buffer) at a time while some
+ * member can take more, as stdout is read (hub_want_output). Returns true once it is all in. */
+static bool json_feed(struct hub_run *r)
+{
+    struct hub *h = r->hub;
+    struct bridge_json *j = &r->json;
+
+    while (r->ready) {
+        bool last = r->fed + 1 >= j->nparts;
+        if (!hub_want_output(h))
+            return false;
+        if (j->nparts == 0)
+            framed_piece(r, r->ready == FRAMING_TEXT, NULL, 0, true);
+        else
+            framed_piece(r, r->ready == FRAMING_TEXT, j->parts[r->fed]->data,
+                         last ? j->last : BUF_SIZE, last);
+        r->fed++;
+        if (last) {
+            bridge_json_drop(j);
+            r->ready = 0;
+        }
+        hub_fan_out(h);
+    }
+    return true;
+}
+
+/* length: the bytes at the end of p[0..n) that begin a short record not all read yet (the
+ * decoder being between records): carried to the next read, so that a short message enters
+ * the log whole -- as lines mode carries a partial line -- and a slow client can be dropped
+ * whole messages rather than closed in the middle of one. */
+static size_t len_carry(const struct framing_len_dec *d, const uint8_t *p, size_t n)
+{
+    size_t off = 0, len = 0;
+
+    if (d->nhdr || d->left)
+        return 0;
+    while (n - off >= FRAMING_REC_HEADER) {
+        const uint8_t *h = p + off;
+        len = (size_t)h[1] << 24 | (size_t)h[2] << 16 | (size_t)h[3] << 8 | h[4];
+        if (len > n - off - FRAMING_REC_HEADER)
+            break;
+        off += FRAMING_REC_HEADER + len;
+    }
+    if (n - off >= FRAMING_REC_HEADER && FRAMING_REC_HEADER + len > BRIDGE_CARRY_MAX)
+        return 0;
+    if (off < n && (p[off] & ~FRAMING_REC_MORE) != FRAMING_REC_TEXT &&
+        (p[off] & ~FRAMING_REC_MORE) != FRAMING_REC_BINARY)
+        return 0; /* not a record: the decoder says so now */
+    return n - off;
+}
+
+/* --framing: decodes what the read region holds. json stops at a message that cannot enter
+ * the log whole yet (the rest of the region waits with it). */
+static void framed_cut(struct hub_run *r, const uint8_t *region)
+{
+    size_t used = 0;
+    int res = FRAMING_TEXT;
+
+    if (r->bad || !r->hub) {
+        used = r->rlen;
+    } else if (options.framing == FRAMING_LENGTH) {
+        used = r->rlen - (r->eof ? 0 : len_carry(&r->len, region, r->rlen));
+        if ((used && framing_len_feed(&r->len, region, used, len_piece, r) == FRAMING_BAD) ||
+            (r->eof && framing_len_finish(&r->len) == FRAMING_BAD))
+            framed_bad(r, &r->len.err);
+    } else {
+        while (!r->bad && res != FRAMING_MORE && json_feed(r)) {
+            const uint8_t *p = r->rlen > used ? region + used : NULL;
+            used += bridge_json_feed(&r->json, p, r->rlen - used, r->eof, &res);
+            if (res == FRAMING_BAD) {
+                framed_bad(r, &r->json.dec.err);
+            } else if (res == BRIDGE_JSON_NOMEM) {
+                framed_bad(r, NULL);
+            } else if (res != FRAMING_MORE) {
+                r->ready = res;
+                r->fed = 0;
+            }
+        }
+        if (r->bad)
+            used = r->rlen;
+    }
+    r->roff += (uint32_t)used;
+    r->rlen -= (uint32_t)used;
 }
 
 static struct buf *out_alloc(struct child *c, enum child_stream cs, size_t *off)
@@ -658,6 +835,10 @@ static void out_cut(struct hub_run *r)
     uint8_t *region = r->rbuf ? r->rbuf->data + r->roff : NULL;
     size_t keep = 0;
 
+    if (options.framing != FRAMING_LINES) {
+        framed_cut(r, region);
+        return;
+    }
     if (r->rlen && options.binary && !options.addressed) {
         emit_line(r, region, r->rlen, true);
     } else if (r->rlen) {
@@ -694,33 +875,70 @@ static void out_read(struct child *c, enum child_stream cs, ssize_t nread, struc
         out_cut(r);
     if (h)
         pub_flush(h);
-    if (r->eof) {
-        buf_unref(r->rbuf);
-        r->rbuf = NULL;
-        r->rlen = r->roff = 0;
-        child_close_stdout(c);
-    }
+    out_release(r);
     if (h) {
         hub_fan_out(h);
         hub_update_reads(h);
     }
 }
 
-/* Reads stdout while some member has room (or nobody listens). */
+/* json: output waiting for the members: a message not all in the log yet (and the rest of
+ * the read region after it). */
+static bool out_waiting(const struct hub_run *r)
+{
+    return r->ready != 0;
+}
+
+/* At the end of stdout, once everything read is taken: the pipe and buffer go. */
+static void out_release(struct hub_run *r)
+{
+    if (!r->eof || (!r->bad && out_waiting(r)))
+        return;
+    buf_unref(r->rbuf);
+    r->rbuf = NULL;
+    r->rlen = r->roff = 0;
+    if (child_stream_open(&r->c, CHILD_STDOUT))
+        child_close_stdout(&r->c);
+}
+
+/* json: the members took some output: what waited goes on (then stdout is read again). */
+static void out_resume(struct hub_run *r)
+{
+    framed_cut(r, r->rbuf ? r->rbuf->data + r->roff : NULL);
+    out_release(r);
+    hub_fan_out(r->hub);
+    out_eof_check(r);
+}
+
+/* Some member can take more output (or nobody listens here, so it is dropped), and Redis
+ * keeps up. */
+static bool hub_want_output(struct hub *h)
+{
+    if (h->cl && cluster_busy(h->cl))
+        return false; /* Redis takes the output slower than the program prints: wait */
+    if (h->nlive == 0)
+        return true;
+    for (struct hub_member *m = h->members; m; m = m->next)
+        if (!m->closing && (m->waiting || h->end - m->pos < HUB_READ_MARK))
+            return true;
+    return false;
+}
+
+/* Reads stdout while some member has room (or nobody listens); json: first what waits. */
 static void hub_update_reads(struct hub *h)
 {
     struct hub_run *r = h->run;
-    bool want = false;
+    bool want;
 
+    if (r && out_waiting(r) && !r->resuming && hub_want_output(h)) {
+        r->resuming = true;
+        out_resume(r);
+        r->resuming = false;
+        r = h->run; /* the run may be over now */
+    }
     if (!r || r->eof || !child_stream_open(&r->c, CHILD_STDOUT))
         return;
-    if (h->nlive == 0)
-        want = true;
-    for (struct hub_member *m = h->members; m && !want; m = m->next)
-        if (!m->closing && (m->waiting || h->end - m->pos < HUB_READ_MARK))
-            want = true;
-    if (h->cl && cluster_busy(h->cl))
-        want = false; /* Redis takes the output slower than the program prints: wait */
+    want = !r->bad && !out_waiting(r) && hub_want_output(h);
     if (want && !r->reading) {
         r->reading = child_read_start(&r->c, CHILD_STDOUT) == 0;
     } else if (!want && r->reading) {
@@ -802,32 +1020,93 @@ static void stdin_event(struct hub *h, uint8_t *line, size_t n, unsigned long id
 
 /* ---------------------------------------------------------------- the sink (members' input) */
 
+/* Room for n more bytes of m's inbound message. false: out of memory (the message is lost:
+ * dropped at its end, never written in part). */
+static bool in_room(struct hub_member *m, size_t n)
+{
+    if (m->in_lost)
+        return false;
+    if (m->in_len + n > m->in_cap) {
+        size_t cap = m->in_cap ? m->in_cap : 256;
+        while (cap < m->in_len + n)
+            cap *= 2;
+        uint8_t *nb = realloc(m->in, cap);
+        if (!nb) {
+            m->in_lost = true;
+            return false;
+        }
+        m->in = nb;
+        m->in_cap = cap;
+    }
+    return true;
+}
+
+/* length: a record's header goes at m->in + m->rec, for the payload after it. */
+static void in_record_end(struct hub_member *m, bool more)
+{
+    framing_rec_header(m->in + m->rec, m->in_text, more,
+                       (uint32_t)(m->in_len - m->rec - FRAMING_REC_HEADER));
+}
+
+/* length: a record starts (its header is written at its end). */
+static void in_record_begin(struct hub_member *m)
+{
+    if (!in_room(m, FRAMING_REC_HEADER))
+        return;
+    m->rec = m->in_len;
+    m->in_len += FRAMING_REC_HEADER;
+}
+
 void hub_in_begin(struct hub_member *m, bool text)
 {
     if (!m)
         return;
     m->in_text = text;
     m->in_len = 0;
+    m->in_lost = false;
+    if (options.addressed)
+        return;
+    if (options.framing == FRAMING_JSON && in_room(m, FRAMING_JSON_OPEN_MAX))
+        m->in_len += framing_json_enc_begin(&m->enc, text, m->in + m->in_len);
+    else if (options.framing == FRAMING_LENGTH)
+        in_record_begin(m);
+}
+
+/* length: p[0..n) into the open record (a record holds at most 4 GiB - 1: then another). */
+static void in_record_data(struct hub_member *m, const uint8_t *p, size_t n)
+{
+    while (n > 0 && in_room(m, n)) {
+        size_t room = UINT32_MAX - (m->in_len - m->rec - FRAMING_REC_HEADER);
+        size_t k = n < room ? n : room;
+        memcpy(m->in + m->in_len, p, k);
+        m->in_len += k;
+        p += k;
+        n -= k;
+        if (n) {
+            in_record_end(m, true);
+            in_record_begin(m);
+        }
+    }
 }
 
 void hub_in_data(struct hub_member *m, const uint8_t *p, size_t n)
 {
+    size_t used;
+
     if (!m)
         return;
-    if (m->in_len + n + 1 > m->in_cap) {
-        size_t cap = m->in_cap ? m->in_cap : 256;
-        while (cap < m->in_len + n + 1)
-            cap *= 2;
-        uint8_t *nb = realloc(m->in, cap);
-        if (!nb) {
-            log_error(m->id, "out of memory: a message dropped");
-            return;
+    if (options.addressed || options.framing == FRAMING_LINES) {
+        if (in_room(m, n)) {
+            memcpy(m->in + m->in_len, p, n);
+            m->in_len += n;
         }
-        m->in = nb;
-        m->in_cap = cap;
+    } else if (options.framing == FRAMING_LENGTH) {
+        in_record_data(m, p, n);
+    } else if (in_room(m, 6 * n + FRAMING_JSON_PIECE_MIN)) {
+        /* json: 6 bytes a byte at most (\u00XX), base64 less */
+        m->in_len += framing_json_enc_data(&m->enc, p, n, &used, m->in + m->in_len,
+                                           m->in_cap - m->in_len);
     }
-    memcpy(m->in + m->in_len, p, n);
-    m->in_len += n;
 }
 
 void hub_in_end(struct hub_member *m)
@@ -839,20 +1118,22 @@ void hub_in_end(struct hub_member *m)
     if (!m)
         return;
     h = m->hub;
+    if (m->in_lost || !in_room(m, FRAMING_JSON_CLOSE_MAX)) { /* room for any ending */
+        log_error(m->id, "out of memory: a message dropped");
+        m->in_len = 0;
+        return;
+    }
     if (options.addressed) {
-        data = hubmsg_event_message(m->id, m->in ? m->in : (const uint8_t *)"", m->in_len,
-                                    !m->in_text, &n);
+        data = hubmsg_event_message(m->id, m->in, m->in_len, !m->in_text, &n);
         stdin_event(h, data, n, m->id);
         m->in_len = 0;
         return;
     }
-    if (!m->in) { /* an empty message */
-        m->in = malloc(1);
-        if (!m->in)
-            return;
-        m->in_cap = 1;
-    }
-    if (m->in_text && !options.binary)
+    if (options.framing == FRAMING_JSON)
+        m->in_len += framing_json_enc_end(&m->enc, m->in + m->in_len);
+    else if (options.framing == FRAMING_LENGTH)
+        in_record_end(m, false);
+    else if (m->in_text && !options.binary)
         m->in[m->in_len++] = '\n';
     data = m->in;
     n = m->in_len;
@@ -898,6 +1179,7 @@ static void run_closed(struct child *c)
 
     buf_unref(r->rbuf);
     free(r->line);
+    bridge_json_free(&r->json);
     r->closed = true;
     nruns--;
     if (r->writes == 0)
@@ -927,14 +1209,18 @@ static void timer_fire(uv_timer_t *t);
 /* Every client is closed once it got what the program printed (code, reason). */
 static void members_close_all(struct hub *h, uint16_t code, const char *reason)
 {
+    /* a message the program left unfinished is not sent further */
+    uint64_t end = h->msg_open ? h->msg_start : h->end;
+
     for (struct hub_member *m = h->members; m; m = m->next) {
         if (m->closing)
             continue;
         m->closing = true;
-        m->close_pos = h->end;
+        m->close_pos = end;
         m->close_code = code;
         m->close_reason = strdup(reason);
     }
+    log_abandon(h);
     h->nlive = 0;
     if (h->cl)
         cluster_want(h->cl, false);
@@ -946,18 +1232,24 @@ static void members_close_all(struct hub *h, uint16_t code, const char *reason)
 static void hub_program_over(struct hub *h)
 {
     struct hub_run *r = h->run;
-    char st[64], reason[100];
+    char st[64], reason[FRAMING_REASON_MAX + 1];
     uint64_t ran = uv_now(options.loop) - h->started_ms;
     uint16_t code;
 
-    child_status_string(&r->c, st, sizeof st);
+    if (r->bad)
+        snprintf(st, sizeof st, "bad output");
+    else
+        child_status_string(&r->c, st, sizeof st);
     if (ran >= HUB_STABLE_MS)
         h->backoff_ms = 0;
     else
         h->backoff_ms = h->backoff_ms ? h->backoff_ms * 2 : HUB_BACKOFF_MIN;
     if (h->backoff_ms > HUB_BACKOFF_MAX)
         h->backoff_ms = HUB_BACKOFF_MAX;
-    if (!r->c.term_signal && r->c.exit_status == 0) {
+    if (r->bad) { /* --framing: it is stopped (run_detach); the next run waits as after an exit */
+        code = WS_CLOSE_INTERNAL_ERROR;
+        snprintf(reason, sizeof reason, "%s", r->bad_reason);
+    } else if (!r->c.term_signal && r->c.exit_status == 0) {
         code = WS_CLOSE_NORMAL;
         snprintf(reason, sizeof reason, "program exited");
     } else {
@@ -995,6 +1287,8 @@ static void run_exit(struct child *c)
         child_signal(c, SIGTERM);
         return;
     }
+    if (!r->bad && out_waiting(r))
+        return; /* json: the rest of its output first (out_eof_check) */
     hub_program_over(h);
 }
 
@@ -1065,7 +1359,11 @@ static void hub_maybe_free(struct hub *h)
  * on is stopped, as websocketd does with a session's). */
 static void out_eof_check(struct hub_run *r)
 {
-    if (!r->hub || !r->eof)
+    if (r->hub && r->bad) {
+        hub_program_over(r->hub);
+        return;
+    }
+    if (!r->hub || !r->eof || out_waiting(r))
         return;
     if (r->c.exited)
         hub_program_over(r->hub);
@@ -1101,6 +1399,8 @@ static int hub_spawn(struct hub *h, const struct route *rt)
     r->c.io = &run_settings;
     bridge_lines_init(&r->lines);
     ws_utf8_repair_init(&r->repair);
+    bridge_json_init(&r->json, FRAMING_JSON_MAX);
+    framing_len_dec_init(&r->len);
     if (rt)
         child_exec_checked(&r->c, rt);
     nruns++;
@@ -1190,10 +1490,9 @@ static void cl_output(void *ctx, bool binary, const uint8_t *p, size_t n, bool f
 {
     struct hub *h = ctx;
 
-    (void)binary; /* every instance is started with the same --binary */
-    if (h->nlive == 0)
+    if (out_skip(h, &h->rmsg, fin))
         return;
-    if (log_piece(h, &h->rrepair, p, n, fin, NULL))
+    if (log_piece(h, &h->rrepair, !binary, p, n, fin, NULL))
         log_error(0, "out of memory: output lost");
 }
 
@@ -1209,6 +1508,7 @@ static void cl_over(void *ctx, uint16_t code, const char *reason)
     log_info(0, "shared program %s ended on another instance: closing its %u clients here with %u",
              h->file, h->nlive, code);
     ws_utf8_repair_init(&h->rrepair);
+    h->rmsg.open = false;
     members_close_all(h, code, reason);
     hub_maybe_free(h);
 }

@@ -38,6 +38,20 @@
  * every member stop while stdin's queue is over CHILD_HIGH_WATER, or while
  * no program runs (a restart waits for its backoff).
  *
+ * --framing=json|length (framing.h; not addressed): messages instead of
+ * lines, both ways. Output: json lines are decoded whole (bridge_json,
+ * bridge.h) and enter the log a pool buffer at a time while some member
+ * has room (stdout is not read meanwhile); length records are streamed
+ * into the log as read, a short record not all read yet carried to the
+ * next read (so short messages enter whole). The log's messages are text
+ * or binary each; a message that began while nobody listened is dropped
+ * whole. Input: a member's message is encoded (one JSON line, or one
+ * record per 4 GiB) as it arrives and written whole at its end. Bad
+ * output: logged, the rest of the output ignored, the program stopped;
+ * every member gets what came before the unfinished message and is closed
+ * with 1011 and the reason (framing_error_text); the next run waits for
+ * the backoff, as after an exit.
+ *
  * Addressed mode (--shared=addressed): stdin gets JSON lines
  *   {"event":"join","id":ID,"env":{"REMOTE_ADDR":"...",...}}
  *   {"event":"message","id":ID,"data":"..."}   (binary: "base64":"...")
@@ -68,6 +82,8 @@
 
 #include <uv.h>
 
+#include "framing.h"
+
 struct bridge;
 struct route;
 
@@ -80,6 +96,7 @@ struct hub_options {
     uv_loop_t *loop;
     bool binary;        /* --binary */
     bool addressed;     /* --shared=addressed */
+    enum framing_mode framing; /* --framing (not with addressed, nor with binary) */
     enum hub_slow slow; /* --slow-client */
     size_t queue;       /* --slow-client-queue: bytes, >= HUB_QUEUE_MIN */
     unsigned linger_ms; /* --shared-linger */

@@ -196,6 +196,18 @@ void hubz_reset(struct hubz *list)
     }
 }
 
+void hubz_abandon(struct hubz *list, uint64_t pos)
+{
+    for (struct hubz *z = list; z; z = z->next) {
+        pmd_deflate_end(&z->d); /* the message's zlib state */
+        z->compressing = false;
+        if (z->skip) { /* it was waiting for that message's end */
+            z->skip = false;
+            z->start = pos;
+        }
+    }
+}
+
 /* The first live record at or after log position pos. */
 static size_t rec_find(const struct hubz *z, uint64_t pos)
 {
@@ -212,7 +224,7 @@ static size_t rec_find(const struct hubz *z, uint64_t pos)
 }
 
 int hubz_send(struct hubz *z, struct bridge *br, uint64_t pos, struct buf *owner,
-              const uint8_t *p, size_t n, bool text)
+              const uint8_t *p, size_t n)
 {
     uint64_t end = pos + n;
     size_t i;
@@ -222,7 +234,7 @@ int hubz_send(struct hubz *z, struct bridge *br, uint64_t pos, struct buf *owner
         return WS_E_NOMEM;
     if (pos < z->start) { /* before the mirror began (it joined inside a message) */
         size_t k = end <= z->start ? n : (size_t)(z->start - pos);
-        if ((r = hubz_send_each(br, owner, p, k, text)) != 0 || k == n)
+        if ((r = hubz_send_each(br, owner, p, k)) != 0 || k == n)
             return r;
         pos += k;
     }
@@ -267,14 +279,16 @@ static bool log_frame_at(const uint8_t *p, size_t n, size_t *hl, size_t *len)
     return *hl + *len <= n;
 }
 
-int hubz_send_each(struct bridge *br, struct buf *owner, const uint8_t *p, size_t n, bool text)
+int hubz_send_each(struct bridge *br, struct buf *owner, const uint8_t *p, size_t n)
 {
     while (n > 0) {
         size_t hl, len;
         int r;
         if (!log_frame_at(p, n, &hl, &len))
             return WS_E_INVAL;
-        r = bridge_send_piece(br, text, (p[0] & 0x80u) != 0, p + hl, len, owner);
+        /* a CONT frame's type is the message's, which the bridge keeps */
+        r = bridge_send_piece(br, (p[0] & 0x0Fu) == WS_OP_TEXT, (p[0] & 0x80u) != 0, p + hl, len,
+                              owner);
         if (r)
             return r;
         p += hl + len;

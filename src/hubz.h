@@ -69,17 +69,22 @@ void hubz_trim(struct hubz *list, uint64_t pos);
 void hubz_reset(struct hubz *list);
 
 /*
- * Sends br the mirror's frames for the log range [pos, pos + n), whose bytes (whole frames, of
- * text messages when text) are p[0..n) in owner (messages are counted as sent by their last
- * frame, as bridge_send_frames does). The part before the
- * mirror's start goes per client (hubz_send_each). 0, WS_E_CLOSED (nothing may be sent to br),
- * or WS_E_NOMEM (the mirror stopped, or the bridge is out of memory).
+ * Sends br the mirror's frames for the log range [pos, pos + n), whose bytes (whole frames)
+ * are p[0..n) in owner (messages are counted as sent by their last frame, as
+ * bridge_send_frames does). The part before the mirror's start goes per client
+ * (hubz_send_each). 0, WS_E_CLOSED (nothing may be sent to br), or WS_E_NOMEM (the mirror
+ * stopped, or the bridge is out of memory).
  */
 int hubz_send(struct hubz *z, struct bridge *br, uint64_t pos, struct buf *owner,
-              const uint8_t *p, size_t n, bool text);
+              const uint8_t *p, size_t n);
 
 /* Sends the log frames p[0..n) (in owner; whole frames) to br one payload at a time, compressed
- * by br's own deflate stream (bridge_send_piece). 0 or as hubz_send. */
-int hubz_send_each(struct bridge *br, struct buf *owner, const uint8_t *p, size_t n, bool text);
+ * by br's own deflate stream (bridge_send_piece; each message's type is its first frame's
+ * opcode). 0 or as hubz_send. */
+int hubz_send_each(struct bridge *br, struct buf *owner, const uint8_t *p, size_t n);
+
+/* The message in progress in the log ends without its last frame (nobody is sent the rest: a
+ * shared program's bad output); the next frame, at pos, starts a message. */
+void hubz_abandon(struct hubz *list, uint64_t pos);
 
 #endif

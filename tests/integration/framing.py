@@ -128,7 +128,8 @@ for flags, want in ((["--framing=xml"], "--framing must be lines, json or length
                     (["--framing=json", "--binary"], "--framing=json carries binary messages itself: drop --binary"),
                     (["--framing=length", "--passstderr"], "--framing=length frames stdout only"),
                     (["--framing=json", "--pty"], "--framing=json cannot be used with --pty"),
-                    (["--framing=length", "--shared"], "--framing=length cannot be used with --shared")):
+                    (["--framing=length", "--shared=addressed"],
+                     "--framing=length cannot be used with --shared=addressed")):
     p = subprocess.run([WSBRIDGE, "--port=0"] + flags + ["cat"], capture_output=True, text=True, timeout=30)
     ok(p.returncode != 0 and want in p.stderr, "refused: %s" % " ".join(flags), (p.returncode, p.stderr))
 p = subprocess.run([WSBRIDGE, "--help"], capture_output=True, text=True, timeout=30)

@@ -57,28 +57,6 @@ LINE = 1000
 LINES = 3000  # 3 MB of output: well over the queue limit (1 MiB) and the stuck client's buffers
 
 
-class StuckClient(RawClient):
-    """A client with a 4 KiB receive buffer set before connecting (a small window from the
-    start), that reads nothing until told to."""
-
-    def __init__(self, port):
-        req, key = upgrade_request("/")
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        self.sock.settimeout(10 * SCALE)
-        self.sock.connect(("127.0.0.1", port))
-        self.sock.sendall(req)
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = self.sock.recv(1)
-            if not chunk:
-                raise Closed("no answer")
-            head += chunk
-        if not head.startswith(b"HTTP/1.1 101"):
-            raise Closed(head)
-        self.buf = b""
-
-
 async def slow_client(port, policy):
     stuck = StuckClient(port)
     readers = await connect(port, N - 1)

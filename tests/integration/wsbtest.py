@@ -626,6 +626,28 @@ class RawClient:
             return False
 
 
+class StuckClient(RawClient):
+    """A client with a 4 KiB receive buffer set before connecting (a small window from the
+    start), that reads nothing until told to."""
+
+    def __init__(self, port, path="/"):
+        req, key = upgrade_request(path)
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.settimeout(10 * (3 if SANITIZED else 1))
+        self.sock.connect(("127.0.0.1", port))
+        self.sock.sendall(req)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.sock.recv(1)
+            if not chunk:
+                raise Closed("no answer")
+            head += chunk
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise Closed(head)
+        self.buf = b""
+
+
 # ---------------------------------------------------------------- TLS
 
 
