@@ -36,17 +36,29 @@
 #include "ws_utf8.h"
 
 #define POOL_KEEP 64u        /* free write batches kept beyond the bridges' own */
-#define BATCH_KEEP_MAX 1024u /* free write batches kept at most (~5.3 MiB) */
+#define BATCH_KEEP_MAX 1024u /* free write batches kept at most, per size (~5.3 MiB + 0.6 MiB) */
 
 struct bridge;
 
 /* ---------------------------------------------------------------- write batches */
 
-#define BATCH_IOV 64u
-#define BATCH_ARENA 4096u
 #define BATCH_COPY_MAX 64u /* payloads up to this size are copied next to their header */
 #define BATCH_HEAP 4u
 #define BATCH_BUFS 2u
+
+/*
+ * Two sizes. A bridge with a program of its own writes many frames (or stdin chunks) of its own
+ * per write: 64 pieces, 4 KiB copied. A --shared member writes the hub's frames by reference
+ * (hub.c: a run of whole frames in the log is one piece), copying only short ones and its own
+ * control frames: 8 pieces, 256 bytes (a close or a pong with its 125-byte payload fits). With
+ * 10,000 members a line is 10,000 writes in flight at once: 7 MiB of small batches instead of
+ * 54 MiB of large ones, which the allocator kept after the burst (doc/PERFORMANCE.md, memory
+ * per idle client).
+ */
+enum batch_size { BATCH_LARGE, BATCH_SMALL };
+static const struct {
+    unsigned iov, arena;
+} batch_caps[2] = {{64u, 4096u}, {8u, 256u}};
 
 /* Many frames (or stdin chunks) in one gather write. */
 struct batch {
@@ -59,26 +71,31 @@ struct batch {
     struct buf *bufs[BATCH_BUFS];
     void *heap[BATCH_HEAP];
     unsigned nbufs, nheap, niov;
+    uint8_t size; /* enum batch_size: batch_caps[size] */
     size_t arena_used, bytes;
-    uv_buf_t iov[BATCH_IOV];
-    uint8_t arena[BATCH_ARENA];
+    uint8_t *arena; /* behind iov[] */
+    uv_buf_t iov[]; /* batch_caps[size].iov, then the arena */
 };
 
-static struct batch *free_batches;
-static unsigned nfree_batches;
+static struct {
+    struct batch *head;
+    unsigned n;
+} free_batches[2];
 static unsigned nbridges; /* bridges alive: how many free batches are worth keeping */
 
-static struct batch *batch_get(struct bridge *br)
+static struct batch *batch_get(struct bridge *br, enum batch_size size)
 {
-    struct batch *b = free_batches;
+    struct batch *b = free_batches[size].head;
 
     if (b) {
-        free_batches = b->next;
-        nfree_batches--;
+        free_batches[size].head = b->next;
+        free_batches[size].n--;
     } else {
-        b = malloc(sizeof *b);
+        b = malloc(sizeof *b + batch_caps[size].iov * sizeof b->iov[0] + batch_caps[size].arena);
         if (!b)
             return NULL;
+        b->size = (uint8_t)size;
+        b->arena = (uint8_t *)(b->iov + batch_caps[size].iov);
     }
     b->br = br;
     b->next = NULL;
@@ -100,10 +117,10 @@ static void batch_put(struct batch *b)
     unsigned keep = POOL_KEEP + 2u * nbridges;
     if (keep > BATCH_KEEP_MAX)
         keep = BATCH_KEEP_MAX;
-    if (nfree_batches < keep) {
-        b->next = free_batches;
-        free_batches = b;
-        nfree_batches++;
+    if (free_batches[b->size].n < keep) {
+        b->next = free_batches[b->size].head;
+        free_batches[b->size].head = b;
+        free_batches[b->size].n++;
     } else {
         free(b);
     }
@@ -112,12 +129,14 @@ static void batch_put(struct batch *b)
 void bridge_pool_drain(void)
 {
     buf_pool_drain();
-    while (free_batches) {
-        struct batch *b = free_batches;
-        free_batches = b->next;
-        free(b);
+    for (unsigned i = 0; i < 2; i++) {
+        while (free_batches[i].head) {
+            struct batch *b = free_batches[i].head;
+            free_batches[i].head = b->next;
+            free(b);
+        }
+        free_batches[i].n = 0;
     }
-    nfree_batches = 0;
 }
 
 static bool batch_holds(struct batch *b, struct buf *buf)
@@ -138,9 +157,10 @@ static bool payload_copied(size_t n, const struct buf *owner, bool heap)
 /* Room for hlen header bytes and a payload of plen (see payload_copied)? */
 static bool batch_fits(struct batch *b, size_t hlen, size_t plen, struct buf *owner, bool heap)
 {
-    if (b->niov + 2 > BATCH_IOV)
+    if (b->niov + 2 > batch_caps[b->size].iov)
         return false;
-    if (b->arena_used + hlen + (payload_copied(plen, owner, heap) ? plen : 0) > BATCH_ARENA)
+    if (b->arena_used + hlen + (payload_copied(plen, owner, heap) ? plen : 0) >
+        batch_caps[b->size].arena)
         return false;
     if (owner && plen > BATCH_COPY_MAX && !batch_holds(b, owner) && b->nbufs == BATCH_BUFS)
         return false;
@@ -358,13 +378,19 @@ static void msg_flush(struct msg_end *m)
     hold(m->br);
 }
 
+/* A member writes small batches (see batch_caps). */
+static enum batch_size msg_batch_size(const struct msg_end *m)
+{
+    return m->sink ? BATCH_SMALL : BATCH_LARGE;
+}
+
 static struct batch *msg_batch_for(struct msg_end *m, size_t hlen, size_t plen, struct buf *owner,
                                    bool heap)
 {
     if (m->batch && !batch_fits(m->batch, hlen, plen, owner, heap))
         msg_flush(m);
     if (!m->batch)
-        m->batch = batch_get(m->br);
+        m->batch = batch_get(m->br, msg_batch_size(m));
     return m->batch;
 }
 
@@ -433,7 +459,7 @@ static int frame_send(struct msg_end *m, enum ws_opcode op, bool fin, uint8_t rs
         if (h)
             return h > 0 ? 0 : h;
     }
-    if (payload_copied(n, owner, heap != NULL) && WS_FRAME_HEADER_MAX + n > BATCH_ARENA) {
+    if (payload_copied(n, owner, heap != NULL) && WS_FRAME_HEADER_MAX + n > batch_caps[msg_batch_size(m)].arena) {
         free(heap);
         return WS_E_INVAL; /* never: copied payloads are control frames or short */
     }
@@ -1089,7 +1115,7 @@ static void stdin_add(struct stream_end *st, const uint8_t *p, size_t n, struct 
         return;
     if (st->stdin_batch && !batch_fits(st->stdin_batch, 0, n, owner, false))
         stream_in_flush(st);
-    if (!st->stdin_batch && !(st->stdin_batch = batch_get(st->br)))
+    if (!st->stdin_batch && !(st->stdin_batch = batch_get(st->br, BATCH_LARGE)))
         return;
     batch_payload(st->stdin_batch, p, n, owner, NULL);
 }
