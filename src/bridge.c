@@ -287,6 +287,7 @@ struct msg_end {
     struct pmd_deflate defl; /* outbound */
     struct pmd_inflate infl; /* inbound: ws_stream's extension */
     bool out_open;           /* an outbound data message is in progress */
+    uint8_t piece_op;        /* bridge_send_piece: the type of its message in progress (0: none) */
     bool out_compressed;     /* ... and it is compressed */
     bool out_rsv_sent;       /* ... and its first frame (RSV1) is out */
     bool in_compressed;      /* the inbound message in progress is compressed */
@@ -769,8 +770,7 @@ static void json_data(void *ctx, const uint8_t *p, size_t n)
     }
 }
 
-size_t bridge_json_feed(struct bridge_json *j, const uint8_t *p, size_t n, bool eof,
-                        int *result)
+size_t bridge_json_feed(struct bridge_json *j, const uint8_t *p, size_t n, bool eof, int *result)
 {
     size_t used = 0;
 
@@ -1684,8 +1684,11 @@ int bridge_send_piece(struct bridge *br, bool text, bool fin, const uint8_t *p, 
     if (m->closed || m->discard || !ws_stream_can_send(&m->ws))
         return WS_E_CLOSED;
     /* a message in progress keeps its type (hubz_send_each: its CONT frames say none) */
-    enum ws_opcode op = m->ws.send_opcode  ? (enum ws_opcode)m->ws.send_opcode
-                        : text ? WS_OP_TEXT : WS_OP_BINARY;
+    if (!m->piece_op)
+        m->piece_op = text ? WS_OP_TEXT : WS_OP_BINARY;
+    enum ws_opcode op = (enum ws_opcode)m->piece_op;
+    if (fin)
+        m->piece_op = 0;
     int r = frame_send(m, op, fin, 0, p, n, owner, NULL);
     if (r == 0 && fin) {
         m->msgs_out++;

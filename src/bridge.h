@@ -147,8 +147,7 @@ void bridge_json_init(struct bridge_json *j, uint64_t max);
  * complete), FRAMING_BAD (dec.err says why; sticky) or BRIDGE_JSON_NOMEM (the bytes so far
  * are dropped; the caller cannot go on with this output).
  */
-size_t bridge_json_feed(struct bridge_json *j, const uint8_t *p, size_t n, bool eof,
-                        int *result);
+size_t bridge_json_feed(struct bridge_json *j, const uint8_t *p, size_t n, bool eof, int *result);
 /* Lets go of the message's buffers (it was sent, or is dropped). */
 void bridge_json_drop(struct bridge_json *j);
 /* Frees everything (the struct itself is the caller's). */

@@ -116,7 +116,7 @@ struct hub_run {
     unsigned fed;
     struct framing_len_dec len;
     struct out_msg msg; /* the output's message in progress */
-    bool bad;   /* the output broke the framing: the run is over (bad_reason: the close's) */
+    bool bad; /* the output broke the framing: the run is over (bad_reason: the close's) */
     char bad_reason[FRAMING_REASON_MAX + 1];
     uint8_t *line; /* addressed mode: the line being collected */
     size_t line_len;
@@ -690,7 +690,7 @@ static void emit_line(void *ctx, const uint8_t *p, size_t n, bool fin)
         log_error(0, "out of memory: output lost");
 }
 
-/* ---------------------------------------------------------------- the program's output: --framing */
+/* ---------------------------------------------------------------- the output: --framing */
 
 /* A piece of a message decoded from the output (text: valid UTF-8 so far), for this instance's
  * clients and the others. */
@@ -1104,8 +1104,8 @@ void hub_in_data(struct hub_member *m, const uint8_t *p, size_t n)
         in_record_data(m, p, n);
     } else if (in_room(m, 6 * n + FRAMING_JSON_PIECE_MIN)) {
         /* json: 6 bytes a byte at most (\u00XX), base64 less */
-        m->in_len += framing_json_enc_data(&m->enc, p, n, &used, m->in + m->in_len,
-                                           m->in_cap - m->in_len);
+        m->in_len +=
+            framing_json_enc_data(&m->enc, p, n, &used, m->in + m->in_len, m->in_cap - m->in_len);
     }
 }
 

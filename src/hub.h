@@ -96,7 +96,7 @@ struct hub_options {
     uv_loop_t *loop;
     bool binary;        /* --binary */
     bool addressed;     /* --shared=addressed */
-    enum framing_mode framing; /* --framing (not with addressed, nor with binary) */
+    enum framing_mode framing; /* --framing: not with addressed or binary */
     enum hub_slow slow; /* --slow-client */
     size_t queue;       /* --slow-client-queue: bytes, >= HUB_QUEUE_MIN */
     unsigned linger_ms; /* --shared-linger */

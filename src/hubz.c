@@ -223,8 +223,8 @@ static size_t rec_find(const struct hubz *z, uint64_t pos)
     return lo;
 }
 
-int hubz_send(struct hubz *z, struct bridge *br, uint64_t pos, struct buf *owner,
-              const uint8_t *p, size_t n)
+int hubz_send(struct hubz *z, struct bridge *br, uint64_t pos, struct buf *owner, const uint8_t *p,
+              size_t n)
 {
     uint64_t end = pos + n;
     size_t i;

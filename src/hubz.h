@@ -75,8 +75,8 @@ void hubz_reset(struct hubz *list);
  * (hubz_send_each). 0, WS_E_CLOSED (nothing may be sent to br), or WS_E_NOMEM (the mirror
  * stopped, or the bridge is out of memory).
  */
-int hubz_send(struct hubz *z, struct bridge *br, uint64_t pos, struct buf *owner,
-              const uint8_t *p, size_t n);
+int hubz_send(struct hubz *z, struct bridge *br, uint64_t pos, struct buf *owner, const uint8_t *p,
+              size_t n);
 
 /* Sends the log frames p[0..n) (in owner; whole frames) to br one payload at a time, compressed
  * by br's own deflate stream (bridge_send_piece; each message's type is its first frame's
