@@ -11,7 +11,6 @@ Exactly-once input: an instance reaches Redis through a relay that runs its comm
 their answers away, then cuts the connections: the messages whose answers were lost are sent
 again, and each still reaches the program once."""
 import asyncio
-import shutil
 import threading
 
 import websockets
@@ -19,7 +18,6 @@ import websockets
 from wsbtest import *
 
 time_limit(240)
-REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
 for prog, pkg in ((NGINX, "nginx"), (REDIS, "redis-server")):
     if not os.access(prog, os.X_OK):
         print("1..0 # SKIP %s is not installed (scripts/setup installs it)" % pkg)
@@ -60,64 +58,6 @@ for flags, why in ((["--redis=redis://127.0.0.1"], "--redis needs --shared"),
     p = subprocess.run([WSBRIDGE] + flags + ["cat"], capture_output=True, timeout=10)
     ok(p.returncode != 0 and why in p.stderr.decode(), "refused: %s (%s)" % (" ".join(flags), why),
        p.stderr.decode())
-
-
-class Redis:
-    """redis-server on 127.0.0.1:port (or a Unix socket), persistence in its own directory."""
-
-    def __init__(self, name, extra=(), unixsocket=None):
-        self.dir = scratch("redis-" + name)
-        shutil.rmtree(self.dir, ignore_errors=True)
-        os.makedirs(self.dir)
-        self.port = free_port()
-        self.extra = list(extra)
-        self.unixsocket = unixsocket
-        self.proc = None
-
-    def start(self):
-        args = [REDIS, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", self.dir,
-                "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no",
-                "--logfile", os.path.join(self.dir, "redis.log")] + self.extra
-        if self.unixsocket:
-            args += ["--unixsocket", self.unixsocket, "--unixsocketperm", "700"]
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-
-        def up():
-            try:
-                s = socket.create_connection(("127.0.0.1", self.port), timeout=1)
-                s.sendall(b"PING\r\n")
-                got = s.recv(64)
-                s.close()
-                return got.startswith((b"+PONG", b"-NOAUTH"))
-            except OSError:
-                return False
-        if not wait_for(up, timeout=10):
-            raise RuntimeError("redis-server did not start")
-        return self
-
-    def fill(self, n):
-        """n SETs of filler keys, pipelined (a restart then reads them back: LOADING)."""
-        s = socket.create_connection(("127.0.0.1", self.port), timeout=30)
-        for k in range(0, n, 10000):  # a batch, then its replies: neither side's buffers fill
-            s.sendall(b"".join(b"SET filler:%d xxxxxxxxxxxxxxxx\r\n" % i for i in range(k, k + 10000)))
-            got = b""
-            while got.count(b"+OK") < 10000:
-                got += s.recv(1 << 20)
-        s.close()
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(20)
-        self.proc = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
 
 
 def instance(name, url, extra=()):

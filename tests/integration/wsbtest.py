@@ -648,6 +648,70 @@ class StuckClient(RawClient):
         self.buf = b""
 
 
+# ---------------------------------------------------------------- redis-server (--redis)
+
+
+REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+class Redis:
+    """redis-server on 127.0.0.1:port (or a Unix socket), persistence in its own directory."""
+
+    def __init__(self, name, extra=(), unixsocket=None):
+        self.dir = scratch("redis-" + name)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        self.port = free_port()
+        self.extra = list(extra)
+        self.unixsocket = unixsocket
+        self.proc = None
+
+    def start(self):
+        args = [REDIS, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", self.dir,
+                "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no",
+                "--logfile", os.path.join(self.dir, "redis.log")] + self.extra
+        if self.unixsocket:
+            args += ["--unixsocket", self.unixsocket, "--unixsocketperm", "700"]
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+
+        def up():
+            try:
+                s = socket.create_connection(("127.0.0.1", self.port), timeout=1)
+                s.sendall(b"PING\r\n")
+                got = s.recv(64)
+                s.close()
+                return got.startswith((b"+PONG", b"-NOAUTH"))
+            except OSError:
+                return False
+        if not wait_for(up, timeout=10):
+            raise RuntimeError("redis-server did not start")
+        return self
+
+    def fill(self, n):
+        """n SETs of filler keys, pipelined (a restart then reads them back: LOADING)."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+        for k in range(0, n, 10000):  # a batch, then its replies: neither side's buffers fill
+            s.sendall(b"".join(b"SET filler:%d xxxxxxxxxxxxxxxx\r\n" % i for i in range(k, k + 10000)))
+            got = b""
+            while got.count(b"+OK") < 10000:
+                got += s.recv(1 << 20)
+        s.close()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(20)
+        self.proc = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
 # ---------------------------------------------------------------- TLS
 
 
