@@ -6,7 +6,9 @@
  * Byte 0 is control. Bits 0-1, the server: 0 "cat" (text mode), 1 "--binary cat",
  * 2 "--staticdir=DIR cat", 3 "--staticdir=DIR" alone (DIR: a temporary directory with a few
  * files). Bit 2: the client hangs up with a reset instead of a FIN. Bit 3 turns modes 0 and 1
- * into "--framing=json cat" and "--framing=length cat" (cat echoes JSON lines and records). Byte 1, the segmentation:
+ * into "--framing=json cat" and "--framing=length cat" (cat echoes JSON lines and records);
+ * bit 4 then adds --shared (the hub decodes the output and encodes the client's messages).
+ * Byte 1, the segmentation:
  * bit 7 set, all at once; else pieces of (byte1 & 0x7f) + 1 bytes, each one read. The rest
  * (at most FUZZ_MAX_INPUT bytes) is what the client sends, then its hangup.
  *
@@ -27,6 +29,7 @@
 #include "bridge.h"
 #include "child.h"
 #include "config.h"
+#include "hub.h"
 #include "log.h"
 #include "session.h"
 #include "transport.h"
@@ -36,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FUZZ_MAX_INPUT 16384u
 #define FUZZ_RUN_MS 300u
 #define FUZZ_KILL_MS 5000u
-#define NMODES 6
+#define NMODES 8
 
 static uv_loop_t loop;
 static struct config cfgs[NMODES];
@@ -87,15 +90,17 @@ static void setup(void)
     }
     snprintf(sd, sizeof sd, "--staticdir=%s", dir);
     /* the configuration points into its argv: kept for the process's life */
-    static const char *const args[NMODES][5] = {
+    static const char *const args[NMODES][6] = {
         {"wsbridge", "--port=0", "cat", NULL},
         {"wsbridge", "--port=0", "--binary", "cat", NULL},
         {"wsbridge", "--port=0", sd, "cat", NULL},
         {"wsbridge", "--port=0", sd, NULL},
         {"wsbridge", "--port=0", "--framing=json", "cat", NULL},
         {"wsbridge", "--port=0", "--framing=length", "cat", NULL},
+        {"wsbridge", "--port=0", "--shared", "--framing=json", "cat", NULL},
+        {"wsbridge", "--port=0", "--shared", "--framing=length", "cat", NULL},
     };
-    static char *argvs[NMODES][5];
+    static char *argvs[NMODES][6];
     int argcs[NMODES] = {0};
     for (int m = 0; m < NMODES; m++)
         for (int i = 0; args[m][i]; i++)
@@ -131,11 +136,12 @@ static bool run(struct session_host *srv, struct transport_mem_peer *p, uint64_t
     timed_out = false;
     uv_timer_init(&loop, &deadline);
     uv_timer_start(&deadline, on_deadline, ms, 0);
-    while ((srv->nsessions || !p->freed) && !timed_out)
+    /* a shared program is stopped once its last client left: gone too before the next input */
+    while ((srv->nsessions || !p->freed || !hub_idle()) && !timed_out)
         uv_run(&loop, UV_RUN_ONCE);
     uv_close((uv_handle_t *)&deadline, NULL);
     uv_run(&loop, UV_RUN_NOWAIT);
-    return srv->nsessions == 0 && p->freed;
+    return srv->nsessions == 0 && p->freed && hub_idle();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -149,7 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         setup();
     unsigned mode = data[0] & 3;
     if ((data[0] & 8) && mode < 2)
-        mode += 4; /* --framing=json, --framing=length */
+        mode += data[0] & 16 ? 6 : 4; /* --framing=json|length, --shared too */
     bool reset = data[0] & 4;
     size_t piece = data[1] & 0x80 ? FUZZ_MAX_INPUT : (size_t)(data[1] & 0x7f) + 1;
     data += 2;

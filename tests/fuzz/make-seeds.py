@@ -144,7 +144,8 @@ write("httpmsg", seeds)
 
 # fuzz_session: byte 0 = server mode (bits 0-1: cat, --binary cat, --staticdir + cat,
 # --staticdir alone; bit 2: the client resets instead of a FIN; bit 3: modes 0 and 1 become
-# --framing=json cat and --framing=length cat), byte 1 = segmentation (0x80:
+# --framing=json cat and --framing=length cat; bit 4 with them: --shared too), byte 1 =
+# segmentation (0x80:
 # all at once, else pieces of (b & 0x7f) + 1 bytes); then what the client sends.
 UPGRADE = (b"GET /echo HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
@@ -179,6 +180,8 @@ for k, v in sessions.items():
     if k.startswith("upgrade"):
         seeds[k + "-json"] = b"\x08\x80" + v
         seeds[k + "-length-split7"] = b"\x09\x06" + v
+        seeds[k + "-shared-json"] = b"\x18\x80" + v
+        seeds[k + "-shared-length-split7"] = b"\x19\x06" + v
 write("session", seeds)
 
 # the --config file (fuzz_config.c): a first line "!" adds COMMAND on the command line
