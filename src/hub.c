@@ -231,6 +231,10 @@ static void log_reset(struct hub *h)
     hubz_reset(h->z);
     h->end = h->nmsgs = 0;
     h->msg_open = h->fresh = false;
+    /* the rest of a message in progress is not one for a client that joins now */
+    if (h->run)
+        h->run->msg.skip = true;
+    h->rmsg.skip = true;
 }
 
 /* Puts m's cursor at the log's end (a new member; one that waited for a message start). */

@@ -89,6 +89,10 @@ def message(k):
     return "m%05d|" % k + "|".join(("p%d" % i) * 300 for i in range(3))
 
 
+def is_whole(m):
+    return isinstance(m, str) and m[1:6].isdigit() and m == message(int(m[1:6]))
+
+
 # the program prints each message in three pieces, 20 ms apart: length as three records (MORE on
 # the first two), json as three writes of one line
 SLOW_PRINT = scratch("slow_print.py")
@@ -121,17 +125,35 @@ async def joiners(port, mode):
         await asyncio.gather(*(c.close() for c in batch))
     first = await recv_n(stay, 10, 10 * SCALE)
     await stay.close()
-    whole = lambda got: all(m == message(int(m[1:6])) for m in got)  # noqa: E731
-    ok(all(whole(s) for s in seen) and whole(first),
+    ok(all(is_whole(m) for s in seen + [first] for m in s),
        "%s: 20 clients joining while a message is half printed: only whole messages" % mode,
-       [len(m) for s in seen for m in s if not whole([m])][:5])
+       [len(m) for s in seen for m in s if not is_whole(m)][:5])
     ok(all([int(m[1:6]) for m in s] == list(range(int(s[0][1:6]), int(s[0][1:6]) + 3)) for s in seen),
        "%s: ... each from the next message on, none skipped" % mode)
+
+
+async def rejoin(port, mode):
+    """The last client leaves in the middle of a message (the program lingers on), the next one
+    joins before that message ends: it never gets its tail as a message."""
+    seen = []
+    for rnd in range(6):
+        c = (await connect(port))[0]
+        await recv_n(c, 1, 10 * SCALE)
+        await asyncio.sleep(0.03 * (rnd % 3))
+        await c.close()
+        c = (await connect(port))[0]
+        seen += await recv_n(c, 2, 10 * SCALE)
+        await c.close()
+    bad = [len(m) for m in seen if not is_whole(m)]
+    ok(not bad, "%s: a client joining after the last one left mid-message: whole messages only" % mode, bad)
 
 
 for mode in MODES:
     with Server(PY, SLOW_PRINT, mode, flags=["--shared", "--framing=" + mode]) as srv:
         asyncio.run(joiners(srv.port, mode))
+    with Server(PY, SLOW_PRINT, mode, flags=["--shared", "--framing=" + mode, "--shared-linger=5000"]) as srv:
+        asyncio.run(rejoin(srv.port, mode))
+        ok(srv.log_text().count("started, pid") == 1, "%s: ... one run through it all (linger)" % mode)
 
 
 # ---------------------------------------------------------------- a client that never reads
@@ -255,6 +277,28 @@ async def exits(port):
 
 with Server("/bin/sh", "-c", EXITS, flags=["--shared", "--framing=length"]) as srv:
     asyncio.run(exits(srv.port))
+
+# per endpoint under --dir: one shared program per script, each with its own clients
+DIR = scratch("endpoints")
+os.makedirs(DIR, exist_ok=True)
+for name in ("a.sh", "b.sh"):
+    shell_script(os.path.join(DIR, name), "exec cat\n")
+
+
+async def endpoints(port):
+    url = "ws://127.0.0.1:%d/%s"
+    a1, a2, b1 = [await websockets.connect(url % (port, n), max_size=None) for n in ("a.sh", "a.sh", "b.sh")]
+    await a1.send(b"\x00for a\n")
+    await b1.send("for b\n")
+    got = await asyncio.gather(*(recv_n(c, 1, 10 * SCALE) for c in (a1, a2, b1)))
+    ok(got == [[b"\x00for a\n"], [b"\x00for a\n"], ["for b\n"]],
+       "--dir: each script is one shared program for its own clients", got)
+    await asyncio.gather(*(c.close() for c in (a1, a2, b1)))
+
+
+with Server(flags=["--dir=" + DIR, "--shared", "--framing=length"]) as srv:
+    asyncio.run(endpoints(srv.port))
+    ok(srv.log_text().count("started, pid") == 2, "--dir: two programs, one per script")
 
 # --shared=addressed has its own JSON lines: no --framing with it
 p = subprocess.run([WSBRIDGE, "--port=0", "--shared=addressed", "--framing=json", "cat"], capture_output=True,
