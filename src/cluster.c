@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "clustermsg.h"
+#include "idtable.h"
 #include "log.h"
 #include "redis.h"
 
@@ -26,6 +27,7 @@
 #define CLUSTER_BLOCK_MS "1000"
 #define CLUSTER_GROUP "wsbridge"
 #define CLUSTER_CONSUMER "owner" /* one name for every owner: a new one inherits the pending */
+#define CLUSTER_ORIGINS_MAX 4096 /* addressed: instances the owner keeps clients of at a time */
 
 /* compare-and-pexpire, compare-and-delete: the lock (and the run key with it) is touched only
  * by who holds it */
@@ -56,11 +58,17 @@ struct cl_item {
     uint8_t bytes[];
 };
 
+/* Owner, addressed: an instance whose clients joined (an idtable value is its index). */
+struct cl_origin {
+    char name[CLUSTERMSG_INSTANCE_MAX + 1]; /* "": a free slot */
+    uint32_t seen;                          /* check_no when a join of it was last read */
+};
+
 struct cluster {
     uv_loop_t *loop;
     const struct cluster_events *ev;
     void *ctx;
-    char *endpoint, *k_owner, *k_run, *k_out, *k_in, *k_clients, *k_inseq, *k_inseen;
+    char *endpoint, *k_owner, *k_run, *k_out, *k_in, *k_clients, *k_inseq, *k_inseen, *k_ids;
     struct redis *cmd, *rout, *rin;
     uv_timer_t tick;
     unsigned refs;
@@ -77,6 +85,16 @@ struct cluster {
     uint64_t dropped;
     /* an output message being read across entries from another instance */
     bool in_message;
+    /* addressed: client ids [id_next, id_end) and the block after it (id2) */
+    uint64_t id_next, id_end, id2_next, id2_end;
+    bool ids_wanted, ids_asking, ids_short;
+    /* owner, addressed: other instances' clients (id -> origin index), liveness checks */
+    struct idtable peers;
+    struct cl_origin *origins;
+    uint32_t norigins, check_no;
+    bool checking;
+    uint64_t cmd_up_ms;  /* when the command connection was last ready (uv_now) */
+    uint64_t marked_ms;  /* when this instance's clients mark was last renewed (0: not marking) */
 };
 
 static char instance[CLUSTERMSG_INSTANCE_MAX + 1];
@@ -88,6 +106,9 @@ static void cluster_pump(struct cluster *cl);
 static void out_read_next(struct cluster *cl);
 static void out_start(struct cluster *cl);
 static void in_read_next(struct cluster *cl);
+static void peers_check(struct cluster *cl, const char *now);
+static void peers_reset(struct cluster *cl);
+static void ids_refill(struct cluster *cl);
 
 /* ---------------------------------------------------------------- lifetime */
 
@@ -122,6 +143,9 @@ static void cluster_tick_closed(uv_handle_t *h)
     free(cl->k_clients);
     free(cl->k_inseq);
     free(cl->k_inseen);
+    free(cl->k_ids);
+    idtable_free(&cl->peers);
+    free(cl->origins);
     free(cl);
 }
 
@@ -321,6 +345,10 @@ static void cluster_pump(struct cluster *cl)
         struct cl_item *it = cl->send;
         if (it->out && !it->has_id && !cl->top_known)
             break;
+        /* input once the output reader knows where it starts: the answer to a message (a
+         * join's welcome) comes after that point, not before it */
+        if (!it->out && !cl->have_last)
+            break;
         item_send(cl, it);
         cl->send = it->next;
     }
@@ -383,6 +411,7 @@ static void on_take(struct redis *c, const redisReply *r, void *data)
         const char *argv[] = {"XREVRANGE", cl->k_out, "+", "-", "COUNT", "1"};
         cl->owner = true;
         cl->top_known = false;
+        peers_reset(cl); /* a run of its own: who is here is learnt from the joins read */
         if (cl_command(cl, cl->cmd, on_top, cl, 6, argv) != 0) {
             cl->owner = false; /* the connection went: tried again at a later tick */
         }
@@ -433,6 +462,26 @@ static void try_take(struct cluster *cl)
         cl->taking = true;
 }
 
+/* This instance's clients mark renewed. Not renewed for longer than it lasts (Redis was away):
+ * the owner may have told the program its clients left (addressed mode): they are lapsed(). */
+static void on_mark(struct redis *c, const redisReply *r, void *data)
+{
+    struct cluster *cl = data;
+    uint64_t now = uv_now(cl->loop);
+
+    (void)c;
+    if (!cl->dead && r && r->type == REDIS_REPLY_INTEGER && cl->want) {
+        bool lapsed = cl->marked_ms && now - cl->marked_ms > CLUSTER_LOCK_MS;
+        cl->marked_ms = now;
+        if (lapsed && cl->ev->lapsed)
+            cl->ev->lapsed(cl->ctx);
+    } else {
+        on_done(c, r, data);
+        return;
+    }
+    cluster_unref(cl);
+}
+
 /* Every tick: the lock renewed or tried for, this instance's clients announced. */
 static void cluster_tick(uv_timer_t *t)
 {
@@ -447,7 +496,7 @@ static void cluster_tick(uv_timer_t *t)
     snprintf(until, sizeof until, "%llu", (unsigned long long)(wall_ms() + CLUSTER_LOCK_MS));
     if (cl->want) {
         const char *argv[] = {"ZADD", cl->k_clients, until, instance};
-        cl->registered = cl_command(cl, cl->cmd, on_done, cl, 4, argv) == 0;
+        cl->registered = cl_command(cl, cl->cmd, on_mark, cl, 4, argv) == 0;
     } else if (cl->registered) {
         const char *argv[] = {"ZREM", cl->k_clients, instance};
         cl->registered = cl_command(cl, cl->cmd, on_done, cl, 3, argv) != 0;
@@ -462,6 +511,8 @@ static void cluster_tick(uv_timer_t *t)
             cl_command(cl, cl->cmd, on_others, cl, 4, zc);
         }
     }
+    peers_check(cl, now);
+    ids_refill(cl);
     try_take(cl);
     out_start(cl); /* after an error reply: again at a tick's pace */
     in_read_next(cl);
@@ -472,6 +523,8 @@ void cluster_want(struct cluster *cl, bool want)
     bool was = cl->want;
 
     cl->want = want;
+    if (!want)
+        cl->marked_ms = 0; /* a mark that lapses while nobody is here tells nothing */
     if (want && !was)
         cluster_tick(&cl->tick); /* at once, not at the next tick */
 }
@@ -535,12 +588,201 @@ void cluster_publish_over(struct cluster *cl, uint16_t code, const char *reason)
     queue_add(cl, it);
 }
 
-void cluster_send_input(struct cluster *cl, const uint8_t *p, size_t n)
+void cluster_send_client(struct cluster *cl, char kind, uint64_t id, const uint8_t *p, size_t n)
 {
     struct cl_item *it = item_new(cl, false, CLUSTERMSG_TEXT, p, n);
 
-    if (it)
-        queue_add(cl, it);
+    if (!it)
+        return;
+    it->e.kind = kind;
+    it->e.client = kind ? id : 0;
+    queue_add(cl, it);
+}
+
+void cluster_send_input(struct cluster *cl, const uint8_t *p, size_t n)
+{
+    cluster_send_client(cl, 0, 0, p, n);
+}
+
+/* ---------------------------------------------------------------- client ids (addressed) */
+
+static void on_ids(struct redis *c, const redisReply *r, void *data)
+{
+    struct cluster *cl = data;
+
+    (void)c;
+    cl->ids_asking = false;
+    if (!cl->dead && r && r->type == REDIS_REPLY_INTEGER && r->integer >= CLUSTER_ID_BLOCK &&
+        (uint64_t)r->integer <= CLUSTERMSG_CLIENT_MAX) {
+        uint64_t end = (uint64_t)r->integer + 1;
+        if (cl->id_next == cl->id_end) {
+            cl->id_next = end - CLUSTER_ID_BLOCK;
+            cl->id_end = end;
+        } else {
+            cl->id2_next = end - CLUSTER_ID_BLOCK;
+            cl->id2_end = end;
+        }
+        if (cl->ids_short) {
+            cl->ids_short = false;
+            cl->ev->ids(cl->ctx);
+        }
+    } else if (!cl->dead && r) {
+        log_error(0, "redis (%s): INCRBY %s: %s", cl->endpoint, cl->k_ids,
+                  r->type == REDIS_REPLY_INTEGER ? "past 2^53 (client ids must stay JSON "
+                                                   "integers): delete the key with no client "
+                                                   "connected"
+                                                 : reply_text(r));
+    }
+    cluster_unref(cl);
+}
+
+/* Asks for the next block when less than half of one is left (and none is on its way). */
+static void ids_refill(struct cluster *cl)
+{
+    const char *argv[] = {"INCRBY", cl->k_ids, "1024"};
+
+    if (!cl->ids_wanted || cl->ids_asking || cl->id2_end || cl->dead || !redis_ready(cl->cmd) ||
+        cl->id_end - cl->id_next >= CLUSTER_ID_BLOCK / 2)
+        return;
+    if (cl_command(cl, cl->cmd, on_ids, cl, 3, argv) == 0)
+        cl->ids_asking = true;
+}
+
+uint64_t cluster_id_take(struct cluster *cl)
+{
+    uint64_t id = 0;
+
+    cl->ids_wanted = true;
+    if (cl->id_next == cl->id_end && cl->id2_end) {
+        cl->id_next = cl->id2_next;
+        cl->id_end = cl->id2_end;
+        cl->id2_next = cl->id2_end = 0;
+    }
+    if (cl->id_next < cl->id_end)
+        id = cl->id_next++;
+    else
+        cl->ids_short = true;
+    ids_refill(cl);
+    return id;
+}
+
+/* ---------------------------------------------------------------- owner: other instances' clients */
+
+static void peers_reset(struct cluster *cl)
+{
+    idtable_free(&cl->peers);
+    free(cl->origins);
+    cl->origins = NULL;
+    cl->norigins = 0;
+}
+
+/* The index of origin (added if new; seen now). UINT32_MAX: no room. */
+static uint32_t origin_index(struct cluster *cl, const char *name, size_t len)
+{
+    uint32_t i, free_slot = UINT32_MAX;
+
+    for (i = 0; i < cl->norigins; i++) {
+        if (strlen(cl->origins[i].name) == len && memcmp(cl->origins[i].name, name, len) == 0)
+            break;
+        if (!cl->origins[i].name[0] && free_slot == UINT32_MAX)
+            free_slot = i;
+    }
+    if (i == cl->norigins && free_slot != UINT32_MAX) {
+        i = free_slot;
+    } else if (i == cl->norigins) {
+        struct cl_origin *o;
+        if (cl->norigins == CLUSTER_ORIGINS_MAX ||
+            !(o = realloc(cl->origins, (cl->norigins + 1) * sizeof *o)))
+            return UINT32_MAX;
+        cl->origins = o;
+        cl->norigins++;
+    }
+    memcpy(cl->origins[i].name, name, len);
+    cl->origins[i].name[len] = '\0';
+    cl->origins[i].seen = cl->check_no;
+    return i;
+}
+
+/* Owner: an input entry of a client (k, i) keeps the record of other instances' clients.
+ * false: it is about a client the owner does not know (any more): dropped. */
+static bool peer_input(struct cluster *cl, const struct clustermsg_entry *e)
+{
+    uint32_t o;
+
+    if (!e->kind)
+        return true;
+    if (e->kind == 'j') {
+        o = origin_index(cl, e->origin, e->origin_len);
+        if (o == UINT32_MAX || idtable_put(&cl->peers, e->client, o) != 0)
+            log_error(0, "redis (%s): client %llu joined, but no room to remember it: if its "
+                         "instance dies, its leave is not told",
+                      cl->endpoint, (unsigned long long)e->client);
+        return true;
+    }
+    if (!idtable_get(&cl->peers, e->client, NULL)) {
+        log_debug(0, "redis (%s): input of client %llu, not (or no longer) here: dropped",
+                  cl->endpoint, (unsigned long long)e->client);
+        return false;
+    }
+    if (e->kind == 'l')
+        idtable_del(&cl->peers, e->client);
+    return true;
+}
+
+static void peer_gone(void *ctx, uint64_t id)
+{
+    struct cluster *cl = ctx;
+
+    cl->ev->gone(cl->ctx, id);
+}
+
+static bool reply_has(const redisReply *r, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e && e->type == REDIS_REPLY_STRING && e->len == n && memcmp(e->str, name, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The instances alive now (ZRANGEBYSCORE clients now +inf): those with clients here that are
+ * not, and whose last join was read before the question was sent, died. */
+static void on_alive(struct redis *c, const redisReply *r, void *data)
+{
+    struct cluster *cl = data;
+
+    (void)c;
+    cl->checking = false;
+    if (!cl->dead && cl->owner && r && r->type == REDIS_REPLY_ARRAY &&
+        (r->elements == 0 || r->element)) {
+        for (uint32_t i = 0; i < cl->norigins && !cl->dead && cl->owner; i++) {
+            struct cl_origin *o = &cl->origins[i];
+            if (!o->name[0] || o->seen >= cl->check_no || reply_has(r, o->name))
+                continue;
+            log_info(0, "redis (%s): instance %s went away: telling the program its clients left",
+                     cl->endpoint, o->name);
+            o->name[0] = '\0';
+            idtable_del_value(&cl->peers, i, peer_gone, cl);
+        }
+    }
+    cluster_unref(cl);
+}
+
+static void peers_check(struct cluster *cl, const char *now)
+{
+    const char *argv[] = {"ZRANGEBYSCORE", cl->k_clients, now, "+inf"};
+
+    /* after a reconnect, the others get the time to reconnect and renew their marks first */
+    if (!cl->owner || cl->checking || cl->peers.n == 0 ||
+        uv_now(cl->loop) - cl->cmd_up_ms < CLUSTER_LOCK_MS)
+        return;
+    if (cl_command(cl, cl->cmd, on_alive, cl, 4, argv) == 0) {
+        cl->checking = true;
+        cl->check_no++;
+    }
 }
 
 size_t cluster_queued(struct cluster *cl)
@@ -666,6 +908,7 @@ static void on_out_top(struct redis *c, const redisReply *r, void *data)
             clustermsg_id_format(&top, cl->last);
             cl->have_last = true;
             out_read_next(cl);
+            cluster_pump(cl); /* input waited for this */
         }
     }
     cluster_unref(cl);
@@ -733,10 +976,12 @@ static void on_in_read(struct redis *c, const redisReply *r, void *data)
         const char *bad = clustermsg_entry_decode(es[i], &e);
         if (bad && !e.ids[0])
             break;
-        if (!bad)
-            cl->ev->input(cl->ctx, e.data, e.len);
-        else if (strcmp(bad, "a deleted entry") != 0)
+        if (!bad) {
+            if (peer_input(cl, &e))
+                cl->ev->input(cl->ctx, e.data, e.len);
+        } else if (strcmp(bad, "a deleted entry") != 0) {
             log_error(0, "redis (%s): input entry %s skipped: %s", cl->endpoint, e.ids, bad);
+        }
         /* on the same connection as the reads: done before the next read of pending ones */
         const char *ack[] = {"XACK", cl->k_in, CLUSTER_GROUP, e.ids};
         cl_command(cl, cl->rin, on_done, cl, 4, ack);
@@ -784,6 +1029,7 @@ static void cmd_ready(struct redis *c)
 {
     struct cluster *cl = redis_data(c);
 
+    cl->cmd_up_ms = uv_now(cl->loop);
     cl->send = cl->head; /* whatever was in flight is sent again, in order */
     if (cl->dropped) {
         log_error(0, "redis (%s): %llu output messages were dropped while Redis was away",
@@ -837,10 +1083,11 @@ struct cluster *cluster_new(uv_loop_t *loop, const char *url, const char *endpoi
     cl->k_clients = clustermsg_key(endpoint, "clients");
     cl->k_inseq = clustermsg_key(endpoint, "inseq");
     cl->k_inseen = clustermsg_key(endpoint, "inseen");
+    cl->k_ids = clustermsg_key(endpoint, "ids");
     uv_timer_init(loop, &cl->tick);
     cl->tick.data = cl;
     if (!cl->endpoint || !cl->k_owner || !cl->k_run || !cl->k_out || !cl->k_in || !cl->k_clients ||
-        !cl->k_inseq || !cl->k_inseen ||
+        !cl->k_inseq || !cl->k_inseen || !cl->k_ids ||
         !(cl->cmd = redis_new(loop, &addr, "commands", &cmd_events, cl)) ||
         !(cl->rout = redis_new(loop, &addr, "output reader", &out_events, cl)) ||
         !(cl->rin = redis_new(loop, &addr, "input reader", &in_events, cl))) {

@@ -37,6 +37,25 @@
  * every tick: what a predecessor read but did not acknowledge (it died, or
  * its read was waiting when it let the lock go) is taken over, not lost.
  *
+ * Addressed mode (--shared=addressed): client ids are unique across the
+ * instances: each instance reserves blocks of CLUSTER_ID_BLOCK ids
+ * (INCRBY wsbridge:{E}:ids) and asks for the next block when half of the
+ * current one is used, so a join takes an id without a round trip. Before
+ * the first block comes (or while Redis is away and the ids are used up)
+ * cluster_id_take() returns 0 and ids() tells when there are some. A
+ * client's join, messages and leave are input entries with its id (k, i:
+ * clustermsg.h). The owner records the clients of each instance from the
+ * joins and leaves it reads; a message or a leave of a client it does not
+ * know (any more) is dropped, so the program never hears of a client that
+ * did not join. At each tick the owner looks up which instances are alive
+ * (their clients-set mark, renewed every tick, lasts CLUSTER_LOCK_MS):
+ * the clients of an instance whose mark expired are gone() (it died);
+ * not in the first CLUSTER_LOCK_MS after its own reconnect, so that the
+ * others had the time to reconnect and renew theirs. An instance whose own
+ * mark could not be renewed for that long is told (lapsed): its clients
+ * may have been told gone, so it closes them (their leaves follow; the
+ * owner drops those of clients it no longer knows).
+ *
  * Redis down: the owner's program and its own clients go on; what is to be
  * added waits in a local queue of at most CLUSTER_QUEUE_MAX bytes: over
  * that, the oldest queued output is dropped (counted, logged); clients'
@@ -58,6 +77,7 @@
 #define CLUSTER_QUEUE_MAX (4u << 20)   /* bytes waiting to be added */
 #define CLUSTER_HIGH_WATER (256u << 10) /* cluster_busy() over this, while connected */
 #define CLUSTER_LOW_WATER (64u << 10)
+#define CLUSTER_ID_BLOCK 1024u /* client ids reserved at a time (addressed mode) */
 
 /* How the cluster reaches its user (the hub); ctx is cluster_new's. */
 struct cluster_events {
@@ -77,6 +97,13 @@ struct cluster_events {
     bool (*input_room)(void *ctx);
     /* the queue toward Redis went short again after cluster_busy() or a long cluster_queued() */
     void (*drained)(void *ctx);
+    /* addressed: client ids can be taken (cluster_id_take() returned 0 before) */
+    void (*ids)(void *ctx);
+    /* owner, addressed: a client of another instance is gone (that instance died) */
+    void (*gone)(void *ctx, uint64_t id);
+    /* addressed: this instance's clients mark was not renewed for longer than it lasts (Redis
+     * away): the owner may have told the program its clients left */
+    void (*lapsed)(void *ctx);
 };
 
 struct cluster;
@@ -101,6 +128,12 @@ void cluster_publish_lines(struct cluster *cl, const uint8_t *p, size_t n);
 void cluster_publish_over(struct cluster *cl, uint16_t code, const char *reason);
 /* Not the owner: a client's message for the program (copied). */
 void cluster_send_input(struct cluster *cl, const uint8_t *p, size_t n);
+/* Addressed: client id's event line for the program (kind 'j', 'm' or 'l'; copied), through
+ * the input stream whoever is the owner. */
+void cluster_send_client(struct cluster *cl, char kind, uint64_t id, const uint8_t *p, size_t n);
+/* Addressed: a new client id (unique across the instances), or 0 when this instance has none
+ * now (ids() follows when it has). */
+uint64_t cluster_id_take(struct cluster *cl);
 /* Bytes waiting to go to Redis (queued or sent, not yet answered). */
 size_t cluster_queued(struct cluster *cl);
 /* Connected and the queue over CLUSTER_HIGH_WATER: the owner stops reading the program. */

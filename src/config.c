@@ -226,7 +226,8 @@ void config_usage(FILE *out)
           "                         one instance runs it, every instance's clients get its\n"
           "                         output and send it messages (redis://[:PASSWORD@]HOST\n"
           "                         [:PORT][/DB] or unix://[:PASSWORD@]/PATH[?db=DB]; see\n"
-          "                         doc/DEPLOYMENT.md)\n"
+          "                         doc/DEPLOYMENT.md); with --shared=addressed, client ids\n"
+          "                         are unique across the instances\n"
           "\n"
           "Serving files and scripts (plain HTTP on the same port):\n"
           "  --dir=DIR              every executable file under DIR is a WebSocket endpoint:\n"
@@ -801,9 +802,6 @@ static int validate_shared(struct config *c)
         clustermsg_addr_free(&a);
         if (why)
             return bad("--redis=%s: %s", c->redis, why);
-        if (c->shared == CONFIG_SHARED_ADDRESSED)
-            return bad("--redis cannot be used with --shared=addressed (client ids are per "
-                       "instance): use --shared");
     }
     if (c->passstderr)
         return bad("--passstderr cannot be used with --shared (the program's stderr is logged)");

@@ -68,6 +68,13 @@ struct out_msg {
     bool skip; /* it began while nobody listened here: dropped whole */
 };
 
+/* Addressed mode: an output line being collected (up to HUB_LINE_MAX). */
+struct hub_line {
+    uint8_t *p;
+    size_t len;
+    bool skip;
+};
+
 struct hub {
     struct hub *next; /* the process's hubs */
     char *file;
@@ -95,6 +102,7 @@ struct hub {
     struct cluster *cl;
     struct ws_utf8_repair rrepair; /* output read from Redis */
     struct out_msg rmsg;
+    struct hub_line rline; /* addressed: a line of it */
     /* owner: the whole lines of one stdout read, published as one entry (pub_flush) */
     uint8_t *pub;
     size_t pub_len, pub_cap;
@@ -118,9 +126,7 @@ struct hub_run {
     struct out_msg msg; /* the output's message in progress */
     bool bad; /* the output broke the framing: the run is over (bad_reason: the close's) */
     char bad_reason[FRAMING_REASON_MAX + 1];
-    uint8_t *line; /* addressed mode: the line being collected */
-    size_t line_len;
-    bool line_skip;
+    struct hub_line line; /* addressed mode: the line being collected */
     bool reading, eof, paused, resuming;
     unsigned writes; /* stdin writes in flight */
     bool closed;
@@ -132,8 +138,11 @@ struct hub_member {
     struct bridge *br;
     const struct hub_member_events *ev;
     void *ctx;
-    unsigned long id;
+    unsigned long id;   /* its ID in the addressed mode (--redis: from the cluster; 0: none yet) */
+    unsigned long conn; /* its connection id (the log's) */
     char **env; /* addressed: for the join event; freed after it */
+    bool joined; /* addressed: its join went to the program */
+    bool remote; /* addressed, --redis: its events go through Redis (cluster_send_client) */
     struct hub_chunk *chunk;
     uint32_t off, idx;
     uint64_t pos, msgs, drops;
@@ -483,10 +492,20 @@ static bool member_pump(struct hub_member *m)
     return true;
 }
 
+static void member_event(struct hub_member *m, char kind, uint8_t *line, size_t n);
+
 static void member_unlink(struct hub_member *m)
 {
     struct hub *h = m->hub;
 
+    /* Addressed: the program hears it left (also a client closed for being slow). Through
+     * Redis also when its run is over: if its join is still unread, the next run reads it,
+     * then this leave; if not, the owner drops the leave of a client it does not know. */
+    if (options.addressed && m->joined && (m->remote || !m->closing)) {
+        size_t n;
+        uint8_t *line = hubmsg_event_leave(m->id, &n);
+        member_event(m, 'l', line, n);
+    }
     if (m->prev)
         m->prev->next = m->next;
     else
@@ -504,7 +523,7 @@ static void member_unlink(struct hub_member *m)
     hubz_put(&h->z, m->z);
     m->z = NULL;
     if (m->drops)
-        log_info(m->id, "--slow-client=drop: %llu messages dropped for this client",
+        log_info(m->conn, "--slow-client=drop: %llu messages dropped for this client",
                  (unsigned long long)m->drops);
     free(m->in);
     free(m->env);
@@ -539,7 +558,7 @@ static void member_too_slow(struct hub_member *m)
         for (struct hub_chunk *c = m->chunk->next; c; c = c->next) {
             if (c->boundary && h->end - c->pos <= options.queue) {
                 m->drops += c->msgs - m->msgs;
-                log_debug(m->id, "too slow: %llu bytes behind, %llu messages dropped",
+                log_debug(m->conn, "too slow: %llu bytes behind, %llu messages dropped",
                           (unsigned long long)behind, (unsigned long long)(c->msgs - m->msgs));
                 cursor_to_chunk(m, c);
                 return;
@@ -547,7 +566,7 @@ static void member_too_slow(struct hub_member *m)
         }
     }
     snprintf(reason, sizeof reason, "too slow: %llu bytes behind", (unsigned long long)behind);
-    log_info(m->id, "--slow-client=%s: closing with 1008 (%s)",
+    log_info(m->conn, "--slow-client=%s: closing with 1008 (%s)",
              options.slow == HUB_SLOW_DROP ? "drop" : "close", reason);
     member_kick(m, WS_CLOSE_POLICY, reason);
 }
@@ -576,7 +595,7 @@ static struct hub_run *run_of(struct child *c)
 }
 
 /* Addressed mode: one whole output line, an instruction. */
-static void addressed_line(struct hub *h, struct hub_run *r, const uint8_t *line, size_t len)
+static void addressed_line(struct hub *h, const uint8_t *line, size_t len)
 {
     struct hubmsg_out o;
     struct hub_target tg = {0, 0, 0, 0};
@@ -597,31 +616,32 @@ static void addressed_line(struct hub *h, struct hub_run *r, const uint8_t *line
     hubmsg_out_free(&o);
 }
 
-/* Collects pieces of a line (addressed mode) up to HUB_LINE_MAX. */
-static void collect_line(struct hub *h, struct hub_run *r, const uint8_t *p, size_t n, bool fin)
+/* Collects pieces of a line (addressed mode) up to HUB_LINE_MAX; a whole one is obeyed when
+ * some client is here to get it. */
+static void collect_line(struct hub *h, struct hub_line *l, const uint8_t *p, size_t n, bool fin)
 {
-    if (!r->line_skip && r->line_len + n > HUB_LINE_MAX) {
+    if (!l->skip && l->len + n > HUB_LINE_MAX) {
         log_error(0, "--shared=addressed: an output line over %u bytes skipped", HUB_LINE_MAX);
-        r->line_skip = true;
+        l->skip = true;
     }
-    if (!r->line_skip && n) {
-        uint8_t *nl = realloc(r->line, r->line_len + n);
+    if (!l->skip && n) {
+        uint8_t *nl = realloc(l->p, l->len + n);
         if (!nl) {
-            r->line_skip = true;
+            l->skip = true;
         } else {
-            r->line = nl;
-            memcpy(r->line + r->line_len, p, n);
-            r->line_len += n;
+            l->p = nl;
+            memcpy(l->p + l->len, p, n);
+            l->len += n;
         }
     }
     if (!fin)
         return;
-    if (!r->line_skip)
-        addressed_line(h, r, r->line, r->line_len);
-    free(r->line);
-    r->line = NULL;
-    r->line_len = 0;
-    r->line_skip = false;
+    if (!l->skip && h->nlive)
+        addressed_line(h, l->p, l->len);
+    free(l->p);
+    l->p = NULL;
+    l->len = 0;
+    l->skip = false;
 }
 
 #define HUB_PUB_MAX (256u * 1024u) /* --redis: the most bytes of lines in one entry */
@@ -687,7 +707,7 @@ static void emit_line(void *ctx, const uint8_t *p, size_t n, bool fin)
     if (!h || out_skip(h, &r->msg, fin))
         return; /* nobody listens here: dropped */
     if (options.addressed) {
-        collect_line(h, r, p, n, fin);
+        collect_line(h, &r->line, p, n, fin);
         return;
     }
     if (log_piece(h, &r->repair, !options.binary, p, n, fin, NULL))
@@ -1022,6 +1042,41 @@ static void stdin_event(struct hub *h, uint8_t *line, size_t n, unsigned long id
     stdin_put(h, line, n, id);
 }
 
+/* Addressed mode: an event line of m (built by hubmsg; taken) to the program: through Redis
+ * for a member whose program ran elsewhere when it joined (its events keep that one path,
+ * in order), else to stdin. */
+static void member_event(struct hub_member *m, char kind, uint8_t *line, size_t n)
+{
+    struct hub *h = m->hub;
+
+    if (m->remote && line) {
+        cluster_send_client(h->cl, kind, m->id, line, n);
+        free(line);
+        return;
+    }
+    stdin_event(h, line, n, m->conn);
+}
+
+/* Addressed mode: the program hears that m joined, with its environment (once m is attached
+ * and has its id: --redis hands them out). */
+static void member_join(struct hub_member *m)
+{
+    struct hub *h = m->hub;
+    uint8_t *line;
+    size_t n;
+
+    if (m->joined || !m->br || !m->id || m->closing)
+        return;
+    m->remote = h->cl && !(cluster_owner(h->cl) && h->run);
+    m->joined = true;
+    if (h->cl)
+        log_debug(m->conn, "--shared=addressed: client id %lu", m->id);
+    line = hubmsg_event_join(m->id, m->env, &n);
+    member_event(m, 'j', line, n);
+    free(m->env);
+    m->env = NULL;
+}
+
 /* ---------------------------------------------------------------- the sink (members' input) */
 
 /* Room for n more bytes of m's inbound message. false: out of memory (the message is lost:
@@ -1123,13 +1178,16 @@ void hub_in_end(struct hub_member *m)
         return;
     h = m->hub;
     if (m->in_lost || !in_room(m, FRAMING_JSON_CLOSE_MAX)) { /* room for any ending */
-        log_error(m->id, "out of memory: a message dropped");
+        log_error(m->conn, "out of memory: a message dropped");
         m->in_len = 0;
         return;
     }
     if (options.addressed) {
         data = hubmsg_event_message(m->id, m->in, m->in_len, !m->in_text, &n);
-        stdin_event(h, data, n, m->id);
+        if (m->joined)
+            member_event(m, 'm', data, n);
+        else
+            free(data);
         m->in_len = 0;
         return;
     }
@@ -1147,7 +1205,7 @@ void hub_in_end(struct hub_member *m)
         cluster_send_input(h->cl, data, n); /* the program runs on another instance */
         free(data);
     } else if (n) {
-        stdin_put(h, data, n, m->id);
+        stdin_put(h, data, n, m->conn);
     } else {
         free(data);
     }
@@ -1161,7 +1219,9 @@ size_t hub_in_queued(const struct hub_member *m)
     if (!m)
         return 0;
     h = m->hub;
-    if (h->cl && !cluster_owner(h->cl)) {
+    if (options.addressed && !m->joined)
+        return SIZE_MAX; /* waiting for its client id: not read */
+    if (h->cl && (options.addressed ? m->remote : !cluster_owner(h->cl))) {
         q = cluster_queued(h->cl); /* toward Redis: drained() resumes */
         if (q > CHILD_HIGH_WATER)
             h->in_paused = true;
@@ -1182,7 +1242,7 @@ static void run_closed(struct child *c)
     struct hub_run *r = run_of(c);
 
     buf_unref(r->rbuf);
-    free(r->line);
+    free(r->line.p);
     bridge_json_free(&r->json);
     r->closed = true;
     nruns--;
@@ -1339,6 +1399,7 @@ static void hub_closed(uv_handle_t *t)
     free(h->argv);
     free(h->env);
     free(h->pub);
+    free(h->rline.p);
     free(h);
 }
 
@@ -1494,6 +1555,10 @@ static void cl_output(void *ctx, bool binary, const uint8_t *p, size_t n, bool f
 {
     struct hub *h = ctx;
 
+    if (options.addressed) { /* instructions: each instance obeys them for its own clients */
+        collect_line(h, &h->rline, p, n, fin);
+        return;
+    }
     if (out_skip(h, &h->rmsg, fin))
         return;
     if (log_piece(h, &h->rrepair, !binary, p, n, fin, NULL))
@@ -1549,6 +1614,59 @@ static void cl_drained(void *ctx)
     }
 }
 
+/* Client ids came: the members waiting for one join. */
+static void cl_ids(void *ctx)
+{
+    struct hub *h = ctx;
+
+    for (struct hub_member *m = h->members; m; m = m->next) {
+        if (m->id || m->closing)
+            continue;
+        m->id = (unsigned long)cluster_id_take(h->cl);
+        if (!m->id)
+            break;
+        member_join(m);
+    }
+    every_member_update_reads(h);
+}
+
+/* A client of an instance that died: the program hears it left. */
+static void cl_gone(void *ctx, uint64_t id)
+{
+    struct hub *h = ctx;
+    size_t n;
+    uint8_t *line = hubmsg_event_leave((unsigned long)id, &n);
+
+    stdin_event(h, line, n, 0);
+}
+
+#define HUB_LAPSED_REASON "lost touch with the program (Redis away): connect again"
+
+/* This instance was away from Redis for longer than its mark lasts: the owner may have told
+ * the program that its clients left. Those whose events go through Redis are closed (1012),
+ * their leaves sent (dropped by an owner that no longer knows them). */
+static void hub_left(struct hub *h, bool now);
+
+static void cl_lapsed(void *ctx)
+{
+    struct hub *h = ctx;
+    unsigned kicked = 0;
+
+    for (struct hub_member *m = h->members, *next; m; m = next) {
+        next = m->next;
+        if (m->remote && m->joined && !m->closing) {
+            member_kick(m, HUB_CLOSE_RESTART, HUB_LAPSED_REASON);
+            kicked++;
+        }
+    }
+    if (kicked) {
+        log_info(0, "redis (%s): this instance was away from Redis too long: %u clients closed "
+                    "(the program may have been told they left)",
+                 h->file, kicked);
+        hub_left(h, false);
+    }
+}
+
 static const struct cluster_events hub_cluster_events = {
     .owned = cl_owned,
     .lost = cl_lost,
@@ -1558,6 +1676,9 @@ static const struct cluster_events hub_cluster_events = {
     .input = cl_input,
     .input_room = cl_input_room,
     .drained = cl_drained,
+    .ids = cl_ids,
+    .gone = cl_gone,
+    .lapsed = cl_lapsed,
 };
 
 /* ---------------------------------------------------------------- joining and leaving */
@@ -1662,7 +1783,8 @@ int hub_join(struct hub_member **out, const char *file, char *const *argv, char 
     m->hub = h;
     m->ev = ev;
     m->ctx = ctx;
-    m->id = conn;
+    m->conn = conn;
+    m->id = options.addressed && h->cl ? (unsigned long)cluster_id_take(h->cl) : conn;
     m->env = env;
     m->next = h->members;
     if (h->members)
@@ -1691,17 +1813,16 @@ void hub_attach(struct hub_member *m, struct bridge *br)
         m->z = hubz_get(&h->z, d, h->end, h->msg_open);
     m->deflate_own = d && !m->z && !d->disabled; /* per client: its window is its own */
     if (m->z)
-        log_debug(m->id, "permessage-deflate: compressed frames shared by %u clients alike",
+        log_debug(m->conn, "permessage-deflate: compressed frames shared by %u clients alike",
                   hubz_users(m->z));
     else if (m->deflate_own)
-        log_debug(m->id, "permessage-deflate: compressed for this client alone");
+        log_debug(m->conn, "permessage-deflate: compressed for this client alone");
     if (options.addressed) {
-        size_t n;
-        uint8_t *line = hubmsg_event_join(m->id, m->env, &n);
-        stdin_event(h, line, n, m->id);
+        member_join(m);
+    } else {
+        free(m->env);
+        m->env = NULL;
     }
-    free(m->env);
-    m->env = NULL;
     hub_update_reads(h);
 }
 
@@ -1718,20 +1839,9 @@ void hub_drained(struct hub_member *m)
         hub_update_reads(h);
 }
 
-void hub_leave(struct hub_member *m, bool now)
+/* Members left h (now: the server is shutting down): the program lingers, or stops. */
+static void hub_left(struct hub *h, bool now)
 {
-    struct hub *h;
-
-    if (!m)
-        return;
-    h = m->hub;
-    if (options.addressed && m->br && !m->closing) {
-        size_t n;
-        uint8_t *line = hubmsg_event_leave(m->id, &n);
-        stdin_event(h, line, n, m->id);
-    }
-    member_unlink(m);
-    free(m);
     log_trim(h);
     if (h->nmembers == 0)
         log_reset(h);
@@ -1755,6 +1865,18 @@ void hub_leave(struct hub_member *m, bool now)
         hub_update_reads(h);
     }
     hub_maybe_free(h);
+}
+
+void hub_leave(struct hub_member *m, bool now)
+{
+    struct hub *h;
+
+    if (!m)
+        return;
+    h = m->hub;
+    member_unlink(m);
+    free(m);
+    hub_left(h, now);
 }
 
 void hub_shutdown_all(void)

@@ -58,7 +58,15 @@
  *   {"event":"leave","id":ID}
  * and each stdout line is {"data":"..."} (to all), {"to":ID,"data":"..."}
  * or {"except":ID,"data":"..."}; a line that is not such an object is
- * logged and skipped. ID is the connection id of the log lines.
+ * logged and skipped. ID is the connection id of the log lines; with
+ * --redis, an id from the cluster (cluster_id_take: unique across the
+ * instances), and a client joins once it has one (its socket is not read
+ * until then). A client whose program ran on another instance when it
+ * joined sends its join, messages and leave through Redis
+ * (cluster_send_client), all of them: one path keeps them in order; the
+ * program's lines come back from Redis and each instance obeys them for
+ * its own clients. The program hears a client leave when it closes, also
+ * when the hub closed it (too slow, or its instance lost Redis: lapsed).
  *
  * Lifecycle: the program starts with the first client (a client that
  * cannot get it started is answered 500). It is stopped (child_stop) when

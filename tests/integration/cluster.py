@@ -11,18 +11,12 @@ Exactly-once input: an instance reaches Redis through a relay that runs its comm
 their answers away, then cuts the connections: the messages whose answers were lost are sent
 again, and each still reaches the program once."""
 import asyncio
-import threading
 
-import websockets
-
+from wsbredis import *
 from wsbtest import *
 
 time_limit(240)
-for prog, pkg in ((NGINX, "nginx"), (REDIS, "redis-server")):
-    if not os.access(prog, os.X_OK):
-        print("1..0 # SKIP %s is not installed (scripts/setup installs it)" % pkg)
-        sys.exit(0)
-SCALE = 3 if SANITIZED else 1
+skip_without((NGINX, "nginx"), (REDIS, "redis-server"))
 
 # The shared program: "count N" prints n1..nN, "slow N" the same 20 ms apart, "wide N" the
 # same with 200 more bytes on each line, "exit N" exits with status N, anything else
@@ -51,7 +45,6 @@ for line in sys.stdin:
 
 # refused on the command line, with a clear error
 for flags, why in ((["--redis=redis://127.0.0.1"], "--redis needs --shared"),
-                   (["--shared=addressed", "--redis=redis://127.0.0.1"], "cannot be used with --shared=addressed"),
                    (["--shared", "--redis=rediss://h"], "rediss:// is not supported"),
                    (["--shared", "--redis=redis://h:70000"], "the port is not a number"),
                    (["--shared", "--redis=unix://r.sock"], "absolute path")):
@@ -64,43 +57,6 @@ def instance(name, url, extra=()):
     srv = Server(PROGRAM, flags=["--shared", "--redis=" + url] + list(extra))
     srv.log_path = os.path.join(LOG_DIR, "%s.%s.server.log" % (TEST_NAME, name))
     return srv
-
-
-class Client:
-    """A websockets client that collects what it receives in the background."""
-
-    def __init__(self, ws, via):
-        self.ws = ws
-        self.via = via
-        self.got = []
-        self.closed = None
-        self.task = asyncio.ensure_future(self._read())
-
-    async def _read(self):
-        try:
-            async for m in self.ws:
-                self.got.append(m)
-        except websockets.ConnectionClosed:
-            pass
-        self.closed = self.ws.close_code
-
-    def numbers(self):
-        return [int(m[1:].split()[0]) for m in self.got if m.startswith("n")]
-
-    def count(self, line):
-        return self.got.count(line)
-
-
-async def connect(port, via):
-    ws = await websockets.connect("ws://127.0.0.1:%d/" % port, max_size=None, open_timeout=20)
-    return Client(ws, via)
-
-
-async def until(pred, timeout):
-    end = time.monotonic() + timeout * SCALE
-    while not pred() and time.monotonic() < end:
-        await asyncio.sleep(0.02)
-    return pred()
 
 
 async def synced(clients, sender):
@@ -201,73 +157,12 @@ with Redis("main") as rd:
         with Nginx(["127.0.0.1:%d" % s.port for s in insts], "cluster") as ngx:
             killed = asyncio.run(main_scenario(rd, insts, ngx))
     finally:
-        for i, s in enumerate(insts):
-            if s.proc.poll() is None:
-                s.__exit__(None, None, None)
-            else:
-                s.log.close()
+        stop_all(insts)
     survivors = [s for i, s in enumerate(insts) if i != killed]
     ok(wait_for(lambda: all(children(s.pid) == [] for s in survivors)), "no program left behind")
 
 
 # ---------------------------------------------------------------- exactly-once input
-
-class Relay:
-    """A TCP relay to 127.0.0.1:port. eat: Redis's answers are thrown away (the commands still
-    reach Redis and run); cut() closes every connection through it."""
-
-    def __init__(self, port):
-        self.target = port
-        self.eat = False
-        self.pairs = []
-        self.lsock = socket.socket()
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(16)
-        self.port = self.lsock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.lsock.accept()
-                u = socket.create_connection(("127.0.0.1", self.target), timeout=5)
-                u.settimeout(None)
-            except OSError:
-                return
-            self.pairs.append((c, u))
-            threading.Thread(target=self._pipe, args=(c, u, False), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(u, c, True), daemon=True).start()
-
-    def _pipe(self, a, b, answers):
-        while True:
-            try:
-                d = a.recv(65536)
-                if not d:
-                    break
-                if not (answers and self.eat):
-                    b.sendall(d)
-            except OSError:
-                break
-        for s in (a, b):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def cut(self):
-        pairs, self.pairs = self.pairs, []
-        for pair in pairs:
-            for s in pair:
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                s.close()
-
-    def close(self):
-        self.lsock.close()
-        self.cut()
-
 
 async def lost_answers(a, b, relay):
     ca = await connect(a.port, "a")
