@@ -72,6 +72,8 @@ struct transport_tls {
     bool closing;
     char *subject; /* the client certificate's, once asked for */
     char peer[64]; /* "1.2.3.4:5678", for the log */
+    char peer_host[48]; /* the inner transport's answer, asked once (a system call each time) */
+    int peer_port, peer_error;
 };
 
 #define TLS_OF(t) ((struct transport_tls *)(t))
@@ -587,7 +589,12 @@ static void tls_close(struct transport *t, transport_done_cb cb)
 static int tls_peer(const struct transport *t, char *host, size_t hostlen, int *port)
 {
     const struct transport_tls *tt = (const struct transport_tls *)t;
-    return tt->inner->ops->peer(tt->inner, host, hostlen, port);
+
+    if (tt->peer_error)
+        return tt->peer_error;
+    snprintf(host, hostlen, "%s", tt->peer_host);
+    *port = tt->peer_port;
+    return 0;
 }
 
 static const char *tls_subject(struct transport *t)
@@ -645,8 +652,6 @@ int transport_tls_new(uv_loop_t *loop, SSL_CTX *ctx, struct transport *inner,
                       struct transport **out)
 {
     struct transport_tls *tt;
-    char host[48];
-    int port = 0;
 
     *out = NULL;
     tt = calloc(1, sizeof *tt);
@@ -674,9 +679,11 @@ int transport_tls_new(uv_loop_t *loop, SSL_CTX *ctx, struct transport *inner,
     tt->closes_pending = 2;
     tt->inner = inner;
     tt->base.ops = &tls_ops;
-    if (inner->ops->peer(inner, host, sizeof host, &port) != 0)
-        snprintf(host, sizeof host, "unknown");
-    snprintf(tt->peer, sizeof tt->peer, "%s:%d", host, port);
+    tt->peer_error = inner->ops->peer(inner, tt->peer_host, sizeof tt->peer_host, &tt->peer_port);
+    if (tt->peer_error)
+        snprintf(tt->peer, sizeof tt->peer, "unknown:0");
+    else
+        snprintf(tt->peer, sizeof tt->peer, "%s:%d", tt->peer_host, tt->peer_port);
     inner->data = tt;
     inner->alloc_cb = inner_alloc;
     inner->read_cb = inner_read;

@@ -158,6 +158,8 @@ with Server("cat", flags=TLS) as srv:
 with Server(ENV_SH, flags=TLS) as srv:
     e = env_over(srv.port, client_context(pki))
     ok(e.get("HTTPS") == "on", "HTTPS=on in the environment", e.get("HTTPS"))
+    ok(e.get("REMOTE_ADDR") == "127.0.0.1" and e.get("REMOTE_PORT", "").isdigit() and int(e["REMOTE_PORT"]) > 0,
+       "REMOTE_ADDR and REMOTE_PORT over TLS", {k: e.get(k) for k in ("REMOTE_ADDR", "REMOTE_PORT")})
     ok(e.get("SERVER_PORT") == "443" and e.get("SSL_CLIENT_VERIFY") == "NONE" and "SSL_CLIENT_S_DN" not in e,
        "SERVER_PORT defaults to 443 (no port in Host), SSL_CLIENT_VERIFY=NONE without --sslca",
        {k: e.get(k) for k in ("SERVER_PORT", "SSL_CLIENT_VERIFY", "SSL_CLIENT_S_DN")})
