@@ -9,6 +9,9 @@
  *   raw      the same over plain TCP with '\n'-terminated lines, for the
  *            raw relay (bench/relay) that bounds what any bridge can do.
  *   connect  -c loops of connect, handshake, one echo, close, server close.
+ *   tls      wss:// only: -c loops of connect, TLS handshake, close_notify, server
+ *            close; no HTTP, no program: what the TLS part of a connect cycle
+ *            costs the client and the server (a ceiling for connect).
  *   hold     opens -c connections (--ramp at a time) and keeps them for -t
  *            seconds, each echoing one message every -i seconds; reports how
  *            many are healthy at the end (open, every echo answered) and the
@@ -44,9 +47,9 @@
 #include "handshake.h"
 #include "ws_stream.h"
 
-enum mode { M_ECHO, M_RAW, M_CONNECT, M_HOLD, M_BIG, M_RECV };
-static const char *const mode_names[] = {"echo", "raw", "connect", "hold", "big", "recv"};
-#define N_MODES 6
+enum mode { M_ECHO, M_RAW, M_CONNECT, M_HOLD, M_BIG, M_RECV, M_TLS };
+static const char *const mode_names[] = {"echo", "raw", "connect", "hold", "big", "recv", "tls"};
+#define N_MODES 7
 
 /* ------------------------------------------------------------------ histogram */
 
@@ -418,7 +421,7 @@ static void launch(struct bench *b)
 static void settle(struct conn *c)
 {
     struct bench *b = c->b;
-    if (c->settled || b->mode == M_CONNECT || b->mode == M_BIG)
+    if (c->settled || b->mode == M_CONNECT || b->mode == M_TLS || b->mode == M_BIG)
         return;
     c->settled = true;
     b->settled++;
@@ -869,7 +872,7 @@ static void on_closed(uv_handle_t *h)
     b->open_conns--;
     SSL_free(c->ssl); /* and its BIOs */
     c->ssl = NULL;
-    if (b->mode == M_CONNECT && !b->stopping && c->phase == 4) {
+    if ((b->mode == M_CONNECT || b->mode == M_TLS) && !b->stopping && c->phase == 4) {
         b->cycles++;
         conn_start(b, c); /* next cycle */
         return;
@@ -1149,6 +1152,20 @@ static void tls_handshake_done(struct conn *c)
         snprintf(b->tls_cipher, sizeof b->tls_cipher, "%s", SSL_get_cipher_name(c->ssl));
         tls_describe_key(c->ssl, b->tls_key, sizeof b->tls_key);
     }
+    if (b->mode == M_TLS) {
+        /* the cycle's work is done: close_notify, then the server's close ends it */
+        uint64_t now = uv_hrtime();
+        h_add(&b->lat, now - c->t_connect);
+        h_add(&b->cycle_lat, now - c->t_connect);
+        b->msgs++;
+        if (b->count && b->msgs >= b->count && !b->stopping)
+            uv_timer_start(&b->stop_timer, on_stop, 0, 0);
+        c->phase = 3;
+        if (SSL_shutdown(c->ssl) >= 0)
+            tls_flush(c, on_written);
+        ERR_clear_error();
+        return;
+    }
     send_upgrade(c);
 }
 
@@ -1422,7 +1439,8 @@ static void usage(FILE *out)
 {
     fputs("Usage: wsbridge-bench [OPTIONS] ws[s]://HOST:PORT/PATH | tcp://HOST:PORT\n"
           "  -m, --mode=MODE     echo (default), raw (tcp:// line echo), connect, hold, big,\n"
-          "                      recv (receive only: a shared program's broadcast)\n"
+          "                      recv (receive only: a shared program's broadcast),\n"
+          "                      tls (wss:// TLS handshakes alone: no HTTP, no program)\n"
           "  -c, --connections=N connections (default 1; hold: e.g. 10000)\n"
           "  -d, --depth=N       messages in flight per connection (default 1)\n"
           "  -s, --size=BYTES    payload size, K/M/G suffixes (default 16; big: e.g. 1G)\n"
@@ -1606,8 +1624,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "wsbridge-bench: raw mode needs tcp://, the others ws:// or wss://\n");
         return 2;
     }
-    if (!tls && (tls_version || b->resume)) {
-        fprintf(stderr, "wsbridge-bench: --tls-version and --resume need wss://\n");
+    if (!tls && (tls_version || b->resume || b->mode == M_TLS)) {
+        fprintf(stderr, "wsbridge-bench: tls mode, --tls-version and --resume need wss://\n");
         return 2;
     }
     if (tls && !(b->ssl_ctx = tls_context(b, tls_version))) {
@@ -1634,7 +1652,7 @@ int main(int argc, char **argv)
     uv_timer_init(b->loop, &b->drain_timer);
     b->stop_timer.data = b->tick_timer.data = b->drain_timer.data = b;
     b->t_start = uv_hrtime();
-    b->timing = b->mode == M_CONNECT;
+    b->timing = b->mode == M_CONNECT || b->mode == M_TLS;
     b->mem_t = b->mem0; /* connect and big: the server's CPU from the start */
     for (int i = 0; i < b->conns; i++)
         if (!(b->c[i].sent_at = calloc((size_t)b->depth, sizeof(uint64_t))))
@@ -1646,7 +1664,7 @@ int main(int argc, char **argv)
      * connection, as 10,000 spawns take their time)
      */
     uint64_t limit = (uint64_t)(b->seconds * 1000);
-    if (b->mode != M_CONNECT && b->mode != M_BIG)
+    if (b->mode != M_CONNECT && b->mode != M_TLS && b->mode != M_BIG)
         limit += 60000 + (b->mode == M_HOLD || b->mode == M_RECV ? 20 * (uint64_t)b->conns : 0);
     uv_timer_start(&b->stop_timer, on_stop, limit, 0);
     uv_run(b->loop, UV_RUN_DEFAULT);
@@ -1689,7 +1707,7 @@ int main(int argc, char **argv)
                    " resumed; TLS handshake us p50 %.0f p99 %.0f\n",
                    b->tls_proto[0] ? b->tls_proto : "none", b->tls_cipher, b->tls_key, b->tls_full,
                    b->tls_resumed, h_pct(&b->tls_lat, .5), h_pct(&b->tls_lat, .99));
-        if (b->mode == M_CONNECT)
+        if (b->mode == M_CONNECT || b->mode == M_TLS)
             printf("  cycles: %" PRIu64 " (%.0f/s), cycle us p50 %.0f p99 %.0f\n", b->cycles, cps,
                    h_pct(&b->cycle_lat, .5), h_pct(&b->cycle_lat, .99));
         if (b->mode == M_HOLD)
