@@ -1285,10 +1285,15 @@ static void http_data(struct session *s, struct buf *owner, uint8_t *data, size_
         http_error(s, code, s->hs->reason);
         return;
     }
-    session_pause(s, SESSION_PAUSE_DECIDING, true); /* until the decision is made */
-    if (s->host->cfg->reverselookup &&
-        reverse_lookup(s, owner, data + consumed, len - consumed) == 0)
-        return; /* upgrade() follows in lookup_done() */
+    /* Reads pause while the decision waits for a lookup or an authorizer (authorize() pauses
+     * them itself); decided here and now (the common case), a pause would only stop and
+     * restart them in this same call (with TLS an extra loop turn, and two epoll_ctl calls
+     * when libuv re-arms the socket). */
+    if (s->host->cfg->reverselookup) {
+        session_pause(s, SESSION_PAUSE_DECIDING, true); /* until the decision is made */
+        if (reverse_lookup(s, owner, data + consumed, len - consumed) == 0)
+            return; /* upgrade() follows in lookup_done() */
+    }
     authorize_upgrade(s, owner, data + consumed, len - consumed);
 }
 
