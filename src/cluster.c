@@ -42,6 +42,16 @@ static const char release_lua[] =
     "if ARGV[2] == '1' or redis.call('zcount', KEYS[3], ARGV[3], '+inf') == 0 then "
     "redis.call('del', KEYS[2]) end "
     "return redis.call('del', KEYS[1]) else return 0 end";
+/* An instance going away that does not hold the lock: it leaves the clients set, and when no
+ * instance holds the lock or has clients, the run key goes too (nobody is left to tell of a
+ * restart; without this, the run an owner stopped while this one still had clients would be
+ * taken for one that did not end by the next instance started) */
+static const char leave_lua[] =
+    "redis.call('zrem', KEYS[3], ARGV[1]) "
+    "if redis.call('exists', KEYS[1]) == 0 and "
+    "redis.call('zcount', KEYS[3], ARGV[2], '+inf') == 0 then "
+    "redis.call('del', KEYS[2]) end "
+    "return 1";
 /* the run key outlives a dead owner's lock, so that its successor knows it restarts the
  * program (its clients are told) */
 #define CLUSTER_RUN_MS (3u * CLUSTER_LOCK_MS)
@@ -1105,7 +1115,14 @@ void cluster_free(struct cluster *cl)
     if (!cl)
         return;
     if (cl->cmd && redis_ready(cl->cmd)) {
-        if (cl->registered) {
+        if (cl->registered && !cl->owner) {
+            char now[24];
+            const char *argv[] = {"EVAL", leave_lua, "3", cl->k_owner, cl->k_run, cl->k_clients,
+                                  instance, now};
+
+            snprintf(now, sizeof now, "%llu", (unsigned long long)wall_ms());
+            cl_command(cl, cl->cmd, on_done, cl, 8, argv);
+        } else if (cl->registered) {
             const char *argv[] = {"ZREM", cl->k_clients, instance};
             cl_command(cl, cl->cmd, on_done, cl, 3, argv);
         }
