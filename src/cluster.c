@@ -42,8 +42,8 @@ static const char release_lua[] =
     "if ARGV[2] == '1' or redis.call('zcount', KEYS[3], ARGV[3], '+inf') == 0 then "
     "redis.call('del', KEYS[2]) end "
     "return redis.call('del', KEYS[1]) else return 0 end";
-/* An instance going away that does not hold the lock: it leaves the clients set, and when no
- * instance holds the lock or has clients, the run key goes too (nobody is left to tell of a
+/* An instance going away leaves the clients set, and when no instance holds the lock or has
+ * clients, the run key goes too (nobody is left to tell of a
  * restart; without this, the run an owner stopped while this one still had clients would be
  * taken for one that did not end by the next instance started) */
 static const char leave_lua[] =
@@ -1115,16 +1115,13 @@ void cluster_free(struct cluster *cl)
     if (!cl)
         return;
     if (cl->cmd && redis_ready(cl->cmd)) {
-        if (cl->registered && !cl->owner) {
+        if (cl->registered) { /* an owner's lock still stands here: release_lua decides */
             char now[24];
             const char *argv[] = {"EVAL", leave_lua, "3", cl->k_owner, cl->k_run, cl->k_clients,
                                   instance, now};
 
             snprintf(now, sizeof now, "%llu", (unsigned long long)wall_ms());
             cl_command(cl, cl->cmd, on_done, cl, 8, argv);
-        } else if (cl->registered) {
-            const char *argv[] = {"ZREM", cl->k_clients, instance};
-            cl_command(cl, cl->cmd, on_done, cl, 3, argv);
         }
         cluster_release(cl, false); /* a run that goes on elsewhere is a restart there */
         cluster_pump(cl);
